@@ -1,0 +1,64 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.RabbitMQ.QueueDepth;
+
+/// <summary>Where and how the AMQP queue depth probe connects. Credentials come from configuration.</summary>
+public sealed class RabbitMqProbeOptions : IPatternOptions
+{
+    /// <summary>The broker's host name. Default <c>localhost</c>.</summary>
+    public string HostName { get; set; } = "localhost";
+
+    /// <summary>The AMQP port. Default 5672.</summary>
+    public int Port { get; set; } = 5672;
+
+    /// <summary>The virtual host. Default <c>/</c>.</summary>
+    public string VirtualHost { get; set; } = "/";
+
+    /// <summary>The user name.</summary>
+    public string UserName { get; set; } = "guest";
+
+    /// <summary>The password; never logged.</summary>
+    public string Password { get; set; } = "guest";
+
+    /// <summary>How long to wait for the connection. Default 5 s.</summary>
+    public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator) => validator
+        .NotEmpty(HostName, nameof(HostName))
+        .InRange(Port, 1, 65535, nameof(Port))
+        .NotEmpty(VirtualHost, nameof(VirtualHost))
+        .NotEmpty(UserName, nameof(UserName))
+        .Positive(ConnectionTimeout, nameof(ConnectionTimeout));
+
+    /// <inheritdoc />
+    public override string ToString() => $"amqp://{UserName}@{HostName}:{Port}/{Uri.EscapeDataString(VirtualHost)}";
+}
+
+/// <summary>Where and how the management API probe connects. Credentials come from configuration.</summary>
+public sealed class RabbitMqManagementProbeOptions : IPatternOptions
+{
+    /// <summary>The management API's base address. Default <c>http://localhost:15672/</c>.</summary>
+    public Uri BaseAddress { get; set; } = new("http://localhost:15672/");
+
+    /// <summary>The virtual host. Default <c>/</c>.</summary>
+    public string VirtualHost { get; set; } = "/";
+
+    /// <summary>The user name (needs the management or monitoring tag).</summary>
+    public string UserName { get; set; } = "guest";
+
+    /// <summary>The password; never logged.</summary>
+    public string Password { get; set; } = "guest";
+
+    /// <summary>The timeout of one HTTP request. Default 5 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator) => validator
+        .NotNull(BaseAddress, nameof(BaseAddress))
+        .Require(BaseAddress is null || (BaseAddress.IsAbsoluteUri && (BaseAddress.Scheme == Uri.UriSchemeHttp || BaseAddress.Scheme == Uri.UriSchemeHttps)),
+            nameof(BaseAddress), $"must be an absolute http or https address (was '{BaseAddress}').")
+        .NotEmpty(VirtualHost, nameof(VirtualHost))
+        .NotEmpty(UserName, nameof(UserName))
+        .Positive(RequestTimeout, nameof(RequestTimeout));
+}

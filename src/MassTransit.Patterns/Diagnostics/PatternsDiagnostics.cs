@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace MassTransit.Patterns.Diagnostics;
+
+/// <summary>
+/// The one meter and activity source of MassTransit.Patterns. Every pattern records its metrics on
+/// <see cref="Meter"/> and its traces on <see cref="ActivitySource"/>, both named <see cref="Name"/>,
+/// so that one OpenTelemetry line (<c>AddMeter("MassTransit.Patterns")</c>) collects them all.
+/// </summary>
+public static class PatternsDiagnostics
+{
+    /// <summary>The name of the meter and of the activity source: <c>MassTransit.Patterns</c>.</summary>
+    public const string Name = "MassTransit.Patterns";
+
+    static readonly string? Version = typeof(PatternsDiagnostics).Assembly.GetName().Version?.ToString();
+
+    /// <summary>The meter on which every pattern records its instruments.</summary>
+    public static Meter Meter { get; } = new(Name, Version);
+
+    /// <summary>The activity source on which every pattern starts its activities.</summary>
+    public static ActivitySource ActivitySource { get; } = new(Name, Version);
+
+    /// <summary>Instrument names share this prefix, e.g. <c>masstransit.patterns.queue.depth</c>.</summary>
+    public const string InstrumentPrefix = "masstransit.patterns.";
+}
+
+/// <summary>Tag names used across the patterns' instruments and activities.</summary>
+public static class PatternsTags
+{
+    /// <summary>The queue a measurement refers to.</summary>
+    public const string Queue = "messaging.destination.name";
+
+    /// <summary>The pattern that recorded a measurement (ambulance, supervisor, ...).</summary>
+    public const string Pattern = "masstransit.patterns.pattern";
+
+    /// <summary>The probe or component that produced a measurement.</summary>
+    public const string Source = "masstransit.patterns.source";
+
+    /// <summary>An outcome such as ok, failed, not_found.</summary>
+    public const string Outcome = "masstransit.patterns.outcome";
+}

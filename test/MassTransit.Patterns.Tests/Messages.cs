@@ -1,0 +1,5 @@
+namespace MassTransit.Patterns.Tests.Messages;
+
+public record WorkItem(int Number);
+
+public record Announcement(string Text);

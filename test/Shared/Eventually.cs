@@ -1,0 +1,26 @@
+using System.Diagnostics;
+
+namespace MassTransit.Patterns.Testing;
+
+/// <summary>Waits on a condition with a deadline, instead of sleeping and hoping.</summary>
+public static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="because"/> at the deadline.</summary>
+    public static async Task True(Func<Task<bool>> condition, TimeSpan timeout, string because, TimeSpan? pollEvery = null)
+    {
+        var watch = Stopwatch.StartNew();
+        var interval = pollEvery ?? TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            if (await condition())
+                return;
+            if (watch.Elapsed > timeout)
+                throw new TimeoutException($"Condition not met within {timeout}: {because}");
+            await Task.Delay(interval);
+        }
+    }
+
+    /// <summary>Polls a synchronous condition.</summary>
+    public static Task True(Func<bool> condition, TimeSpan timeout, string because, TimeSpan? pollEvery = null) =>
+        True(() => Task.FromResult(condition()), timeout, because, pollEvery);
+}

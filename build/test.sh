@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The README's test command. Starts RabbitMQ and PostgreSQL (installing them when missing), builds
+# the solution, runs every test project (extra arguments, e.g. --filter, go to dotnet test), prints
+# one closing line "N passed, N failed, N skipped", exits non-zero on any failure, and stops the
+# services it started.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+nodes=${PATTERNS_TEST_RABBIT_NODES:-3}
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+started_here=0
+stop_services() {
+  if [ "$started_here" = 1 ]; then
+    echo "== stopping the services this run started" >&2
+    build/services.sh stop >&2 || true
+  fi
+}
+trap stop_services EXIT
+
+if build/services.sh status >/dev/null 2>&1 && [ "$(build/services.sh env | sed -n 's/^export PATTERNS_RABBIT_NODES=//p')" -ge "$nodes" ]; then
+  echo "== services already running: using them" >&2
+else
+  build/services.sh status >/dev/null 2>&1 || started_here=1
+  echo "== starting RabbitMQ ($nodes nodes) and PostgreSQL" >&2
+fi
+eval "$(build/services.sh start --rabbit-nodes "$nodes")"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+echo "== building" >&2
+dotnet build MassTransit.Patterns.sln -c Release -nologo -clp:ErrorsOnly
+
+passed=0 failed=0 skipped=0 status=0
+for project in test/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  echo "== $name" >&2
+  if ! dotnet test "$project" -c Release --no-build --nologo \
+      --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+      --results-directory "$results" --blame-hang-timeout 10m "$@"; then
+    status=1
+  fi
+  trx="$results/$name.trx"
+  if [ -f "$trx" ]; then
+    counters=$(grep -o '<Counters [^>]*' "$trx")
+    count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+    total=$(count total) p=$(count passed) f=$(( $(count failed) + $(count error) + $(count timeout) + $(count aborted) ))
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + total - p - f))
+  else
+    echo "!! $name produced no results (crashed or filtered out entirely)" >&2
+    if [ $# -eq 0 ]; then failed=$((failed + 1)); status=1; fi
+  fi
+done
+
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,42 @@
+using MassTransit.Patterns.Testing;
+
+namespace MassTransit.Patterns.Showcase.Infrastructure;
+
+/// <summary>What a scenario needs to build its bus: the transport chosen and where the embedded database lives.</summary>
+public sealed class ShowcaseContext(ShowcaseOptions options, string workFolder)
+{
+    public ShowcaseOptions Options { get; } = options;
+
+    public bool Quick => Options.Quick;
+
+    /// <summary>A folder for this run's SQLite files.</summary>
+    public string WorkFolder { get; } = workFolder;
+
+    public string SqliteConnectionString(string name) => $"Data Source={Path.Combine(WorkFolder, name + ".db")};Pooling=False";
+
+    /// <summary>Configures the bus for the chosen transport; RabbitMQ settings come from the environment build/services.sh prints.</summary>
+    public void UseTransport(IBusRegistrationConfigurator x, Action<IBusRegistrationContext, IBusFactoryConfigurator>? configure = null)
+    {
+        if (Options.Transport == ShowcaseOptions.RabbitMq)
+        {
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(new Uri($"rabbitmq://{ServiceEnvironment.RabbitHost}:{ServiceEnvironment.RabbitAmqpPort}/"), h =>
+                {
+                    h.Username(ServiceEnvironment.RabbitUser);
+                    h.Password(ServiceEnvironment.RabbitPassword);
+                });
+                configure?.Invoke(context, cfg);
+                cfg.ConfigureEndpoints(context);
+            });
+        }
+        else
+        {
+            x.UsingInMemory((context, cfg) =>
+            {
+                configure?.Invoke(context, cfg);
+                cfg.ConfigureEndpoints(context);
+            });
+        }
+    }
+}

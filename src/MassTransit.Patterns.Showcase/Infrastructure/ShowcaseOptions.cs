@@ -1,0 +1,40 @@
+namespace MassTransit.Patterns.Showcase.Infrastructure;
+
+/// <summary>The command line: which transport, which scenarios, how long.</summary>
+public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Scenarios, bool Quick, bool Help)
+{
+    public const string InMemory = "inmemory";
+    public const string RabbitMq = "rabbitmq";
+
+    public static ShowcaseOptions Parse(string[] args)
+    {
+        var transport = InMemory;
+        var scenarios = new List<string>();
+        var quick = false;
+        var help = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--transport" when i + 1 < args.Length:
+                    transport = args[++i].ToLowerInvariant();
+                    break;
+                case "--quick":
+                    quick = true;
+                    break;
+                case "-h" or "--help":
+                    help = true;
+                    break;
+                case var s when s.StartsWith("--", StringComparison.Ordinal):
+                    throw new ArgumentException($"Unknown option '{s}'. Try --help.");
+                default:
+                    scenarios.Add(args[i].ToLowerInvariant());
+                    break;
+            }
+        }
+
+        if (transport is not (InMemory or RabbitMq))
+            throw new ArgumentException($"--transport must be '{InMemory}' or '{RabbitMq}' (was '{transport}').");
+        return new ShowcaseOptions(transport, scenarios, quick, help);
+    }
+}

@@ -1,0 +1,71 @@
+using MassTransit.Patterns.Showcase.Infrastructure;
+using MassTransit.Patterns.Showcase.Scenarios;
+
+IShowcaseScenario[] all = [new BaselineScenario()];
+
+ShowcaseOptions options;
+try
+{
+    options = ShowcaseOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+if (options.Help)
+{
+    Console.WriteLine("usage: dotnet run --project src/MassTransit.Patterns.Showcase [-- [--transport inmemory|rabbitmq] [--quick] [SCENARIO...]]");
+    Console.WriteLine("scenarios:");
+    foreach (var s in all)
+        Console.WriteLine($"  {s.Name,-18} {s.Description}");
+    return 0;
+}
+
+var unknown = options.Scenarios.Except(all.Select(s => s.Name)).ToList();
+if (unknown.Count > 0)
+{
+    Console.Error.WriteLine($"Unknown scenario(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", all.Select(s => s.Name))}.");
+    return 2;
+}
+
+var selected = options.Scenarios.Count == 0 ? all : all.Where(s => options.Scenarios.Contains(s.Name)).ToArray();
+var work = Directory.CreateTempSubdirectory("mtp-showcase-");
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+Console.WriteLine($"MassTransit.Patterns showcase on {options.Transport}{(options.Quick ? " (quick)" : "")}: {selected.Length} scenario(s)");
+var context = new ShowcaseContext(options, work.FullName);
+var failed = 0;
+try
+{
+    for (var i = 0; i < selected.Length; i++)
+    {
+        var scenario = selected[i];
+        Console.WriteLine();
+        Console.WriteLine($"[{i + 1}/{selected.Length}] {scenario.Name}: {scenario.Description}");
+        var table = await scenario.RunAsync(context, cancel.Token);
+        table.Print(Console.Out);
+        if (!table.Succeeded)
+            failed++;
+    }
+}
+finally
+{
+    try
+    {
+        work.Delete(recursive: true);
+    }
+    catch (IOException)
+    {
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine(failed == 0 ? "All guarantees held." : $"{failed} scenario(s) broke a guarantee.");
+return failed == 0 ? 0 : 1;

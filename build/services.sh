@@ -38,6 +38,8 @@ RABBIT_START_TIMEOUT=120
 PG_PORT_MIN=55432
 PG_PORT_MAX=55499
 SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# runuser, ss, epmd, pg tools: make sure the sbin folders are on PATH.
+export PATH="$PATH:$SYS_PATH"
 
 # Keep every Erlang listener (epmd, distribution) on loopback, also for the
 # epmd that rabbitmqctl or a node may start.
@@ -78,7 +80,8 @@ pid_cmdline_has() {
   local pid=$1 needle=$2 f
   for f in cmdline environ; do
     [ -r "/proc/$pid/$f" ] || continue
-    if tr '\0' '\n' <"/proc/$pid/$f" 2>/dev/null | grep -qF -- "$needle"; then
+    # (grep without -q reads all its input: no SIGPIPE for tr under pipefail)
+    if { tr '\0' '\n' <"/proc/$pid/$f"; } 2>/dev/null | grep -F -- "$needle" >/dev/null; then
       return 0
     fi
   done
@@ -129,7 +132,8 @@ ensure_state_dir() {
 
 # Serialise start/stop/kill/start commands (not status/env). The lock is taken
 # on this script file, so it never needs cleaning up; every long-lived child
-# is started with the descriptor closed (9<&-) so it does not keep the lock.
+# is started with the descriptor closed (close_fds, 9<&-) so it does not keep
+# the lock.
 take_lock() {
   exec 9<"$SCRIPT_PATH"
   if ! flock -w 300 9; then
@@ -141,8 +145,8 @@ take_lock() {
 
 install_packages() {
   local pkgs=()
-  if ! command -v rabbitmq-server >/dev/null 2>&1 || [ ! -x "$RMQ_LIB_BIN/rabbitmq-server" ] \
-      || ! dpkg-query -W -f='${Status}' rabbitmq-server 2>/dev/null | grep -q 'install ok installed'; then
+  if [ ! -x "$RMQ_LIB_BIN/rabbitmq-server" ] || [ ! -x "$RMQ_LIB_BIN/rabbitmqctl" ] \
+      || [[ "$(dpkg-query -W -f='${Status}' rabbitmq-server 2>/dev/null || true)" != *"install ok installed"* ]]; then
     pkgs+=(rabbitmq-server)
   fi
   if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pg_ctl" ]; then
@@ -162,6 +166,7 @@ install_packages() {
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
     made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   local rc=0 aptlog
   aptlog="$(mktemp /tmp/mtp-services-apt.XXXXXX.log)"
@@ -169,7 +174,10 @@ install_packages() {
     apt-get update &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
   } >"$aptlog" 2>&1 || rc=$?
-  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if [ "$made_policy" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
   if [ "$rc" != 0 ]; then
     tail -n 30 "$aptlog" >&2 || true
     die "apt-get install ${pkgs[*]} failed (exit $rc); full log: $aptlog"
@@ -187,15 +195,25 @@ install_packages() {
   log "installed ${pkgs[*]}"
 }
 
+# Processes of user $1 that are not one of our nodes (ours carry
+# RABBITMQ_NODENAME=mtp<i>@localhost in their environment, also the epmd a
+# node started): what a package's postinst may have started system-wide.
+foreign_user_procs() {
+  local pid
+  for pid in $(pgrep -u "$1" 2>/dev/null || true); do
+    pid_cmdline_has "$pid" "RABBITMQ_NODENAME=mtp" || echo "$pid"
+  done
+}
+
 kill_user_procs() {
   local user=$1 pids
-  pids="$(pgrep -u "$user" 2>/dev/null || true)"
+  pids="$(foreign_user_procs "$user")"
   [ -z "$pids" ] && return 0
   log "stopping processes of user $user left by the package install: $(echo $pids)"
   # shellcheck disable=SC2086
   kill -TERM $pids 2>/dev/null || true
   sleep 2
-  pids="$(pgrep -u "$user" 2>/dev/null || true)"
+  pids="$(foreign_user_procs "$user")"
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
 }
@@ -272,6 +290,8 @@ management.tcp.port = $(mgmt_port "$i")
 # guest/guest works from loopback (the default loopback_users is kept).
 disk_free_limit.absolute = 50MB
 vm_memory_high_watermark.relative = 0.6
+# Queue statistics (the management API's ready/unacked counts) refresh every second, not every five.
+collect_statistics_interval = 1000
 log.console = false
 log.file.level = info
 EOF
@@ -297,8 +317,8 @@ launcher_pid() {
   local i=$1 d pid
   d="$(node_dir "$i")"
   [ -s "$d/launcher.pid" ] || return 0
-  pid="$(cat "$d/launcher.pid" 2>/dev/null || true)"
-  if pid_alive "$pid"; then echo "$pid"; fi
+  pid="$(tr -dc '0-9' <"$d/launcher.pid" 2>/dev/null || true)"
+  if pid_alive "$pid" && pid_cmdline_has "$pid" "$d/"; then echo "$pid"; fi
 }
 
 node_mgmt_ok() {
@@ -352,7 +372,7 @@ wait_node() {
   # Cheap wait first: pid file written and node registered with epmd.
   while :; do
     pid="$(node_pid "$i")"
-    if [ -n "$pid" ] && epmd -names 2>/dev/null | grep -q "^name mtp$i at port"; then
+    if [ -n "$pid" ] && [[ "$(epmd -names 2>/dev/null || true)" == *"name mtp$i at port"* ]]; then
       break
     fi
     if [ -z "$(launcher_pid "$i")" ] && [ -z "$pid" ]; then
@@ -396,14 +416,14 @@ rabbit_node_count() {
 
 # Stop node $1: rabbitmqctl stop, then kill -9 whatever is left.
 stop_node() {
-  local i=$1 d pid lpid t
+  local i=$1 d pid lpid
   d="$(node_dir "$i")"
   pid="$(node_pid "$i")"
   lpid="$(launcher_pid "$i")"
   if [ -n "$pid" ]; then
     log "stopping RabbitMQ node $(node_name "$i") (pid $pid)"
     rmqctl 60 "$i" -q stop >/dev/null 2>&1 || true
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       pid_alive "$pid" || break
       sleep 0.2
     done
@@ -431,9 +451,11 @@ as_postgres() {
   (cd "$(PG_DIR)" 2>/dev/null || cd /; runuser -u postgres -- env -i PATH="$SYS_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@" 9<&-)
 }
 
+# Our postmaster runs (pid from postmaster.pid, alive and not a zombie, with
+# our data folder on its command line).
 pg_running() {
   [ -f "$(PG_DATA)/PG_VERSION" ] || return 1
-  as_postgres "$PGBIN/pg_ctl" -D "$(PG_DATA)" status >/dev/null 2>&1
+  [ -n "$(pg_postmaster_pid)" ]
 }
 
 pg_postmaster_pid() {
@@ -544,8 +566,8 @@ pg_stop() { # mode: fast | immediate
   log "stopping PostgreSQL (pid $pid, -m $mode)"
   as_postgres "$PGBIN/pg_ctl" -D "$(PG_DATA)" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
   if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  local c t
-  for t in $(seq 1 25); do
+  local c
+  for _ in $(seq 1 25); do
     local any=0
     for c in $children; do pid_alive "$c" && any=1; done
     [ $any = 0 ] && break
@@ -663,11 +685,14 @@ cmd_stop() {
   require_root
   check_state_dir_safe
   take_lock
+  local seen=""
   if [ ! -d "$STATE" ]; then
     log "nothing to stop ($STATE does not exist)"
   else
-    local i n pids=()
-    n="$(rabbit_node_count)"
+    local i d pm pids=()
+    # Every process we are about to end, to wait for them at the end.
+    pm="$(pg_postmaster_pid)"
+    seen="$(our_procs) $pm $( [ -n "$pm" ] && pgrep -P "$pm" 2>/dev/null || true)"
     # Any node folder counts, also one beyond the recorded count.
     for d in "$STATE"/rabbit[0-9]*; do
       [ -d "$d" ] || continue
@@ -679,7 +704,8 @@ cmd_stop() {
     pg_stop fast
     local p
     for p in "${pids[@]}"; do wait "$p" || true; done
-    # Leftovers: anything whose command line names our state folder.
+    stop_epmd
+    # Leftovers: processes whose command line or environment names our state folder.
     local left
     left="$(our_procs)"
     if [ -n "$left" ]; then
@@ -688,7 +714,16 @@ cmd_stop() {
       kill -KILL $left 2>/dev/null || true
     fi
   fi
+  seen="$seen $(pgrep -u rabbitmq -x epmd 2>/dev/null || true)"
   stop_epmd
+  # Wait (briefly) until they are all gone, zombies included.
+  local p any
+  for _ in $(seq 1 50); do
+    any=0
+    for p in $seen; do pid_alive "$p" && any=1; done
+    [ $any = 0 ] && break
+    sleep 0.1
+  done
   if [ -d "$STATE" ]; then
     rm -rf "$STATE"
     log "removed $STATE"
@@ -702,7 +737,7 @@ stop_epmd() {
   local epids
   epids="$(pgrep -u rabbitmq -x epmd 2>/dev/null || true)"
   [ -n "$epids" ] || return 0
-  if epmd -names 2>/dev/null | grep -q '^name '; then
+  if [[ "$(epmd -names 2>/dev/null || true)" == *"name "* ]]; then
     log "epmd still has registered nodes, leaving it running:"
     epmd -names >&2 || true
     return 0
@@ -735,7 +770,7 @@ cmd_status() {
   local port
   port="$(pg_port)"
   pid="$(pg_postmaster_pid)"
-  if [ -n "$pid" ] && [ -n "$port" ] && "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 3 >/dev/null 2>&1; then
+  if [ -n "$pid" ] && [ -n "$port" ] && [ "$(pg_psql -d patterns -Atqc 'select 1' 2>/dev/null)" = 1 ]; then
     echo "postgresql 127.0.0.1:$port: up (pid $pid)"
   elif [ -n "$pid" ]; then
     echo "postgresql 127.0.0.1:${port:-?}: starting or unhealthy (pid $pid)"; all=1
@@ -775,14 +810,13 @@ cmd_rabbit_kill() {
   fi
   log "kill -9 RabbitMQ node $(node_name "$i") (beam pid $pid)"
   kill -KILL "$pid"
-  local t
-  for t in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     pid_alive "$pid" || break
     sleep 0.1
   done
   pid_alive "$pid" && die "beam pid $pid is still alive after kill -9"
   # Wait for the launcher shell to notice, and the port to close.
-  for t in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     [ -z "$(launcher_pid "$i")" ] && ! port_in_use "$(amqp_port "$i")" && break
     sleep 0.1
   done
@@ -851,4 +885,7 @@ main() {
   esac
 }
 
-main "$@"
+# On one line, so bash never reads past it: editing this file while a
+# command runs (git checkout, ...) cannot make the running bash execute
+# whatever then sits after the old end.
+main "$@"; exit $?

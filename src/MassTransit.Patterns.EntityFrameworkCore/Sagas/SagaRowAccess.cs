@@ -1,0 +1,99 @@
+using System.Data;
+using System.Diagnostics.Metrics;
+using MassTransit.Patterns.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
+
+/// <summary>
+/// Loads and writes one saga type's rows: the provider-specific locking read, the version bump, and
+/// the translation of write conflicts into <see cref="ConcurrencyException"/> (counted on the meter).
+/// </summary>
+sealed class SagaRowAccess<TSaga>
+    where TSaga : class, ISaga
+{
+    static readonly Counter<long> Conflicts = PatternsDiagnostics.Meter.CreateCounter<long>(
+        PatternsDiagnostics.InstrumentPrefix + "saga.concurrency_conflicts", "{conflict}",
+        "Concurrent writes to one saga instance detected by the EF Core saga repository (each is retried).");
+
+    static readonly KeyValuePair<string, object?> SagaTag = new("masstransit.saga.type", typeof(TSaga).Name);
+
+    readonly EntityFrameworkSagaRepositoryOptions _options;
+
+    public SagaRowAccess(EntityFrameworkSagaRepositoryOptions options)
+    {
+        _options = options;
+    }
+
+    public bool IsPessimistic => _options.ConcurrencyMode == SagaConcurrencyMode.Pessimistic;
+
+    public IsolationLevel IsolationLevel => _options.IsolationLevel;
+
+    public Task<TSaga?> Load(DbContext db, Guid correlationId, CancellationToken cancellationToken)
+    {
+        if (!IsPessimistic)
+            return db.Set<TSaga>().AsTracking().SingleOrDefaultAsync(x => x.CorrelationId == correlationId, cancellationToken);
+
+        return db.Set<TSaga>().FromSqlRaw(LockingSelect(db), correlationId).AsTracking().SingleOrDefaultAsync(cancellationToken);
+    }
+
+    /// <summary>Marks a new instance's version before its first insert.</summary>
+    public static void PrepareInsert(DbContext db, TSaga instance)
+    {
+        var entry = db.Entry(instance);
+        if (ManagedVersion(entry) is { } version)
+            version.CurrentValue = 1;
+    }
+
+    /// <summary>Bumps the version of an updated instance so that a concurrent update of the same version fails.</summary>
+    public static void PrepareUpdate(DbContext db, TSaga instance)
+    {
+        var entry = db.Entry(instance);
+        if (entry.State == EntityState.Unchanged)
+            entry.State = EntityState.Modified;
+        if (ManagedVersion(entry) is { } version)
+            version.CurrentValue = (int)(version.OriginalValue ?? 0) + 1;
+    }
+
+    static PropertyEntry? ManagedVersion(EntityEntry<TSaga> entry) =>
+        entry.Metadata.GetSagaConcurrencyToken() is SagaConcurrencyToken.Version
+            ? entry.Property(SagaModelBuilderExtensions.VersionProperty)
+            : null;
+
+    public static ConcurrencyException Conflict(Guid correlationId, string what, Exception inner)
+    {
+        Conflicts.Add(1, SagaTag, new KeyValuePair<string, object?>("masstransit.patterns.conflict", what));
+        return new ConcurrencyException($"Saga {typeof(TSaga).Name} {correlationId} was changed concurrently ({what}); the message will be retried.",
+            typeof(TSaga), correlationId, inner);
+    }
+
+    /// <summary>Counts an insert race that the repository resolved in place (the other insert won; this one loads it).</summary>
+    public static void CountInsertRace() =>
+        Conflicts.Add(1, SagaTag, new KeyValuePair<string, object?>("masstransit.patterns.conflict", "insert"));
+
+    string LockingSelect(DbContext db)
+    {
+        var entityType = db.Model.FindEntityType(typeof(TSaga))
+            ?? throw new ConfigurationException($"{typeof(TSaga).Name} is not part of {db.GetType().Name}'s model: map it with modelBuilder.AddSagaInstance<{typeof(TSaga).Name}>().");
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var table = entityType.GetTableName()!;
+        var schema = entityType.GetSchema();
+        var store = StoreObjectIdentifier.Table(table, schema);
+        var key = entityType.FindProperty(nameof(ISaga.CorrelationId))!.GetColumnName(store)!;
+        var from = sql.DelimitIdentifier(table, schema);
+        var where = $"{sql.DelimitIdentifier(key)} = {{0}}";
+        var provider = db.Database.ProviderName ?? "";
+
+        if (provider.Contains("SqlServer", StringComparison.OrdinalIgnoreCase))
+            return $"SELECT * FROM {from} WITH (UPDLOCK, ROWLOCK) WHERE {where}";
+        if (provider.Contains("Npgsql", StringComparison.OrdinalIgnoreCase) || provider.Contains("MySql", StringComparison.OrdinalIgnoreCase))
+            return $"SELECT * FROM {from} WHERE {where} FOR UPDATE";
+        if (provider.Contains("Sqlite", StringComparison.OrdinalIgnoreCase))
+            return $"SELECT * FROM {from} WHERE {where}"; // the transaction began IMMEDIATE: SQLite's write lock is the lock
+        throw new ConfigurationException($"Pessimistic saga concurrency is not supported on {provider}: use SagaConcurrencyMode.Optimistic.");
+    }
+}

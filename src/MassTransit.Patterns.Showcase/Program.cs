@@ -1,7 +1,11 @@
 using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Scenarios;
 
-IShowcaseScenario[] all = [new BaselineScenario()];
+IShowcaseScenario[] all =
+[
+    new BaselineScenario(),
+    new SagaPersistenceScenario()
+];
 
 ShowcaseOptions options;
 try

@@ -40,7 +40,7 @@ public static class SagaModelBuilderExtensions
                     entity.Property<int>(VersionProperty).IsConcurrencyToken().ValueGeneratedNever();
                 break;
             case SagaConcurrencyToken.RowVersion:
-                entity.Property<byte[]>(RowVersionProperty).IsRowVersion();
+                entity.Property<byte[]>(RowVersionProperty).IsRowVersion().IsRequired();
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(token), token, null);

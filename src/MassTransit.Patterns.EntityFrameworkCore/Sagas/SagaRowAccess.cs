@@ -75,7 +75,7 @@ sealed class SagaRowAccess<TSaga>
     public static void CountInsertRace() =>
         Conflicts.Add(1, SagaTag, new KeyValuePair<string, object?>("masstransit.patterns.conflict", "insert"));
 
-    string LockingSelect(DbContext db)
+    internal string LockingSelect(DbContext db)
     {
         var entityType = db.Model.FindEntityType(typeof(TSaga))
             ?? throw new ConfigurationException($"{typeof(TSaga).Name} is not part of {db.GetType().Name}'s model: map it with modelBuilder.AddSagaInstance<{typeof(TSaga).Name}>().");

@@ -34,6 +34,7 @@ public sealed class ResultTable(string scenario)
     {
         var width = Math.Max(12, _rows.Count == 0 ? 0 : _rows.Max(r => r.Name.Length));
         var valueWidth = Math.Max(8, _rows.Count == 0 ? 0 : _rows.Max(r => r.Value.Length));
+        valueWidth = Math.Max(valueWidth, Scenario.Length - width - 3);
         var rule = new string('-', width + valueWidth + 7);
         output.WriteLine(rule);
         output.WriteLine($"| {Scenario.PadRight(width + valueWidth + 3)} |");

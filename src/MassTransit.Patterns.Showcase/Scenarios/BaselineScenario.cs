@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using HdrHistogram;
 using MassTransit.Patterns.Showcase.Infrastructure;
+using MassTransit.Patterns.Showcase.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -33,9 +34,9 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var stats = new ConsumerStats();
 
             await using var provider = new ServiceCollection()
-                .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
+                .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error))
                 .AddSingleton(stats)
-                .AddDbContext<OrdersDb>(o => o.UseSqlite(context.SqliteConnectionString("baseline")))
+                .AddDbContext<ShowcaseDb>(o => o.UseSqlite(context.SqliteConnectionString("baseline")))
                 .AddMassTransit(x =>
                 {
                     x.AddConsumer<RecordOrderConsumer>().Endpoint(e =>
@@ -49,10 +50,8 @@ namespace MassTransit.Patterns.Showcase.Scenarios
 
             await using (var scope = provider.CreateAsyncScope())
             {
-                var db = scope.ServiceProvider.GetRequiredService<OrdersDb>();
-                await db.Database.EnsureDeletedAsync(cancellationToken);
-                await db.Database.EnsureCreatedAsync(cancellationToken);
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+                var db = scope.ServiceProvider.GetRequiredService<ShowcaseDb>();
+                await db.PrepareAsync(cancellationToken);
             }
 
             var bus = provider.GetRequiredService<IBusControl>();
@@ -81,7 +80,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             watch.Stop();
 
             await using var check = provider.CreateAsyncScope();
-            var stored = await check.ServiceProvider.GetRequiredService<OrdersDb>().Orders.CountAsync(cancellationToken);
+            var stored = await check.ServiceProvider.GetRequiredService<ShowcaseDb>().Orders.CountAsync(cancellationToken);
             var latency = stats.Latency;
             return new ResultTable("baseline: plain MassTransit on " + context.Options.Transport)
                 .Add("messages", count)
@@ -122,20 +121,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             }
         }
 
-        public sealed class OrderRow
-        {
-            public Guid OrderId { get; set; }
-            public int Number { get; set; }
-        }
-
-        public sealed class OrdersDb(DbContextOptions<OrdersDb> options) : DbContext(options)
-        {
-            public DbSet<OrderRow> Orders => Set<OrderRow>();
-
-            protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.Entity<OrderRow>().HasKey(o => o.OrderId);
-        }
-
-        sealed class RecordOrderConsumer(OrdersDb db, ConsumerStats stats) : IConsumer<OrderPlaced>
+        sealed class RecordOrderConsumer(ShowcaseDb db, ConsumerStats stats) : IConsumer<OrderPlaced>
         {
             public async Task Consume(ConsumeContext<OrderPlaced> context)
             {

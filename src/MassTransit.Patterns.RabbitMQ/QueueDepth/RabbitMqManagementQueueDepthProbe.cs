@@ -40,7 +40,7 @@ public sealed class RabbitMqManagementQueueDepthProbe : IQueueDepthProbe
     public async Task<QueueDepthSample> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
-        var path = $"api/queues/{Uri.EscapeDataString(_options.VirtualHost)}/{Uri.EscapeDataString(queue)}?columns=messages_ready,messages_unacknowledged,consumers";
+        var path = $"api/queues/{Uri.EscapeDataString(_options.VirtualHost)}/{Uri.EscapeDataString(queue)}";
         HttpResponseMessage response;
         try
         {
@@ -70,6 +70,10 @@ public sealed class RabbitMqManagementQueueDepthProbe : IQueueDepthProbe
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             using var json = await JsonDocument.ParseAsync(body, cancellationToken: cancellationToken).ConfigureAwait(false);
             var root = json.RootElement;
+            if (root.ValueKind == JsonValueKind.Array && root.GetArrayLength() == 1)
+                root = root[0];
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new QueueDepthProbeException(queue, Name, QueueDepthFailure.InvalidResponse, $"expected a queue object, got {root.ValueKind}.");
             // A queue declared a moment ago has no statistics until the broker's next collection.
             if (!root.TryGetProperty("messages_ready", out var ready) || !root.TryGetProperty("messages_unacknowledged", out var unacked))
                 throw new QueueDepthProbeException(queue, Name, QueueDepthFailure.InvalidResponse, "the broker has not collected statistics for this queue yet.");

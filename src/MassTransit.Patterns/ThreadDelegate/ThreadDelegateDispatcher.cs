@@ -97,6 +97,15 @@ sealed partial class ThreadDelegateDispatcher
                 lock (_gate)
                 {
                     ticket.Stream = _arrival;
+                    if (!_settled)
+                    {
+                        // The endpoint has just started: see StartupSettle.
+                        ticket.Position = -1;
+                        ticket.TransportSequence = InMemorySequence.Read(context);
+                        (_startupBatch ??= []).Add(ticket);
+                        _settle ??= StartupSettle();
+                        return ticket;
+                    }
                     ticket.Position = ++_arrival.Issued;
                 }
                 if (!_completions.IsEmpty)
@@ -504,6 +513,8 @@ sealed partial class ThreadDelegateDispatcher
     public void Stopping()
     {
         _stopping = true;
+        lock (_gate)
+            _settled = false; // a restarted in-memory endpoint has new readers: settle again
         lock (_lock)
             foreach (var stream in _streams.Values.Append(_arrival))
                 if (stream.GapTimer is not null && stream.GapArmedAt >= 0)
@@ -554,6 +565,62 @@ sealed partial class ThreadDelegateDispatcher
                 Monitor.Exit(_gate);
             }
         }
+    }
+
+    // The readers of an in-memory endpoint are started as thread-pool work items when the transport
+    // starts, and each one's first run takes messages outside the gate. So the deliveries of the first
+    // moments after a start are parked until the readers have all been started (the pool has no work
+    // item left waiting, bounded by StartupSettleLimit), and then given positions in the transport's
+    // own message order (the in-memory message sequence number). From then on the gate keeps the order.
+
+    static readonly TimeSpan StartupSettleLimit = TimeSpan.FromMilliseconds(500);
+    bool _settled;
+    List<DeliveryTicket>? _startupBatch;
+    Task? _settle;
+
+    /// <summary>Where a parked delivery waits until the startup settle has given it its position.</summary>
+    public Task? StartupSettling(DeliveryTicket ticket) => ticket.Position < 0 ? _settle : null;
+
+    async Task StartupSettle()
+    {
+        await Task.Yield();
+        var started = Stopwatch.GetTimestamp();
+        var quiet = 0;
+        while (quiet < 3 && Stopwatch.GetElapsedTime(started) < StartupSettleLimit)
+        {
+            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+        lock (_gate)
+        {
+            var batch = _startupBatch ?? [];
+            batch.Sort(static (a, b) => a.TransportSequence.CompareTo(b.TransportSequence));
+            foreach (var ticket in batch)
+                ticket.Position = ++_arrival.Issued;
+            _startupBatch = null;
+            _settled = true;
+            _settle = null;
+        }
+    }
+
+    static class InMemorySequence
+    {
+        static readonly Func<InMemoryReceiveContext, long>? Reader = Create();
+
+        static Func<InMemoryReceiveContext, long>? Create()
+        {
+            var field = typeof(InMemoryReceiveContext).GetField("_message", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+            if (field?.FieldType != typeof(InMemoryTransportMessage))
+                return null;
+            var parameter = System.Linq.Expressions.Expression.Parameter(typeof(InMemoryReceiveContext));
+            var body = System.Linq.Expressions.Expression.Property(System.Linq.Expressions.Expression.Field(parameter, field), nameof(InMemoryTransportMessage.SequenceNumber));
+            return System.Linq.Expressions.Expression.Lambda<Func<InMemoryReceiveContext, long>>(body, parameter).Compile();
+        }
+
+        /// <summary>The in-memory transport's message sequence number (send order), or 0 when it cannot be read.</summary>
+        public static long Read(ReceiveContext context) => Reader is not null && context is InMemoryReceiveContext inMemory ? Reader(inMemory) : 0;
+
+        public static bool Readable => Reader is not null;
     }
 
     sealed class GateCompletion(ThreadDelegateDispatcher dispatcher, Task inner, DeliveryTicket ticket) : TaskCompletionSource
@@ -624,6 +691,7 @@ sealed partial class ThreadDelegateDispatcher
         public TaskCompletionSource? Turn;
         public long ArrivedAt;
         public bool Started;
+        public long TransportSequence;
     }
 
     internal readonly record struct HeldState(string Key, Guid? FailedMessageId);

@@ -12,6 +12,20 @@ sealed class DeliveryOrderFilter(ThreadDelegateDispatcher dispatcher) : IFilter<
     public Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
     {
         var ticket = dispatcher.Issue(context);
+        if (dispatcher.StartupSettling(ticket) is { } settling)
+            return dispatcher.CompleteThroughGate(AfterSettle(settling, context, next), ticket);
+        return Continue(ticket, context, next);
+    }
+
+    /// <summary>A delivery parked by the in-memory startup settle: it goes on once it has its position.</summary>
+    static async Task AfterSettle(Task settling, ReceiveContext context, IPipe<ReceiveContext> next)
+    {
+        await settling.ConfigureAwait(false);
+        await next.Send(context).ConfigureAwait(false);
+    }
+
+    Task Continue(DeliveryTicket ticket, ReceiveContext context, IPipe<ReceiveContext> next)
+    {
         Task inner;
         try
         {

@@ -137,7 +137,15 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             try
             {
                 var random = new Random(seed);
-                var keys = Enumerable.Range(0, variant.Keys).Select(k => (Name: $"key-{k}", Id: new Guid(k + 1, 0, 0, new byte[8]))).ToArray();
+                // Random keys (the same ones for every variant of a round): where they collide is left to chance, as in production.
+                var keyRandom = new Random(seed * 7919 + variant.Keys);
+                var keys = Enumerable.Range(0, variant.Keys).Select(_ =>
+                {
+                    var bytes = new byte[16];
+                    keyRandom.NextBytes(bytes);
+                    var id = new Guid(bytes);
+                    return (Name: id.ToString("N"), Id: id);
+                }).ToArray();
                 var next = new int[keys.Length];
                 var send = await bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
                 var watch = Stopwatch.StartNew();

@@ -313,7 +313,7 @@ sealed partial class ThreadDelegateDispatcher
         if (_keys.TryGetValue(key, out keyState))
             return keyState.Lane;
         if (_options.Allocation == LaneAllocation.FixedHash)
-            return _lanes[(int)(StableHash(key) % (uint)_lanes.Length)];
+            return _lanes[(int)(ThreadDelegateHash.Of(key) % (uint)_lanes.Length)];
 
         // Least loaded: fewest messages running or waiting; ties go round the lanes.
         var best = _lanes[_rotor];
@@ -329,18 +329,6 @@ sealed partial class ThreadDelegateDispatcher
         }
         _rotor = (best.Index + 1) % _lanes.Length;
         return best;
-    }
-
-    /// <summary>FNV-1a over the key's characters: the same lane for a key in every process.</summary>
-    internal static uint StableHash(string key)
-    {
-        var hash = 2166136261u;
-        foreach (var c in key)
-        {
-            hash = (hash ^ (byte)c) * 16777619u;
-            hash = (hash ^ (byte)(c >> 8)) * 16777619u;
-        }
-        return hash;
     }
 
     void Admit(DeliveryTicket ticket, Lane lane, KeyState? keyState)

@@ -113,7 +113,9 @@ public static class AmbulanceConfigurationExtensions
                 saga.Configure(endpoint, context);
         }
 
-        endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+        // Every urgent message taken waits at the budget (which lets ConcurrentMessageLimit run), so that
+        // a slot freed by urgent work finds the next urgent message already waiting for it.
+        endpoint.ConcurrentMessageLimit = options.EffectivePrefetchCount;
         endpoint.PrefetchCount = options.EffectivePrefetchCount;
         endpoint.UseFilter(new LaneSlotFilter(lane.Gate!, lane: true));
     }

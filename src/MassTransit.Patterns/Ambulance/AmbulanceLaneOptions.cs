@@ -36,8 +36,11 @@ public sealed class AmbulanceLaneOptions : IPatternOptions
     public int ConcurrentMessageLimit { get; set; } = 2;
 
     /// <summary>
-    /// The lane endpoint's prefetch; default <see cref="ConcurrentMessageLimit"/>. Keep it low: every
-    /// prefetched urgent message is in flight as far as the next urgent message is concerned.
+    /// How many urgent messages the lane endpoint takes from its queue at once (its prefetch and its
+    /// endpoint concurrency); at most <see cref="ConcurrentMessageLimit"/> of them run, the others
+    /// wait at the shared budget, first in line for the next freed slot. Default twice
+    /// <see cref="ConcurrentMessageLimit"/>; at least <see cref="ConcurrentMessageLimit"/>. Keep it
+    /// low: the lane only ever holds urgent messages, but each one taken is ahead of the next.
     /// </summary>
     public int? PrefetchCount { get; set; }
 
@@ -49,7 +52,7 @@ public sealed class AmbulanceLaneOptions : IPatternOptions
     public int? UrgentWeight { get; set; }
 
     /// <summary>The lane's prefetch as used.</summary>
-    public int EffectivePrefetchCount => PrefetchCount ?? ConcurrentMessageLimit;
+    public int EffectivePrefetchCount => PrefetchCount ?? 2 * ConcurrentMessageLimit;
 
     /// <inheritdoc />
     public void Validate(OptionsValidator validator)
@@ -62,7 +65,8 @@ public sealed class AmbulanceLaneOptions : IPatternOptions
                 $"must differ from the queue it stands beside (both are '{QueueName}').");
         validator.Positive(ConcurrentMessageLimit, nameof(ConcurrentMessageLimit));
         if (PrefetchCount is { } prefetch)
-            validator.Positive(prefetch, nameof(PrefetchCount));
+            validator.Require(prefetch >= Math.Max(1, ConcurrentMessageLimit), nameof(PrefetchCount),
+                $"must be at least ConcurrentMessageLimit ({ConcurrentMessageLimit}) (was {prefetch}).");
         if (UrgentWeight is { } weight)
             validator.Positive(weight, nameof(UrgentWeight));
         validator.Require(Enum.IsDefined(Mode), nameof(Mode), $"must be Ambulance or Carpool (was {(int)Mode}).");

@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Ambulance;
+using MassTransit.Patterns.QueueDepth;
 using MassTransit.Testing;
 using MassTransit.Transports;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Tests.Ambulance.Messages
 {
-    public record Job(int Number, bool Express = false);
+    public record Job(int Number, bool Express = false, bool FailFirst = false);
 
     [Urgent]
     public record Alarm(int Number);
@@ -70,7 +71,6 @@ namespace MassTransit.Patterns.Tests.Ambulance
             var queue = context.ReceiveContext.InputAddress.GetEndpointName() ?? "";
             var urgentLane = queue.EndsWith(AmbulanceLaneOptions.DefaultSuffix, StringComparison.Ordinal);
             var seen = new Seen(queue, kind, number, context.IsUrgent(), context.GetRetryAttempt() + context.GetRedeliveryCount());
-            _seen.Enqueue(seen);
             if (urgentLane)
                 Interlocked.Increment(ref _inFlightUrgent);
             else
@@ -81,6 +81,8 @@ namespace MassTransit.Patterns.Tests.Ambulance
                 {
                 }
             }
+            // Seen last, so that a test seeing the message also sees it counted in flight.
+            _seen.Enqueue(seen);
             try
             {
                 if (Holding)
@@ -102,7 +104,12 @@ namespace MassTransit.Patterns.Tests.Ambulance
 
     public sealed class JobConsumer(Recorder recorder) : IConsumer<Job>, IConsumer<Alarm>
     {
-        public Task Consume(ConsumeContext<Job> context) => recorder.Record(context, nameof(Job), context.Message.Number);
+        public async Task Consume(ConsumeContext<Job> context)
+        {
+            await recorder.Record(context, nameof(Job), context.Message.Number);
+            if (context.Message.FailFirst && context.GetRedeliveryCount() == 0)
+                throw new InvalidOperationException($"job {context.Message.Number} fails its first delivery");
+        }
 
         public Task Consume(ConsumeContext<Alarm> context) => recorder.Record(context, nameof(Alarm), context.Message.Number);
     }
@@ -141,6 +148,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
             var recorder = new Recorder();
             var provider = new ServiceCollection()
                 .AddSingleton(recorder)
+                .AddInMemoryQueueDepthProbe()
                 .AddMassTransitTestHarness(x =>
                 {
                     x.AddConsumer<JobConsumer>().Endpoint(e =>

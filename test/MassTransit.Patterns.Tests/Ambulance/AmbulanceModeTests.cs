@@ -12,22 +12,24 @@ namespace MassTransit.Patterns.Tests.Ambulance;
 /// </summary>
 public sealed class AmbulanceModeTests
 {
-    const string Lane = AmbulanceHarness.Queue + AmbulanceLaneOptions.DefaultSuffix;
+    static string UniqueQueue() => $"ambulance-mode-{Guid.NewGuid():N}"[..28];
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task Ambulance_mode_lends_the_idle_lane_slot_to_normal_work_and_gives_the_next_freed_slot_to_the_urgent_message()
     {
-        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(AmbulanceHarness.Queue, lane =>
+        var queue = UniqueQueue();
+        var laneQueue = queue + AmbulanceLaneOptions.DefaultSuffix;
+        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(queue, o =>
         {
-            lane.Mode = AmbulanceMode.Ambulance;
-            lane.ConcurrentMessageLimit = 1;
-        }), queueConcurrency: 2);
+            o.Mode = AmbulanceMode.Ambulance;
+            o.ConcurrentMessageLimit = 1;
+        }), queueConcurrency: 2, queue: queue);
         await using var _ = provider;
         recorder.Holding = true;
         try
         {
-            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{AmbulanceHarness.Queue}"));
+            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{queue}"));
             for (var i = 0; i < 10; i++)
                 await endpoint.Send(new Job(i));
 
@@ -36,22 +38,21 @@ public sealed class AmbulanceModeTests
             Assert.Equal(3, recorder.InFlightNormal);
 
             await endpoint.Send(new Job(100), ctx => ctx.SetUrgent());
-            // Every slot is busy: the lane has received the urgent message, which waits for a slot.
-            var probe = provider.GetRequiredService<IQueueDepthProbe>();
-            await Eventually.True(async () => (await probe.GetDepthAsync(Lane)).Unacknowledged == 1, Timeout, "the lane holds the urgent message");
+            // Every slot is busy: the urgent message waits at the shared budget for the work in flight.
+            await Eventually.True(() => LaneDepth.Of(queue) == 1, Timeout, "the lane holds the urgent message");
             Assert.Equal(3, recorder.Seen.Count);
             recorder.ReleaseOne();
 
             await Eventually.True(() => recorder.Seen.Count == 4, Timeout, "the freed slot is taken");
             var fourth = recorder.Seen[3];
             Assert.Equal(100, fourth.Number);
-            Assert.Equal(Lane, fourth.Queue);
+            Assert.Equal(laneQueue, fourth.Queue);
             Assert.Equal(2, recorder.InFlightNormal);
 
             // Normal work goes on with its own slots while the urgent message runs.
             recorder.ReleaseOne();
             await Eventually.True(() => recorder.Seen.Count == 5, Timeout, "normal work continues");
-            Assert.Equal(AmbulanceHarness.Queue, recorder.Seen[4].Queue);
+            Assert.Equal(queue, recorder.Seen[4].Queue);
         }
         finally
         {
@@ -62,16 +63,18 @@ public sealed class AmbulanceModeTests
     [Fact]
     public async Task Carpool_mode_keeps_the_lane_slot_for_urgent_work_so_an_urgent_message_runs_while_normal_work_is_stuck()
     {
-        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(AmbulanceHarness.Queue, lane =>
+        var queue = UniqueQueue();
+        var laneQueue = queue + AmbulanceLaneOptions.DefaultSuffix;
+        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(queue, o =>
         {
-            lane.Mode = AmbulanceMode.Carpool;
-            lane.ConcurrentMessageLimit = 1;
-        }), queueConcurrency: 2);
+            o.Mode = AmbulanceMode.Carpool;
+            o.ConcurrentMessageLimit = 1;
+        }), queueConcurrency: 2, queue: queue);
         await using var _ = provider;
         recorder.Holding = true;
         try
         {
-            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{AmbulanceHarness.Queue}"));
+            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{queue}"));
             for (var i = 0; i < 10; i++)
                 await endpoint.Send(new Job(i));
             await Eventually.True(() => recorder.HeldCount == 2, Timeout, "two normal messages in flight");
@@ -80,9 +83,9 @@ public sealed class AmbulanceModeTests
 
             // Nothing of the normal work is released, yet the urgent message runs on its own slot.
             await Eventually.True(() => recorder.Seen.Any(s => s.Number == 100), Timeout, "the urgent message starts at once");
-            Assert.Equal(Lane, recorder.Seen.Single(s => s.Number == 100).Queue);
+            Assert.Equal(laneQueue, recorder.Seen.Single(s => s.Number == 100).Queue);
             Assert.Equal(2, recorder.PeakNormal);
-            Assert.Equal(2, recorder.Seen.Count(s => s.Queue == AmbulanceHarness.Queue));
+            Assert.Equal(2, recorder.Seen.Count(s => s.Queue == queue));
         }
         finally
         {
@@ -96,22 +99,28 @@ public sealed class AmbulanceModeTests
     [Fact]
     public async Task In_ambulance_mode_a_flood_of_urgent_messages_leaves_normal_work_its_own_slots()
     {
-        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(AmbulanceHarness.Queue, lane =>
+        var queue = UniqueQueue();
+        var laneQueue = queue + AmbulanceLaneOptions.DefaultSuffix;
+        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(a => a.Endpoint(queue, o =>
         {
-            lane.Mode = AmbulanceMode.Ambulance;
-            lane.ConcurrentMessageLimit = 1;
-        }), queueConcurrency: 2);
+            o.Mode = AmbulanceMode.Ambulance;
+            o.ConcurrentMessageLimit = 1;
+        }), queueConcurrency: 2, queue: queue);
         await using var _ = provider;
         recorder.Holding = true;
         try
         {
-            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{AmbulanceHarness.Queue}"));
+            var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"queue:{queue}"));
+            for (var i = 0; i < 20; i++)
+                await endpoint.Send(new Job(i));
+            await Eventually.True(() => recorder.HeldCount == 3, Timeout, "normal work holds its two slots and the idle lane slot");
             for (var i = 0; i < 20; i++)
                 await endpoint.Send(new Job(1000 + i), ctx => ctx.SetUrgent());
-            for (var i = 0; i < 5; i++)
-                await endpoint.Send(new Job(i));
+            await Eventually.True(() => LaneDepth.Of(queue) == 2, Timeout, "the lane's prefetch of urgent messages waits at the budget");
 
-            // One urgent message holds the lane's slot; the other 19 wait, and normal work still has two slots.
+            // One freed slot goes to the urgent flood; from then on one urgent message holds the lane's slot,
+            // the other 19 wait, and normal work keeps its two slots whatever is released.
+            recorder.ReleaseOne();
             await Eventually.True(() => recorder.InFlightUrgent == 1 && recorder.InFlightNormal == 2, Timeout,
                 "one urgent and two normal messages in flight");
             for (var round = 0; round < 4; round++)
@@ -122,7 +131,7 @@ public sealed class AmbulanceModeTests
                 Assert.Equal(1, recorder.InFlightUrgent);
                 Assert.Equal(2, recorder.InFlightNormal);
             }
-            Assert.True(recorder.Seen.Count(s => s.Queue == AmbulanceHarness.Queue) >= 3, "normal work progressed under the flood");
+            Assert.True(recorder.Seen.Count(s => s.Queue == queue) >= 3, "normal work progressed under the flood");
         }
         finally
         {

@@ -136,6 +136,30 @@ namespace MassTransit.Patterns.Tests.Ambulance
         public Task Consume(ConsumeContext<Incident> context) => recorder.Record(context, "IncidentAudit", context.Message.Number);
     }
 
+    /// <summary>Reads the lane depth gauge of one queue: urgent messages held by the lane, waiting for a slot or running.</summary>
+    public static class LaneDepth
+    {
+        public static long Of(string queue)
+        {
+            long depth = 0;
+            using var listener = new System.Diagnostics.Metrics.MeterListener();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == AmbulanceMetrics.LaneDepthName)
+                    l.EnableMeasurementEvents(instrument);
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                    if (tag.Key == Diagnostics.PatternsTags.Queue && Equals(tag.Value, queue))
+                        depth += value;
+            });
+            listener.Start();
+            listener.RecordObservableInstruments();
+            return depth;
+        }
+    }
+
     /// <summary>Starts a test harness bus on the in-memory transport with the lane configured.</summary>
     public static class AmbulanceHarness
     {
@@ -143,7 +167,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
 
         public static async Task<(ServiceProvider Provider, ITestHarness Harness, Recorder Recorder)> StartAsync(
             Action<AmbulanceConfigurator> configure, int queueConcurrency = 2, Action<IBusRegistrationConfigurator>? register = null,
-            Action<IInMemoryBusFactoryConfigurator>? bus = null)
+            Action<IInMemoryBusFactoryConfigurator>? bus = null, string queue = Queue)
         {
             var recorder = new Recorder();
             var provider = new ServiceCollection()
@@ -153,7 +177,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
                 {
                     x.AddConsumer<JobConsumer>().Endpoint(e =>
                     {
-                        e.Name = Queue;
+                        e.Name = queue;
                         e.ConcurrentMessageLimit = queueConcurrency;
                     });
                     register?.Invoke(x);

@@ -1,7 +1,7 @@
 using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Scenarios;
 
-IShowcaseScenario[] all = [new BaselineScenario()];
+IShowcaseScenario[] all = [new BaselineScenario(), new AmbulanceScenario()];
 
 ShowcaseOptions options;
 try

@@ -98,9 +98,6 @@ public static class AmbulanceConfigurationExtensions
         var options = lane.Options;
         lane.LaneEndpoint = endpoint;
 
-        // The lane receives only through the fork: subscribing it to message types would deliver every publish twice.
-        endpoint.ConfigureConsumeTopology = false;
-
         if (lane.Source == LaneSource.Manual)
             lane.ConfigureEndpoint!(endpoint);
         else if (context is not null && consumers is not null)
@@ -112,6 +109,10 @@ public static class AmbulanceConfigurationExtensions
             foreach (var saga in consumers.Sagas)
                 saga.Configure(endpoint, context);
         }
+
+        // The lane receives only through the fork: subscribing it to message types would deliver every
+        // publish twice. Set after the consumers and callbacks, so nothing turns it back on.
+        endpoint.ConfigureConsumeTopology = false;
 
         // Every urgent message taken waits at the budget (which lets ConcurrentMessageLimit run), so that
         // a slot freed by urgent work finds the next urgent message already waiting for it.

@@ -167,12 +167,15 @@ namespace MassTransit.Patterns.Tests.Ambulance
 
         public static async Task<(ServiceProvider Provider, ITestHarness Harness, Recorder Recorder)> StartAsync(
             Action<AmbulanceConfigurator> configure, int queueConcurrency = 2, Action<IBusRegistrationConfigurator>? register = null,
-            Action<IInMemoryBusFactoryConfigurator>? bus = null, string queue = Queue)
+            Action<IInMemoryBusFactoryConfigurator>? bus = null, string queue = Queue, Action<IServiceCollection>? services = null)
         {
             var recorder = new Recorder();
-            var provider = new ServiceCollection()
+            var collection = new ServiceCollection()
                 .AddSingleton(recorder)
-                .AddInMemoryQueueDepthProbe()
+                .AddLogging()
+                .AddInMemoryQueueDepthProbe();
+            services?.Invoke(collection);
+            var provider = collection
                 .AddMassTransitTestHarness(x =>
                 {
                     x.AddConsumer<JobConsumer>().Endpoint(e =>

@@ -29,6 +29,7 @@ public static class AmbulancePlot
             plot.Axes.Bottom.Label.Text = "urgent message sent at (s after the backlog starts draining)";
             plot.Title($"{scenario} on {transport}: urgent messages behind a normal backlog");
             plot.ShowLegend();
+            plot.Legend.Alignment = ScottPlot.Alignment.MiddleRight;
 
             Directory.CreateDirectory(folder);
             var path = Path.Combine(folder, $"{scenario}.{transport}.png");

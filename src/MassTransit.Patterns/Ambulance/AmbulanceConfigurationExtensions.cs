@@ -129,6 +129,36 @@ public static class AmbulanceConfigurationExtensions
             ?? (context as IBusRegistrationContext)?.EndpointNameFormatter
             ?? DefaultEndpointNameFormatter.Instance;
 
+        // Definitions that ask for a lane (IAmbulanceLaneDefinition), unless a lane is configured explicitly for their endpoint.
+        if (context is not null && selector is not null)
+        {
+            var definitions = selector.GetRegistrations<IConsumerRegistration>(context)
+                .Where(r => r.IncludeInConfigureEndpoints)
+                .Select(r => (IDefinition)r.GetDefinition(context))
+                .Concat(selector.GetRegistrations<ISagaRegistration>(context).Where(r => r.IncludeInConfigureEndpoints).Select(r => (IDefinition)r.GetDefinition(context)));
+            foreach (var definition in definitions)
+            {
+                if (definition is not IAmbulanceLaneDefinition laneDefinition)
+                    continue;
+                var name = definition switch
+                {
+                    IConsumerDefinition consumer => consumer.GetEndpointName(formatter),
+                    ISagaDefinition saga => saga.GetEndpointName(formatter),
+                    _ => null
+                };
+                if (name is null || ambulance.Lanes.Any(l => l.Options.QueueName == name || l.ConsumerType is not null && IsOn(l.ConsumerType, name)))
+                    continue;
+                var options = new AmbulanceLaneOptions { QueueName = name };
+                laneDefinition.ConfigureLane(options);
+                options.QueueName = name;
+                ambulance.Lanes.Add(new LaneRegistration(options, LaneSource.Registered));
+            }
+        }
+
+        bool IsOn(Type type, string name) =>
+            selector!.TryGetRegistration<IConsumerRegistration>(context!, type, out var c) && c.GetDefinition(context!).GetEndpointName(formatter) == name
+            || selector.TryGetRegistration<ISagaRegistration>(context!, type, out var s) && s.GetDefinition(context!).GetEndpointName(formatter) == name;
+
         foreach (var lane in ambulance.Lanes.Where(l => l.Source == LaneSource.Registered))
         {
             var what = lane.ConsumerType is { } t ? $"Endpoint<{t.Name}>" : $"Endpoint(\"{lane.Options.QueueName}\")";

@@ -29,6 +29,35 @@ public sealed class AmbulanceEndpointTests
         Assert.Equal(AmbulanceHarness.Queue, recorder.Seen.Single(s => s.Number == 2).Queue);
     }
 
+    public sealed class IncidentLaneDefinition : ConsumerDefinition<IncidentConsumer>, IAmbulanceLaneDefinition
+    {
+        public IncidentLaneDefinition() => EndpointName = "incidents-by-definition";
+
+        public void ConfigureLane(AmbulanceLaneOptions lane)
+        {
+            lane.Suffix = "-urgent";
+            lane.Mode = AmbulanceMode.Carpool;
+        }
+    }
+
+    [Fact]
+    public async Task A_consumer_definition_can_ask_for_a_lane_beside_its_endpoint()
+    {
+        var (provider, harness, recorder) = await AmbulanceHarness.StartAsync(_ => { },
+            register: x => x.AddConsumer<IncidentConsumer, IncidentLaneDefinition>());
+        await using var _ = provider;
+
+        var endpoint = await harness.Bus.GetSendEndpoint(new Uri("queue:incidents-by-definition"));
+        await endpoint.Send(new Incident(1), ctx => ctx.SetUrgent());
+        await endpoint.Send(new Incident(2));
+        await Eventually.True(() => recorder.Seen.Count == 2, Timeout, "both incidents consumed");
+        await harness.InactivityTask;
+
+        Assert.Equal(2, recorder.Seen.Count);
+        Assert.Equal("incidents-by-definition-urgent", recorder.Seen.Single(s => s.Number == 1).Queue);
+        Assert.Equal("incidents-by-definition", recorder.Seen.Single(s => s.Number == 2).Queue);
+    }
+
     [Fact]
     public async Task ReceiveEndpoint_declares_the_queue_and_its_lane_with_the_same_consumers()
     {

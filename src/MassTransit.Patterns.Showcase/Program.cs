@@ -5,7 +5,8 @@ IShowcaseScenario[] all =
 [
     new BaselineScenario(),
     new SagaPersistenceScenario(),
-    new ThreadDelegateScenario()
+    new ThreadDelegateScenario(),
+    new AmbulanceScenario()
 ];
 
 ShowcaseOptions options;

@@ -99,7 +99,7 @@ public sealed class SupervisorHarnessTests
         readonly List<SupervisorTick> _ticks = [];
         bool _started;
 
-        public Rig(Action<SupervisorOptions>? configure = null, Action<IServiceCollection>? services = null)
+        public Rig(Action<SupervisorOptions>? configure = null, Action<IServiceCollection>? services = null, Action<IBusRegistrationConfigurator>? bus = null)
         {
             var collection = new ServiceCollection()
                 .AddSingleton<TimeProvider>(Time)
@@ -111,7 +111,11 @@ public sealed class SupervisorHarnessTests
             if (configure is not null)
                 collection.AddSingleton(configure);
             services?.Invoke(collection);
-            collection.AddMassTransitTestHarness(x => x.AddConsumer<HeldConsumer, HeldConsumerDefinition>());
+            collection.AddMassTransitTestHarness(x =>
+            {
+                x.AddConsumer<HeldConsumer, HeldConsumerDefinition>();
+                bus?.Invoke(x);
+            });
             _provider = collection.BuildServiceProvider(true);
             Harness = _provider.GetRequiredService<ITestHarness>();
         }
@@ -269,6 +273,22 @@ public sealed class SupervisorHarnessTests
 
         Assert.Equal(Burst, tick.Depth);
         Assert.Equal(Max, tick.Limit);
+    }
+
+    [Fact]
+    public async Task In_fleet_mode_the_limit_is_the_share_the_supervisor_saga_assigns()
+    {
+        await using var rig = new Rig(o => o.UseFleet(), bus: x => x.AddConsumerSupervisorSaga().InMemoryRepository());
+        await rig.StartAsync();
+        var first = rig.Supervisor.LastTick!;
+        Assert.Equal((1, Min, (string?)null), (first.FleetInstances, first.FleetTarget, first.Failure));
+
+        await rig.SendBurstAsync();
+        var tick = await rig.NextTickAsync();
+
+        Assert.Equal((1, Max, Max), (tick.FleetInstances, tick.FleetTarget, tick.Limit));
+        await Eventually.True(() => rig.Tracker.Current == Max, Wait, "the share is applied to the gate");
+        Assert.Equal(0, rig.Supervisor.FleetFailures);
     }
 
     [Fact]

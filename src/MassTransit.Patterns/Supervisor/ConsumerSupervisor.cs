@@ -268,6 +268,8 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
             SupervisorInstruments.ProbeFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag,
                 new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
             LogProbeFailedHolding(Queue, _probe.Name, failure.Failure, previous, failure.Message);
+            // No evidence while blind: a cool-down in progress starts again from the next good reading.
+            _state = new ScalingState(_state.Level);
         }
 
         int wanted;

@@ -14,14 +14,20 @@ public readonly record struct ScalingRules(int Min, int Max, int MessagesPerCons
         this with { Min = Min * instances, Max = Max * instances, ScaleUpStep = ScaleUpStep * instances };
 }
 
+/// <summary>A level one reading wanted, and when.</summary>
+/// <param name="At">When the reading was taken.</param>
+/// <param name="Level">The lower level it wanted (with headroom).</param>
+public readonly record struct LevelReading(DateTimeOffset At, int Level);
+
 /// <summary>
-/// Where a supervisor stands: the current level and, while a lower level is wanted, since when and
-/// the highest lower level wanted since then.
+/// Where a supervisor stands: the current level and, while readings want fewer consumers, since
+/// when, and the lower levels they wanted during the last cool-down (only those that can still be
+/// the highest: a sliding-window maximum).
 /// </summary>
 /// <param name="Level">Consumers currently allowed.</param>
 /// <param name="LowerSince">When every reading began wanting fewer consumers, or null.</param>
-/// <param name="LowerLevel">The highest level wanted since <paramref name="LowerSince"/>.</param>
-public readonly record struct ScalingState(int Level, DateTimeOffset? LowerSince = null, int LowerLevel = 0);
+/// <param name="Recent">The lower levels wanted within the last cool-down, highest first; null for none.</param>
+public readonly record struct ScalingState(int Level, DateTimeOffset? LowerSince = null, IReadOnlyList<LevelReading>? Recent = null);
 
 /// <summary>What a decision did.</summary>
 public enum ScalingDirection
@@ -44,9 +50,10 @@ public readonly record struct ScalingDecision(ScalingState State, int Wanted, Sc
 
 /// <summary>
 /// The supervisor-consumer rule: wanted = ceil(depth / messages per consumer), clamped to
-/// [min, max]; up at once (or by at most a step), down only when every reading for a whole
-/// cool-down wanted less, and then to the highest level wanted in that time; a lower level must
-/// keep some headroom (hysteresis). Pure, so one instance and the fleet saga decide alike.
+/// [min, max]; up at once (or by at most a step); down only once every reading for at least a
+/// whole cool-down wanted less, and then to the highest level wanted during the last cool-down; a
+/// lower level must keep some headroom (hysteresis). Pure, so one instance and the fleet saga
+/// decide alike.
 /// </summary>
 public static class SupervisorPolicy
 {
@@ -67,17 +74,33 @@ public static class SupervisorPolicy
             return new ScalingDecision(new ScalingState(raised), wanted, ScalingDirection.Up);
         }
 
-        // A lower level must still fit the depth with headroom; otherwise the wish to go down is broken.
+        // A lower level must still fit the depth with headroom; a reading that wants the current level (or more) restarts the cool-down.
         var lower = Clamp(CeilDiv((long)Math.Ceiling(depth * (1 + rules.ScaleDownHysteresis)), rules.MessagesPerConsumer), rules);
         if (lower >= level)
-            return new ScalingDecision(new ScalingState(level), wanted, level != state.Level ? Direction(state.Level, level) : ScalingDirection.Hold);
+            return new ScalingDecision(new ScalingState(level), wanted, Direction(state.Level, level));
 
         var since = state.LowerSince ?? now;
-        var highestLower = state.LowerSince is null ? lower : Math.Max(state.LowerLevel, lower);
-        if (now - since >= rules.ScaleDownCooldown)
-            return new ScalingDecision(new ScalingState(highestLower), wanted, ScalingDirection.Down);
+        var recent = SlideWindow(state.Recent, new LevelReading(now, lower), now - rules.ScaleDownCooldown);
+        var highest = Clamp(recent[0].Level, rules);
+        if (now - since >= rules.ScaleDownCooldown && highest < level)
+            return new ScalingDecision(new ScalingState(highest, since, recent), wanted, ScalingDirection.Down);
 
-        return new ScalingDecision(new ScalingState(level, since, highestLower), wanted, level != state.Level ? Direction(state.Level, level) : ScalingDirection.Hold);
+        return new ScalingDecision(new ScalingState(level, since, recent), wanted, Direction(state.Level, level));
+    }
+
+    /// <summary>
+    /// Drops readings older than <paramref name="oldest"/> (inclusive) and adds <paramref name="reading"/>,
+    /// keeping only readings that may still be the window's maximum, so the first is the highest.
+    /// </summary>
+    static LevelReading[] SlideWindow(IReadOnlyList<LevelReading>? recent, LevelReading reading, DateTimeOffset oldest)
+    {
+        var kept = new List<LevelReading>((recent?.Count ?? 0) + 1);
+        if (recent is not null)
+            foreach (var r in recent)
+                if (r.At > oldest && r.Level > reading.Level)
+                    kept.Add(r);
+        kept.Add(reading);
+        return kept.ToArray();
     }
 
     static ScalingDirection Direction(int from, int to) => to > from ? ScalingDirection.Up : to < from ? ScalingDirection.Down : ScalingDirection.Hold;

@@ -42,7 +42,7 @@ public sealed class SupervisorPolicyTests
     }
 
     [Fact]
-    public void Scale_down_waits_for_a_whole_cool_down_of_lower_readings_and_takes_the_highest_level_wanted_in_it()
+    public void Scale_down_waits_for_a_whole_cool_down_of_lower_readings_and_takes_the_highest_level_wanted_in_the_last_one()
     {
         var state = new ScalingState(20);
         state = SupervisorPolicy.Decide(state, 0, T0, Rules).State;
@@ -55,10 +55,29 @@ public sealed class SupervisorPolicyTests
 
         Assert.Equal(ScalingDirection.Down, decision.Direction);
         Assert.Equal(8, decision.State.Level);
-        // The next step down starts a cool-down of its own.
-        state = SupervisorPolicy.Decide(decision.State, 0, T0.AddSeconds(31), Rules).State;
+        // Further down as soon as the reading that wanted 8 is older than the cool-down, not a whole cool-down later.
+        state = SupervisorPolicy.Decide(decision.State, 0, T0.AddSeconds(39), Rules).State;
         Assert.Equal(8, state.Level);
-        Assert.Equal(2, SupervisorPolicy.Decide(state, 0, T0.AddSeconds(61), Rules).State.Level);
+        Assert.Equal(2, SupervisorPolicy.Decide(state, 0, T0.AddSeconds(40), Rules).State.Level);
+    }
+
+    [Fact]
+    public void The_window_maximum_is_of_the_last_cool_down_only()
+    {
+        // A queue that drains: each reading wants less. After one cool-down of lower readings the level
+        // follows the highest of the last cool-down, one poll behind, down to the minimum.
+        var rules = Rules with { ScaleDownCooldown = TimeSpan.FromSeconds(3) };
+        var state = new ScalingState(20);
+        var levels = new List<int>();
+        long[] depths = [150, 120, 90, 60, 30, 0, 0, 0, 0];
+        for (var i = 0; i < depths.Length; i++)
+        {
+            state = SupervisorPolicy.Decide(state, depths[i], T0.AddSeconds(i), rules).State;
+            levels.Add(state.Level);
+        }
+
+        // Wanted with 20% headroom: 18, 15, 11, 8, 4, 2, ...
+        Assert.Equal([20, 20, 20, 15, 11, 8, 4, 2, 2], levels);
     }
 
     [Fact]

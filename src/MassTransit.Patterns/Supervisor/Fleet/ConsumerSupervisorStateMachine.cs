@@ -24,8 +24,8 @@ public sealed class ConsumerSupervisorState : SagaStateMachineInstance
     /// <summary>Since when every heartbeat wanted a lower target (the cool-down), or null.</summary>
     public DateTimeOffset? LowerSince { get; set; }
 
-    /// <summary>The highest lower target wanted since <see cref="LowerSince"/>.</summary>
-    public int LowerLevel { get; set; }
+    /// <summary>The lower targets wanted within the last cool-down, as JSON (a sliding-window maximum, highest first).</summary>
+    public string RecentLower { get; set; } = "[]";
 
     /// <summary>The fleet depth of the last successful reading, or null.</summary>
     public long? Depth { get; set; }

@@ -34,8 +34,9 @@ public static class SupervisorFleet
     }
 
     /// <summary>Reads the instances stored in the saga.</summary>
-    public static List<FleetInstance> ReadInstances(string? json) =>
-        string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<FleetInstance>>(json, Json) ?? [];
+    public static List<FleetInstance> ReadInstances(string? json) => Read<FleetInstance>(json);
+
+    static List<T> Read<T>(string? json) => string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<T>>(json, Json) ?? [];
 
     /// <summary>Writes the instances to store in the saga.</summary>
     public static string WriteInstances(IEnumerable<FleetInstance> instances) => JsonSerializer.Serialize(instances, Json);
@@ -60,7 +61,7 @@ public static class SupervisorFleet
 
         var rules = new ScalingRules(report.MinConsumers, report.MaxConsumers, report.MessagesPerConsumer, report.ScaleUpStep,
             report.ScaleDownCooldown, report.ScaleDownHysteresis).ForFleet(instances.Count);
-        var current = new ScalingState(state.Target, state.LowerSince, state.LowerLevel);
+        var current = new ScalingState(state.Target, state.LowerSince, Read<LevelReading>(state.RecentLower));
         var depth = Depth(report, instances);
         var next = depth is { } d
             ? SupervisorPolicy.Decide(current, d, now, rules).State
@@ -68,7 +69,7 @@ public static class SupervisorFleet
 
         state.Target = next.Level;
         state.LowerSince = next.LowerSince;
-        state.LowerLevel = next.LowerLevel;
+        state.RecentLower = JsonSerializer.Serialize(next.Recent ?? [], Json);
         state.Depth = depth;
         state.UpdatedAt = now;
 

@@ -12,6 +12,9 @@ public sealed class BenchContext(string transport, bool quick)
 
     public bool Quick { get; } = quick;
 
+    /// <summary>Where the JSON goes; a scenario's plots go next to it.</summary>
+    public string OutputFolder { get; init; } = Path.Combine("artifacts", "bench");
+
     public void Progress(string message) => Console.Error.WriteLine($"  [{DateTime.Now:HH:mm:ss}] {message}");
 
     /// <summary>Configures the bus for the chosen transport.</summary>

@@ -87,6 +87,7 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
     SupervisorTick? _lastTick;
     long _ticks;
     long _probeFailures;
+    int _probeFailuresInARow;
     long _fleetFailures;
     int _lastFleetSize = 1;
     double _consumerSeconds;
@@ -267,9 +268,18 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
             Interlocked.Increment(ref _probeFailures);
             SupervisorInstruments.ProbeFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag,
                 new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
-            LogProbeFailedHolding(Queue, _probe.Name, failure.Failure, previous, failure.Message);
+            if (++_probeFailuresInARow == 1)
+                LogProbeFailedHolding(Queue, _probe.Name, failure.Failure, previous, failure.Message);
+            else
+                LogProbeStillFailing(Queue, _probeFailuresInARow, previous, failure.Message);
             // No evidence while blind: a cool-down in progress starts again from the next good reading.
             _state = new ScalingState(_state.Level);
+        }
+
+        else if (_probeFailuresInARow > 0)
+        {
+            LogProbeRecovered(Queue, _probeFailuresInARow);
+            _probeFailuresInARow = 0;
         }
 
         int wanted;
@@ -430,6 +440,12 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Supervisor of {Queue} could not read the depth with the {Probe} probe ({Failure}); holding {Limit} consumers: {Reason}")]
     partial void LogProbeFailedHolding(string queue, string probe, QueueDepthFailure failure, int limit, string reason);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "Supervisor of {Queue} still cannot read the depth ({Failures} in a row); holding {Limit} consumers: {Reason}")]
+    partial void LogProbeStillFailing(string queue, int failures, int limit, string reason);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Supervisor of {Queue} reads the depth again after {Failures} failed readings; a scale-down needs a full cool-down of new readings.")]
+    partial void LogProbeRecovered(string queue, int failures);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Supervisor of {Queue}: the supervisor saga did not answer ({Failures} in a row); holding {Limit} consumers: {Reason}")]
     partial void LogFleetFailed(string queue, long failures, int limit, string reason);

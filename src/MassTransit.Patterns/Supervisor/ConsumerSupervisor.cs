@@ -224,33 +224,24 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
     async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Options.PollInterval, _time);
-        do
-        {
-            try
-            {
-                await TickAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception exception)
-            {
-                LogTickFailed(Queue, exception);
-            }
-        }
-        while (await WaitForNextTick(timer, stoppingToken).ConfigureAwait(false));
-    }
-
-    static async Task<bool> WaitForNextTick(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
         try
         {
-            return await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
+            do
+            {
+                try
+                {
+                    await TickAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogTickFailed(Queue, exception);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            return false;
+            // Stopping: the look in progress was abandoned.
         }
     }
 
@@ -275,7 +266,6 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
             // No evidence while blind: a cool-down in progress starts again from the next good reading.
             _state = new ScalingState(_state.Level);
         }
-
         else if (_probeFailuresInARow > 0)
         {
             LogProbeRecovered(Queue, _probeFailuresInARow);
@@ -310,21 +300,18 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         }
 
         var limit = _state.Level;
+        lock (_accounting)
+        {
+            // What the previous limit cost up to now is counted before it changes.
+            Integrate(now);
+            if (limit != previous)
+                _gate.SetLimit(limit);
+        }
         if (limit != previous)
         {
-            lock (_accounting)
-            {
-                Integrate(now);
-                _gate.SetLimit(limit);
-            }
             var direction = limit > previous ? "up" : "down";
             SupervisorInstruments.Decisions.Add(1, _queueTag, SupervisorInstruments.PatternTag, new KeyValuePair<string, object?>(SupervisorInstruments.DirectionTag, direction));
             LogScaled(Queue, direction, previous, limit, depth, _gate.Active);
-        }
-        else
-        {
-            lock (_accounting)
-                Integrate(now);
         }
 
         var active = _gate.Active;

@@ -38,8 +38,7 @@ public static class SupervisorFleet
 
     static List<T> Read<T>(string? json) => string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<T>>(json, Json) ?? [];
 
-    /// <summary>Writes the instances to store in the saga.</summary>
-    public static string WriteInstances(IEnumerable<FleetInstance> instances) => JsonSerializer.Serialize(instances, Json);
+    static string Write<T>(IEnumerable<T> items) => JsonSerializer.Serialize(items, Json);
 
     /// <summary>
     /// Applies one heartbeat to the saga's state at <paramref name="now"/>: records the reporter,
@@ -69,7 +68,7 @@ public static class SupervisorFleet
 
         state.Target = next.Level;
         state.LowerSince = next.LowerSince;
-        state.RecentLower = JsonSerializer.Serialize(next.Recent ?? [], Json);
+        state.RecentLower = Write(next.Recent ?? []);
         state.Depth = depth;
         state.UpdatedAt = now;
 
@@ -79,7 +78,7 @@ public static class SupervisorFleet
         var remainder = state.Target % instances.Count;
         for (var i = 0; i < instances.Count; i++)
             instances[i] = instances[i] with { Share = share + (i < remainder ? 1 : 0) };
-        state.Instances = WriteInstances(instances);
+        state.Instances = Write(instances);
         state.InstanceCount = instances.Count;
 
         return new SupervisorShareAssigned

@@ -359,6 +359,17 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             }
         }
 
+        /// <summary>A probe that reads an empty queue at no cost: for measuring the gate alone (the overhead scenario).</summary>
+        public sealed class EmptyQueueProbe : IQueueDepthProbe
+        {
+            public string Name => "empty";
+
+            public bool KnowsUnacknowledged => true;
+
+            public Task<QueueDepthSample> GetDepthAsync(string queue, CancellationToken cancellationToken = default) =>
+                Task.FromResult(new QueueDepthSample(queue, 0, 0, null, DateTimeOffset.UtcNow));
+        }
+
         sealed class JobConsumer(JobState state) : IConsumer<SupervisorJob>
         {
             public async Task Consume(ConsumeContext<SupervisorJob> context)

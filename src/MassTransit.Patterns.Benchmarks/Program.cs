@@ -5,7 +5,8 @@ IBenchScenario[] all =
 [
     new OverheadScenario(),
     new ThreadDelegateScenario(),
-    new AmbulanceScenario()
+    new AmbulanceScenario(),
+    new SupervisorScenario()
 ];
 
 var transport = BenchContext.InMemory;

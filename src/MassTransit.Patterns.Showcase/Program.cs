@@ -6,7 +6,8 @@ IShowcaseScenario[] all =
     new BaselineScenario(),
     new SagaPersistenceScenario(),
     new ThreadDelegateScenario(),
-    new AmbulanceScenario()
+    new AmbulanceScenario(),
+    new SupervisorScenario()
 ];
 
 ShowcaseOptions options;

@@ -6,7 +6,8 @@ IBenchScenario[] all =
     new OverheadScenario(),
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
-    new SupervisorScenario()
+    new SupervisorScenario(),
+    new ControlFlowScenario()
 ];
 
 var transport = BenchContext.InMemory;

@@ -27,6 +27,9 @@ public sealed class FlowControlStateStore
     /// <summary>Creates the store.</summary>
     public FlowControlStateStore(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
 
+    /// <summary>Raised for every statement the store accepts (newer than what it held), for observation and tests.</summary>
+    public event Action<FlowControlStateChanged>? Applied;
+
     /// <summary>Raised once when a throttling statement's lease runs out with no renewal.</summary>
     public event Action<FlowControlStateChanged>? LeaseExpired;
 
@@ -46,6 +49,7 @@ public sealed class FlowControlStateStore
             _queuesByMessageType.AddOrUpdate(type, [statement.Queue],
                 (_, queues) => queues.Contains(statement.Queue, StringComparer.OrdinalIgnoreCase) ? queues : [.. queues, statement.Queue]);
         entry.Signal();
+        Applied?.Invoke(statement);
         return true;
     }
 

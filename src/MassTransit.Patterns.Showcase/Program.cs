@@ -7,7 +7,8 @@ IShowcaseScenario[] all =
     new SagaPersistenceScenario(),
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
-    new SupervisorScenario()
+    new SupervisorScenario(),
+    new ControlFlowScenario()
 ];
 
 ShowcaseOptions options;

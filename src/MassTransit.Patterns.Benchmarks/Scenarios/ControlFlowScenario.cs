@@ -160,6 +160,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     }
                     catch (QueueDepthProbeException)
                     {
+                        // Not declared yet: the endpoint is still starting.
                     }
                     await Task.Delay(100, cancellationToken);
                 }

@@ -35,6 +35,7 @@ public static class QueueDepthServiceCollectionExtensions
         services.AddSendObserver(sp => sp.GetRequiredService<InMemoryQueueDepthProbe>());
         services.AddPublishObserver(sp => sp.GetRequiredService<InMemoryQueueDepthProbe>());
         services.AddReceiveObserver(sp => sp.GetRequiredService<InMemoryQueueDepthProbe>());
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<InMemoryQueueDepthProbe>());
         return services;
     }
 

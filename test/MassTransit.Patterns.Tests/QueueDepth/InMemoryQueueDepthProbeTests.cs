@@ -100,4 +100,32 @@ public sealed class InMemoryQueueDepthProbeTests
         Assert.Equal(QueueDepthFailure.QueueNotFound, failure.Failure);
         Assert.Equal("no-such-queue", failure.Queue);
     }
+
+    public record LateNews(int Number);
+
+    [Fact]
+    public async Task A_queue_bound_after_the_probe_read_the_topology_is_counted()
+    {
+        var (provider, harness, gate) = await StartAsync();
+        await using var _ = provider;
+        var probe = provider.GetRequiredService<IQueueDepthProbe>();
+
+        // Nobody consumes LateNews yet: its exchange exists with no queue, and the probe reads that topology.
+        await harness.Bus.Publish(new LateNews(0));
+        await Assert.ThrowsAsync<QueueDepthProbeException>(() => probe.GetDepthAsync("late-news"));
+
+        var handle = harness.Bus.ConnectReceiveEndpoint("late-news", e =>
+        {
+            e.ConcurrentMessageLimit = 1;
+            e.Handler<LateNews>(_ => gate.Open.Task);
+        });
+        await handle.Ready;
+        for (var i = 1; i <= 4; i++)
+            await harness.Bus.Publish(new LateNews(i));
+
+        await Eventually.True(async () => (await probe.GetDepthAsync("late-news")) is { Ready: 3, Unacknowledged: 1 },
+            TimeSpan.FromSeconds(10), "the new binding is seen: one in flight, three ready");
+        gate.Open.SetResult();
+        await handle.StopAsync();
+    }
 }

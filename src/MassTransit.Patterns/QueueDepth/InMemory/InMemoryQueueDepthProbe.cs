@@ -19,12 +19,18 @@ namespace MassTransit.Patterns.QueueDepth.InMemory;
 /// the bus starts (<c>AddInMemoryQueueDepthProbe</c> does). Messages moved by the transport itself
 /// (in-memory redelivery) are not arrivals; the count never goes below zero.
 /// </remarks>
-public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, IPublishObserver, IReceiveObserver
+public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, IPublishObserver, IReceiveObserver, IReceiveEndpointObserver
 {
     readonly ConcurrentDictionary<string, QueueCounter> _queues = new(StringComparer.OrdinalIgnoreCase);
     readonly Func<IBusInstance?> _busInstance;
     readonly TimeProvider _time;
     volatile ExchangeRoutes? _routes;
+    long _routesReadAt;
+
+    // The topology changes as endpoints start and subscribers bind: a snapshot is trusted this long,
+    // and a miss re-reads it at most this often (a publish nobody consumes must not re-read it each time).
+    static readonly TimeSpan RoutesMaxAge = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan RoutesMinRefresh = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Creates the probe; <paramref name="busInstance"/> gives the bus whose topology routes exchanges to queues.</summary>
     public InMemoryQueueDepthProbe(Func<IBusInstance?> busInstance, TimeProvider? time = null)
@@ -59,7 +65,9 @@ public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, I
         if (exchange is null)
             return;
 
-        var queues = GetRoutes(refresh: false).QueuesOf(exchange) ?? GetRoutes(refresh: true).QueuesOf(exchange);
+        var queues = GetRoutes(refresh: false).QueuesOf(exchange);
+        if (queues is null or { Count: 0 })
+            queues = GetRoutes(refresh: true).QueuesOf(exchange);
         if (queues is null)
             return;
 
@@ -70,12 +78,14 @@ public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, I
     ExchangeRoutes GetRoutes(bool refresh)
     {
         var routes = _routes;
-        if (routes is not null && !refresh)
+        var age = _time.GetElapsedTime(Interlocked.Read(ref _routesReadAt));
+        if (routes is not null && age < RoutesMaxAge && (!refresh || age < RoutesMinRefresh))
             return routes;
 
         var host = _busInstance()?.HostConfiguration as IInMemoryHostConfiguration;
         routes = host is null ? ExchangeRoutes.Empty : ExchangeRoutes.Read(host.TransportProvider.GetProbeResult().Results);
         _routes = routes;
+        Interlocked.Exchange(ref _routesReadAt, _time.GetTimestamp());
         return routes;
     }
 
@@ -132,6 +142,20 @@ public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, I
             _queues.GetOrAdd(queue, _ => new QueueCounter()).Settle();
         return Task.CompletedTask;
     }
+
+    // An endpoint that became ready has bound its queue: the topology snapshot is out of date.
+    Task IReceiveEndpointObserver.Ready(ReceiveEndpointReady ready)
+    {
+        Interlocked.Exchange(ref _routesReadAt, 0);
+        _routes = null;
+        return Task.CompletedTask;
+    }
+
+    Task IReceiveEndpointObserver.Stopping(ReceiveEndpointStopping stopping) => Task.CompletedTask;
+
+    Task IReceiveEndpointObserver.Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
+
+    Task IReceiveEndpointObserver.Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
 
     sealed class QueueCounter
     {

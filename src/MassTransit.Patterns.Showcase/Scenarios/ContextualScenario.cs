@@ -1,3 +1,4 @@
+using RabbitMQ.Client;
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Contextual;
 using MassTransit.Patterns.RabbitMQ.Contextual;
@@ -141,7 +142,32 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             finally
             {
                 await bus.StopAsync(CancellationToken.None);
+                if (context.Options.Transport == ShowcaseOptions.RabbitMq)
+                    await DeleteAsync(queue, tenants);
             }
+        }
+
+        /// <summary>Removes what the run left on the broker: the default queue, buckets, any queue not yet retired, the router.</summary>
+        static async Task DeleteAsync(string queue, string[] tenants)
+        {
+            var factory = new global::RabbitMQ.Client.ConnectionFactory
+            {
+                HostName = ServiceEnvironment.RabbitHost,
+                Port = ServiceEnvironment.RabbitAmqpPort,
+                UserName = ServiceEnvironment.RabbitUser,
+                Password = ServiceEnvironment.RabbitPassword
+            };
+            await using var connection = await factory.CreateConnectionAsync();
+            var names = new List<string> { queue, queue + ".bucket.0", queue + ".bucket.1" };
+            names.AddRange(tenants.Select(t => $"{queue}.ctx.{t}"));
+            foreach (var name in names.SelectMany(n => new[] { n, n + "_error", n + "_skipped" }))
+            {
+                await using var channel = await connection.CreateChannelAsync();
+                await channel.QueueDeleteAsync(name);
+                await channel.ExchangeDeleteAsync(name);
+            }
+            await using var last = await connection.CreateChannelAsync();
+            await last.ExchangeDeleteAsync(queue + ".router");
         }
 
         static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout)

@@ -81,7 +81,7 @@ public sealed partial class ContextualRouting
     public int ContextQueueCount => _byQueue.Values.Count(q => !q.IsBucket);
 
     /// <summary>Contexts with a queue (own or bucket) that is active now.</summary>
-    public int ActiveContexts => _byKey.Values.Count(q => q.State == ContextQueueState.Active);
+    public int ActiveContexts => _byKey.Count(p => IsRouted(p.Key, p.Value));
 
     /// <summary>All context and bucket queues that exist now.</summary>
     public IReadOnlyList<ContextQueueInfo> Queues =>
@@ -97,7 +97,10 @@ public sealed partial class ContextualRouting
 
     /// <summary>The queue a context's messages go to now (context queue, bucket, or the default queue).</summary>
     public string QueueOf(string? context) =>
-        KeyOf(context) is { } key && _byKey.TryGetValue(key, out var queue) && queue.State == ContextQueueState.Active ? queue.Name : Options.DefaultQueueName;
+        KeyOf(context) is { } key && _byKey.TryGetValue(key, out var queue) && IsRouted(key, queue) ? queue.Name : Options.DefaultQueueName;
+
+    /// <summary>True when messages of <paramref name="key"/> reach <paramref name="queue"/>: it is active and the key's binding exists.</summary>
+    static bool IsRouted(string key, ContextQueue queue) => queue.State == ContextQueueState.Active && queue.Bound.ContainsKey(key);
 
     /// <summary>Waits until <paramref name="context"/> has an active queue of its own or a bucket; false if <paramref name="timeout"/> passes first.</summary>
     public async Task<bool> WaitForQueueAsync(string context, TimeSpan timeout)
@@ -105,7 +108,7 @@ public sealed partial class ContextualRouting
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (KeyOf(context) is { } key && _byKey.TryGetValue(key, out var q) && q.State == ContextQueueState.Active)
+            if (KeyOf(context) is { } key && _byKey.TryGetValue(key, out var q) && IsRouted(key, q))
                 return true;
             await Task.Delay(10).ConfigureAwait(false);
         }
@@ -147,7 +150,7 @@ public sealed partial class ContextualRouting
         if (!_byKey.TryGetValue(key, out var queue))
             return (DefaultRoutingKey, null);
         Interlocked.Increment(ref queue.PendingSends);
-        if (queue.State != ContextQueueState.Active)
+        if (!IsRouted(key, queue))
         {
             Interlocked.Decrement(ref queue.PendingSends);
             return (DefaultRoutingKey, null);
@@ -205,7 +208,10 @@ public sealed partial class ContextualRouting
                 else
                     await target.Ready.Task.ConfigureAwait(false);
                 if (bind)
+                {
                     await Transport.BindAsync(target.Name, key, Options, _stopping.Token).ConfigureAwait(false);
+                    target.Bound[key] = true;
+                }
                 if (!create?.IsBucket ?? true)
                     ContextCreated(_logger, key, target.Name, Transport.Name);
             }
@@ -227,6 +233,8 @@ public sealed partial class ContextualRouting
         queue.Handle = _connector!.ConnectReceiveEndpoint(queue.Name, e => ConfigureContextEndpoint(e, queue));
         await queue.Handle.Ready.WaitAsync(_stopping.Token).ConfigureAwait(false);
         queue.Touch();
+        if (!queue.IsBucket)
+            queue.Bound[queue.RoutingKey] = true;
         queue.State = ContextQueueState.Active;
         queue.Ready.TrySetResult();
     }
@@ -385,6 +393,7 @@ sealed class ContextQueue(string name, string routingKey, bool isStatic, bool is
     public bool IsStatic { get; } = isStatic;
     public bool IsBucket { get; } = isBucket;
     public List<string> Keys { get; } = isBucket ? [] : [routingKey];
+    public ConcurrentDictionary<string, bool> Bound { get; } = new(StringComparer.Ordinal);
     public volatile ContextQueueState State = ContextQueueState.Creating;
     public HostReceiveEndpointHandle? Handle;
     public readonly TaskCompletionSource Ready = new(TaskCreationOptions.RunContinuationsAsynchronously);

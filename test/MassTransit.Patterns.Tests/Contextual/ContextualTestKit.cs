@@ -28,10 +28,26 @@ namespace MassTransit.Patterns.Tests.Contextual
 
         public void Release() => _gate?.TrySetResult();
 
+        int _waiting;
+
+        int _peakWaiting;
+
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public int PeakWaiting => Volatile.Read(ref _peakWaiting);
+
         public async Task Record(ConsumeContext<CustomerOrder> context)
         {
             if (_gate is { } gate)
+            {
+                var now = Interlocked.Increment(ref _waiting);
+                int peak;
+                while (now > (peak = Volatile.Read(ref _peakWaiting)) && Interlocked.CompareExchange(ref _peakWaiting, now, peak) != peak)
+                {
+                }
                 await gate.Task;
+                Interlocked.Decrement(ref _waiting);
+            }
             _seen.Enqueue(new Consumed(context.ReceiveContext.InputAddress.GetEndpointName() ?? "", context.Message.Customer, context.Message.Number));
         }
     }

@@ -189,9 +189,10 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
             TestContext.Current.TestOutputHelper?.WriteLine(
                 $"quiet p99: idle {idle.TotalMilliseconds:0} ms, contextual during burst {contextualP99.TotalMilliseconds:0} ms, shared queue {sharedP99.TotalMilliseconds:0} ms");
             // Each quiet message has its own free slot, so during the burst it should cost what it costs idle: its
-            // Work plus delivery. Allowed: the idle p99 (at least one Work) plus two Works of slack for a 2-core machine
-            // busy with the burst. In one shared queue it waits behind the burst: far more than that.
-            var bound = (idle > Work ? idle : Work) + 2 * Work;
+            // Work plus delivery. Allowed: the idle p99 (at least one Work) plus four Works of slack for a shared 2-core
+            // machine busy with the burst's consumers. In one shared queue it waits behind the burst:
+            // Burst * Work / (3 * PerContext) ≈ 13 s, far more than ten times that bound.
+            var bound = (idle > Work ? idle : Work) + 4 * Work;
             Assert.True(contextualP99 <= bound, $"contextual quiet p99 {contextualP99.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms");
             Assert.True(sharedP99 > 10 * bound, $"shared queue quiet p99 {sharedP99.TotalMilliseconds:0} ms should be far above {bound.TotalMilliseconds:0} ms");
         }

@@ -241,20 +241,22 @@ public sealed partial class ContextualRouting
 
     void ConfigureContextEndpoint(IReceiveEndpointConfigurator endpoint, ContextQueue queue)
     {
+        endpoint.UseFilter(new ContextQueueActivityFilter(queue, this));
+        _configureEndpoint?.Invoke(endpoint);
+        // After the consumers: the queue receives only through the router (subscribing it to the message type
+        // would deliver every publish to each context queue), and the options' concurrency wins.
         Transport.ConfigureContextEndpoint(endpoint, Options, queue.RoutingKey);
         endpoint.ConcurrentMessageLimit = Options.ConcurrentMessageLimit;
         endpoint.PrefetchCount = Options.ConcurrentMessageLimit;
-        endpoint.UseFilter(new ContextQueueActivityFilter(queue, this));
-        _configureEndpoint?.Invoke(endpoint);
     }
 
     internal void ConfigureDefaultEndpoint(IReceiveEndpointConfigurator endpoint)
     {
+        endpoint.UseFilter(new DefaultQueueFilter(this));
+        _configureEndpoint?.Invoke(endpoint);
         Transport.ConfigureDefaultEndpoint(endpoint, Options);
         endpoint.ConcurrentMessageLimit = Options.DefaultConcurrentMessageLimit;
         endpoint.PrefetchCount = Options.DefaultConcurrentMessageLimit;
-        endpoint.UseFilter(new DefaultQueueFilter(this));
-        _configureEndpoint?.Invoke(endpoint);
     }
 
     internal async Task StartAsync(IBus bus, ILogger logger)

@@ -237,6 +237,48 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
             }
         }
 
+        [Fact]
+        public async Task Contexts_beyond_the_cap_are_bound_to_a_bucket_queue_and_an_idle_queue_retires_without_loss()
+        {
+            var queue = Broker.UniqueQueue("ctx-cap");
+            var (provider, harness, log, routing) = await StartAsync(queue, contextual: true, q =>
+            {
+                q.Options.MaxContextQueues = 1;
+                q.Options.BucketCount = 1;
+                q.Options.IdleTimeout = TimeSpan.FromMilliseconds(500);
+            });
+            try
+            {
+                var endpoint = await harness.Bus.GetSendEndpoint(routing!.RouterAddress);
+                var n = 0;
+                foreach (var tenant in new[] { "x", "y", "z" })
+                {
+                    await endpoint.Send(new TenantJob(tenant, ++n));
+                    Assert.True(await routing.WaitForQueueAsync(tenant, TimeSpan.FromSeconds(10)), $"{tenant} got a queue or its bucket binding");
+                }
+                for (var i = 0; i < 10; i++)
+                    foreach (var tenant in new[] { "x", "y", "z" })
+                        await endpoint.Send(new TenantJob(tenant, ++n));
+                var total = n;
+                await Eventually.True(() => log.Done.Count >= total, TimeSpan.FromSeconds(20), "all consumed");
+                Assert.Equal(Enumerable.Range(1, total), log.Done.Select(d => d.Number).Order());
+                Assert.All(log.Done.Where(d => d.Number > 3), d => Assert.Equal(d.Tenant == "x" ? $"{queue}.ctx.x" : $"{queue}.bucket.0", d.Queue));
+
+                // Idle: x's own queue retires (the bucket stays); the broker no longer has it.
+                await Eventually.True(() => routing.ContextQueueCount == 0, TimeSpan.FromSeconds(20), "x's idle queue retired");
+                Assert.Null(await ReadyAsync($"{queue}.ctx.x"));
+                await endpoint.Send(new TenantJob("x", ++n));
+                await Eventually.True(() => log.Done.Count >= n, TimeSpan.FromSeconds(10), "x after retirement consumed (default queue)");
+            }
+            finally
+            {
+                await harness.Stop();
+                await provider.DisposeAsync();
+                await DeleteAsync(queue, "x", "y", "z");
+                await DeleteAsync(queue + ".bucket.0");
+            }
+        }
+
         /// <summary>Ready messages in a queue, or null when it does not exist.</summary>
         static async Task<long?> ReadyAsync(string queue)
         {

@@ -7,7 +7,8 @@ IBenchScenario[] all =
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
     new SupervisorScenario(),
-    new ControlFlowScenario()
+    new ControlFlowScenario(),
+    new ContextualScenario()
 ];
 
 var transport = BenchContext.InMemory;

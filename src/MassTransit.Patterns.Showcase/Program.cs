@@ -8,7 +8,8 @@ IShowcaseScenario[] all =
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
     new SupervisorScenario(),
-    new ControlFlowScenario()
+    new ControlFlowScenario(),
+    new ContextualScenario()
 ];
 
 ShowcaseOptions options;

@@ -1,0 +1,154 @@
+using MassTransit.Patterns.Contextual;
+using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace MassTransit.Patterns.RabbitMQ.Contextual;
+
+/// <summary>
+/// Contextual queues on RabbitMQ. Producers publish to one direct routing exchange keyed by the sanitized
+/// context; the exchange is declared with <c>alternate-exchange</c> = the default queue's exchange, so a message
+/// whose key has no binding (a new context, a retired one, an invalid key) reaches the default queue, never
+/// nowhere. Each context queue binds to the routing exchange with its key when its endpoint starts; a bucket
+/// queue gets one extra binding per context that joins it. Retirement unbinds first, drains, then deletes the
+/// queue only if empty. Run-time bindings, depth checks and deletion use a small AMQP connection of their own.
+/// </summary>
+public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport, IAsyncDisposable
+{
+    readonly RabbitMqProbeOptions _connection;
+    readonly SemaphoreSlim _lock = new(1, 1);
+    IConnection? _amqp;
+
+    /// <summary>Creates the topology, with the broker settings used for run-time bindings and queue deletion.</summary>
+    public RabbitMqContextualQueueTransport(RabbitMqProbeOptions connection)
+    {
+        _connection = connection ?? throw new ArgumentNullException(nameof(connection));
+    }
+
+    /// <inheritdoc />
+    public string Name => "rabbitmq";
+
+    /// <inheritdoc />
+    public bool BrokerFallback => true;
+
+    /// <inheritdoc />
+    public Uri GetRouterAddress(ContextualQueueOptions options) =>
+        new($"exchange:{options.EffectiveRouterExchangeName}?type=direct&alternateexchange={options.DefaultQueueName}");
+
+    /// <inheritdoc />
+    public void ConfigureDefaultEndpoint(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options) =>
+        Bind(endpoint, options, ContextualRouting.DefaultRoutingKey);
+
+    /// <inheritdoc />
+    public void ConfigureContextEndpoint(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options, string routingKey) =>
+        Bind(endpoint, options, routingKey);
+
+    /// <inheritdoc />
+    public async Task BindAsync(string queue, string routingKey, ContextualQueueOptions options, CancellationToken cancellationToken)
+    {
+        await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeBindAsync(queue, options.EffectiveRouterExchangeName, routingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task UnbindAsync(string queue, string routingKey, ContextualQueueOptions options, CancellationToken cancellationToken)
+    {
+        await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeUnbindAsync(queue, options.EffectiveRouterExchangeName, routingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<long?> GetReadyCountAsync(string queue, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+            var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken).ConfigureAwait(false);
+            return ok.MessageCount;
+        }
+        catch (OperationInterruptedException exception) when (exception.ShutdownReason?.ReplyCode == 404)
+        {
+            return 0;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteQueueAsync(string queue, CancellationToken cancellationToken)
+    {
+        await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+        // ifEmpty: a message that got in after all would make the broker refuse, and the queue stays (nothing lost).
+        await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeDeleteAsync(queue, ifUnused: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    static void Bind(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options, string routingKey)
+    {
+        if (endpoint is not IRabbitMqReceiveEndpointConfigurator rabbit)
+            throw new ConfigurationException(
+                $"Contextual queues of '{options.DefaultQueueName}' use RabbitMQ but the endpoint is a {endpoint.GetType().Name}; use the transport's own UseContextualQueues.");
+        rabbit.ConfigureConsumeTopology = false;
+        rabbit.Bind(options.EffectiveRouterExchangeName, x =>
+        {
+            x.ExchangeType = ExchangeType.Direct;
+            x.RoutingKey = routingKey;
+            x.SetExchangeArgument("alternate-exchange", options.DefaultQueueName);
+        });
+    }
+
+    async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
+    {
+        var connection = _amqp;
+        if (connection is not { IsOpen: true })
+        {
+            await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (_amqp is not { IsOpen: true })
+                {
+                    if (_amqp is not null)
+                        await _amqp.DisposeAsync().ConfigureAwait(false);
+                    _amqp = await new ConnectionFactory
+                    {
+                        HostName = _connection.HostName,
+                        Port = _connection.Port,
+                        VirtualHost = _connection.VirtualHost,
+                        UserName = _connection.UserName,
+                        Password = _connection.Password,
+                        RequestedConnectionTimeout = _connection.ConnectionTimeout,
+                        AutomaticRecoveryEnabled = false,
+                        ClientProvidedName = "MassTransit.Patterns contextual queues"
+                    }.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+                }
+                connection = _amqp;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+        return await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_amqp is not null)
+            await _amqp.DisposeAsync().ConfigureAwait(false);
+        _lock.Dispose();
+    }
+}
+
+/// <summary><c>cfg.UseContextualQueues&lt;TMessage&gt;(context, broker, x => ...)</c> on RabbitMQ.</summary>
+public static class RabbitMqContextualQueueConfigurationExtensions
+{
+    /// <summary>
+    /// Adds contextual queues for <typeparamref name="TMessage"/> on RabbitMQ: a routing exchange with the default
+    /// queue as its alternate exchange, a queue per context created on first sight, bucketing beyond the cap, and
+    /// retirement of idle queues. <paramref name="broker"/> is used for run-time bindings and deletions.
+    /// Producers send to the returned <see cref="ContextualRouting.RouterAddress"/>.
+    /// </summary>
+    public static ContextualRouting UseContextualQueues<TMessage>(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext? context,
+        RabbitMqProbeOptions broker, Action<ContextualQueueConfigurator<TMessage>> configure)
+        where TMessage : class =>
+        ContextualQueueConfigurationExtensions.Apply(configurator, context, configure, new RabbitMqContextualQueueTransport(broker));
+}

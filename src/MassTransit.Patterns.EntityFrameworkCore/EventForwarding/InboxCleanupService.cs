@@ -57,11 +57,7 @@ public sealed partial class InboxCleanupService<TDbContext> : BackgroundService
             await using var scope = _scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
             var cutoff = DateTime.UtcNow - _options.InboxRetention;
-            var removed = await db.Set<InboxEntry>()
-                .Where(x => x.Consumed < cutoff)
-                .OrderBy(x => x.Consumed)
-                .Take(_options.CleanupBatchSize)
-                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            var removed = await ForwardingQueries.RemoveExpiredInbox(db, cutoff, _options.CleanupBatchSize, cancellationToken).ConfigureAwait(false);
             total += removed;
             if (removed > 0)
                 ForwardingDiagnostics.InboxRemoved.Add(removed, new KeyValuePair<string, object?>(ForwardingDiagnostics.DbContextTag, _name));

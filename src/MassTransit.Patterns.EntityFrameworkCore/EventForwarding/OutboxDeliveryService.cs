@@ -23,8 +23,6 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
-    internal const string LeaseName = "outbox-delivery";
-
     readonly IBusControl _bus;
     readonly ILogger _logger;
     readonly string _name = typeof(TDbContext).Name;
@@ -123,22 +121,11 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
 
         await SampleBacklogAsync(db, cancellationToken).ConfigureAwait(false);
 
-        var groupIds = await db.Set<OutboxEntry>()
-            .GroupBy(x => x.OutboxId)
-            .Select(g => new { OutboxId = g.Key, First = g.Min(x => x.SequenceNumber) })
-            .OrderBy(g => g.First)
-            .Take(_options.DeliveryBatchSize)
-            .Select(g => g.OutboxId)
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var groupIds = await ForwardingQueries.PendingGroups(db, _options.DeliveryBatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
         if (groupIds.Count == 0)
             return new Round(0, false, false);
 
-        // The lowest positions of each group first: a group cut by the limit continues in the next round.
-        var rows = await db.Set<OutboxEntry>().AsNoTracking()
-            .Where(x => groupIds.Contains(x.OutboxId))
-            .OrderBy(x => x.Position).ThenBy(x => x.SequenceNumber)
-            .Take(_options.DeliveryBatchSize * 10)
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await ForwardingQueries.GroupRows(db, groupIds, _options.DeliveryBatchSize * 10).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         var order = groupIds.Select((id, index) => (id, index)).ToDictionary(x => x.id, x => x.index);
         var groups = rows.GroupBy(r => r.OutboxId).OrderBy(g => order[g.Key]).Select(g => g.OrderBy(r => r.Position).ToList()).ToList();
@@ -161,8 +148,7 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
 
         if (!delivered.IsEmpty)
         {
-            var sequenceNumbers = delivered.ToList();
-            await db.Set<OutboxEntry>().Where(x => sequenceNumbers.Contains(x.SequenceNumber)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            await ForwardingQueries.DeleteDelivered(db, delivered.ToList(), cancellationToken).ConfigureAwait(false);
         }
 
         return new Round(delivered.Count, groupIds.Count == _options.DeliveryBatchSize || rows.Count == _options.DeliveryBatchSize * 10, failed > 0);
@@ -220,13 +206,11 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
 
         var until = now + _options.LeaseDuration;
         var owner = _owner;
-        var taken = await db.Set<OutboxLease>()
-            .Where(l => l.Name == LeaseName && (l.Owner == owner || l.ExpiresAt < now))
-            .ExecuteUpdateAsync(s => s.SetProperty(l => l.Owner, owner).SetProperty(l => l.ExpiresAt, until), cancellationToken).ConfigureAwait(false) == 1;
+        var taken = await ForwardingQueries.TakeLease(db, owner, now, until, cancellationToken).ConfigureAwait(false);
 
-        if (!taken && !await db.Set<OutboxLease>().AnyAsync(l => l.Name == LeaseName, cancellationToken).ConfigureAwait(false))
+        if (!taken && !await db.Set<OutboxLease>().AnyAsync(l => l.Name == ForwardingQueries.LeaseName, cancellationToken).ConfigureAwait(false))
         {
-            db.Add(new OutboxLease { Name = LeaseName, Owner = owner, ExpiresAt = until });
+            db.Add(new OutboxLease { Name = ForwardingQueries.LeaseName, Owner = owner, ExpiresAt = until });
             try
             {
                 await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
@@ -259,10 +243,7 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await using var scope = _scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-            var owner = _owner;
-            var now = DateTime.UtcNow;
-            await db.Set<OutboxLease>().Where(l => l.Name == LeaseName && l.Owner == owner)
-                .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAt, now), timeout.Token).ConfigureAwait(false);
+            await ForwardingQueries.ReleaseLease(db, _owner, DateTime.UtcNow, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception exception)
         {

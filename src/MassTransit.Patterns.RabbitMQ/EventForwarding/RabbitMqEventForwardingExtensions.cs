@@ -39,7 +39,9 @@ public static class RabbitMqEventForwardingExtensions
 
         var endpoints = new RabbitMqEndpointChecks(rabbit);
         configurator.ConnectEndpointConfigurationObserver(endpoints);
-        configurator.ConnectSendObserver(new RabbitMqSendGuard(rabbit, check.Options, EventForwardingConfigurationExtensions.CreateLogger(context), BusInstance));
+        var guard = new RabbitMqSendGuard(rabbit, check.Options, EventForwardingConfigurationExtensions.CreateLogger(context), BusInstance);
+        configurator.ConnectSendObserver(guard);
+        configurator.ConnectPublishObserver(guard);
 
         check.Add(HostCheck);
         check.Add(endpoints.Check);

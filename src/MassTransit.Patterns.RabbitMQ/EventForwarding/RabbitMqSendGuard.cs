@@ -6,14 +6,14 @@ using Microsoft.Extensions.Logging;
 namespace MassTransit.Patterns.RabbitMQ.EventForwarding;
 
 /// <summary>
-/// The last look at every send before it goes to the broker (a send observer's <c>PreSend</c> runs
-/// after every send pipe): a send that is not persistent or does not await the broker's confirmation
-/// breaks the guarantee and is refused (or logged, with <see cref="EventForwardingViolationAction.Warn"/>);
-/// a send (not a publish, not delayed) is marked mandatory so that an exchange with no queue bound
-/// returns it instead of dropping it.
+/// The last look at every send and publish before it goes to the broker (an observer's
+/// <c>PreSend</c>/<c>PrePublish</c> runs after every pipe): a message that is not persistent or whose
+/// send does not await the broker's confirmation breaks the guarantee and is refused (or logged, with
+/// <see cref="EventForwardingViolationAction.Warn"/>); a send (not a publish, not delayed) is marked
+/// mandatory so that an exchange with no queue bound returns it instead of dropping it.
 /// </summary>
 sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwardingOptions options, ILogger logger, Func<IBusInstance?> busInstance)
-    : ISendObserver
+    : ISendObserver, IPublishObserver
 {
     readonly ConcurrentDictionary<(Type, string), bool> _reported = new();
     const string MessageUrnPrefix = "urn:message:";
@@ -24,7 +24,23 @@ sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwa
     {
         if (context is not RabbitMqSendContext rabbitContext)
             return Task.CompletedTask;
+        Verify(context, rabbitContext);
+        if (rabbit.MandatorySends && !rabbitContext.Mandatory && context.Delay is not { TotalMilliseconds: > 0 } && !IsPublish(context, rabbitContext))
+            rabbitContext.Mandatory = true;
+        return Task.CompletedTask;
+    }
 
+    public Task PrePublish<T>(PublishContext<T> context)
+        where T : class
+    {
+        if (context is RabbitMqSendContext rabbitContext)
+            Verify(context, rabbitContext);
+        return Task.CompletedTask;
+    }
+
+    void Verify<T>(SendContext<T> context, RabbitMqSendContext rabbitContext)
+        where T : class
+    {
         List<EventForwardingViolation>? violations = null;
         if (!rabbitContext.Durable)
             (violations ??= []).Add(new($"send of {typeof(T).Name}: Durable = false", $"the message to {context.DestinationAddress} is not persistent: a broker restart loses it."));
@@ -38,10 +54,6 @@ sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwa
             else if (violations.Any(v => _reported.TryAdd((typeof(T), v.Setting), true)))
                 EventForwardingStartupCheck.Report(violations, options, logger, "send");
         }
-
-        if (rabbit.MandatorySends && !rabbitContext.Mandatory && context.Delay is not { TotalMilliseconds: > 0 } && !IsPublish(context, rabbitContext))
-            rabbitContext.Mandatory = true;
-        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -76,6 +88,14 @@ sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwa
         Task.CompletedTask;
 
     public Task SendFault<T>(SendContext<T> context, Exception exception)
+        where T : class =>
+        Task.CompletedTask;
+
+    public Task PostPublish<T>(PublishContext<T> context)
+        where T : class =>
+        Task.CompletedTask;
+
+    public Task PublishFault<T>(PublishContext<T> context, Exception exception)
         where T : class =>
         Task.CompletedTask;
 }

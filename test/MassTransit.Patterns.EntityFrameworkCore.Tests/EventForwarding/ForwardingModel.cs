@@ -158,3 +158,26 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding
         }
     }
 }
+
+namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding
+{
+    /// <summary>
+    /// Fails the first attempt of chosen messages after the consumer and its transaction completed,
+    /// before MassTransit acknowledges: the crash between commit and acknowledgement, in process.
+    /// </summary>
+    public sealed class FailAfterCommitFilter(IReadOnlySet<Guid> messageIds) : IFilter<ConsumeContext>
+    {
+        readonly ConcurrentDictionary<Guid, int> _failed = new();
+
+        public int Failures => _failed.Count;
+
+        public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+        {
+            await next.Send(context);
+            if (context.MessageId is { } id && messageIds.Contains(id) && _failed.TryAdd(id, 1))
+                throw new IOException("connection lost after the commit, before the acknowledgement (test)");
+        }
+
+        public void Probe(ProbeContext context) => context.CreateFilterScope("fail-after-commit");
+    }
+}

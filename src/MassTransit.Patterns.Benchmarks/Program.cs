@@ -1,7 +1,7 @@
 using MassTransit.Patterns.Benchmarks.Infrastructure;
 using MassTransit.Patterns.Benchmarks.Scenarios;
 
-IBenchScenario[] all = [new OverheadScenario()];
+IBenchScenario[] all = [new OverheadScenario(), new EventForwardingScenario()];
 
 var transport = BenchContext.InMemory;
 var quick = false;

@@ -15,11 +15,15 @@ public sealed class EntityFrameworkOutboxOptions : IPatternOptions
     /// <summary>How often the delivery service looks for undelivered rows when it is idle (a local commit wakes it at once). Default 1 s.</summary>
     public TimeSpan DeliveryInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How many groups (one per consumed message or handler scope) one delivery round loads. Default 100.</summary>
-    public int DeliveryBatchSize { get; set; } = 100;
+    /// <summary>How many groups (one per consumed message or handler scope) one delivery round loads. Default 200.</summary>
+    public int DeliveryBatchSize { get; set; } = 200;
 
-    /// <summary>How many groups are delivered at once; each group's messages go one after another, in order. Default 16.</summary>
-    public int DeliveryConcurrency { get; set; } = 16;
+    /// <summary>
+    /// How many groups are delivered at once; each group's messages go one after another, in order.
+    /// A confirmation of a persistent message can take a broker fsync (tens to hundreds of
+    /// milliseconds under load), so many sends are kept in flight. Default 64.
+    /// </summary>
+    public int DeliveryConcurrency { get; set; } = 64;
 
     /// <summary>
     /// How long the delivery lease lasts without renewal: only its holder delivers, and another

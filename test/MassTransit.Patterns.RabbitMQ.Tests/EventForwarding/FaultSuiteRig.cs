@@ -109,6 +109,7 @@ public sealed class FaultSuiteRig : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<ForwardedRecorder>();
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         builder.Services.AddMassTransit(x =>
         {
             x.AddEventForwarding(o =>
@@ -150,6 +151,7 @@ public sealed class FaultSuiteRig : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddFaultConsumer(settings, hooks, _ => { });
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         var host = builder.Build();
         await host.StartAsync();
         _consumers.Add(host);

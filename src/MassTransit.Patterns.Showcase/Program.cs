@@ -4,7 +4,8 @@ using MassTransit.Patterns.Showcase.Scenarios;
 IShowcaseScenario[] all =
 [
     new BaselineScenario(),
-    new SagaPersistenceScenario()
+    new SagaPersistenceScenario(),
+    new EventForwardingScenario()
 ];
 
 ShowcaseOptions options;

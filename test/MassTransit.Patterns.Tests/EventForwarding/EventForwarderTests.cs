@@ -150,7 +150,8 @@ public sealed class EventForwarderTests
         Assert.Equal(3, broker.Attempts(id));
         Assert.IsType<IOException>(failure.InnerException);
         Assert.Equal(1, counters["send.unconfirmed"]);
-        Assert.Empty(harness.Sent.Select<WorkItem>(x => x.Context.MessageId == id));
+        Assert.Empty(harness.Sent.Select<WorkItem>(x => x.Context.MessageId == id && x.Exception is null));
+        Assert.Empty(harness.Consumed.Select<WorkItem>(x => x.Context.MessageId == id));
     }
 
     [Fact]

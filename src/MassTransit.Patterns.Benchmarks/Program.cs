@@ -1,7 +1,15 @@
 using MassTransit.Patterns.Benchmarks.Infrastructure;
 using MassTransit.Patterns.Benchmarks.Scenarios;
 
-IBenchScenario[] all = [new OverheadScenario(), new EventForwardingScenario()];
+IBenchScenario[] all =
+[
+    new OverheadScenario(),
+    new ThreadDelegateScenario(),
+    new AmbulanceScenario(),
+    new SupervisorScenario(),
+    new ControlFlowScenario(),
+    new EventForwardingScenario()
+];
 
 var transport = BenchContext.InMemory;
 var quick = false;
@@ -47,7 +55,7 @@ if (unknown.Count > 0)
 }
 
 var selected = (names.Count == 0 ? all : all.Where(s => names.Contains(s.Name))).Where(s => s.Transports.Contains(transport)).ToArray();
-var context = new BenchContext(transport, quick);
+var context = new BenchContext(transport, quick) { OutputFolder = output };
 foreach (var scenario in selected)
 {
     Console.Error.WriteLine($"== {scenario.Name} on {transport}{(quick ? " (quick)" : "")}");

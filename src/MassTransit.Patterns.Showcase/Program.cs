@@ -5,6 +5,10 @@ IShowcaseScenario[] all =
 [
     new BaselineScenario(),
     new SagaPersistenceScenario(),
+    new ThreadDelegateScenario(),
+    new AmbulanceScenario(),
+    new SupervisorScenario(),
+    new ControlFlowScenario(),
     new EventForwardingScenario()
 ];
 

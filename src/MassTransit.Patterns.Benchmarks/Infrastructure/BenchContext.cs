@@ -12,6 +12,9 @@ public sealed class BenchContext(string transport, bool quick)
 
     public bool Quick { get; } = quick;
 
+    /// <summary>Where the JSON goes (<c>--out</c>); scenarios that draw a curve write their PNG here too.</summary>
+    public string OutputFolder { get; init; } = Path.Combine("artifacts", "bench");
+
     public void Progress(string message) => Console.Error.WriteLine($"  [{DateTime.Now:HH:mm:ss}] {message}");
 
     /// <summary>Configures the bus for the chosen transport.</summary>

@@ -1,5 +1,7 @@
 using MassTransit.Patterns.Benchmarks.Infrastructure;
 using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Supervisor;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Benchmarks.Scenarios;
 
@@ -24,7 +26,10 @@ public sealed class OverheadScenario : IBenchScenario
         var variants = new (string Name, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection> Services, Action<IRegistrationContext, IReceiveEndpointConfigurator> Endpoint)[]
         {
             ("bare", _ => { }, (_, _) => { }),
-            ("queue_depth_counting", s => s.AddInMemoryQueueDepthProbe(), (_, _) => { })
+            ("queue_depth_counting", s => s.AddInMemoryQueueDepthProbe(), (_, _) => { }),
+            // The supervisor's gate and loop at a fixed level (min = max = the bare concurrency, a probe that costs nothing): only their cost shows.
+            ("supervisor", s => s.AddSingleton<IQueueDepthProbe>(new SupervisorScenario.EmptyQueueProbe()),
+                (ctx, cfg) => cfg.UseSupervisor(ctx, o => o.MinConsumers = o.MaxConsumers = concurrency))
         };
         if (context.Transport == BenchContext.RabbitMq)
             variants = variants.Where(v => v.Name != "queue_depth_counting").ToArray();

@@ -1,0 +1,93 @@
+using MassTransit.Patterns.Ambulance;
+using MassTransit.RabbitMqTransport;
+using MassTransit.RabbitMqTransport.Configuration;
+using MassTransit.RabbitMqTransport.Topology;
+
+namespace MassTransit.Patterns.RabbitMQ.Ambulance;
+
+/// <summary>
+/// The lane on RabbitMQ. The queue endpoint X declares, before it consumes: a headers exchange
+/// <c>X_lane.urgent</c> bound to X's exchange, and from it a binding to the lane's exchange that
+/// matches <c>MT-Patterns-Urgent: true</c> (x-match all), plus the lane's exchange and queue as the
+/// lane endpoint declares them. Every message that enters X's exchange (a send to
+/// <c>exchange:X</c> or <c>queue:X</c>, a publish through a message-type exchange, a delayed or
+/// scheduled delivery) reaches queue X as before and, when marked urgent, the lane queue as well;
+/// X drops its copy. Nothing relies on x-max-priority.
+/// </summary>
+public sealed class RabbitMqAmbulanceLaneTransport : IAmbulanceLaneTransport
+{
+    /// <summary>The shared instance.</summary>
+    public static RabbitMqAmbulanceLaneTransport Instance { get; } = new();
+
+    /// <inheritdoc />
+    public string Name => "rabbitmq";
+
+    /// <inheritdoc />
+    public void ConfigureFork(IReceiveEndpointConfigurator queueEndpoint, IReceiveEndpointConfigurator laneEndpoint, AmbulanceLaneOptions lane)
+    {
+        if (queueEndpoint is not IRabbitMqReceiveEndpointConfiguration queue || laneEndpoint is not IRabbitMqReceiveEndpointConfiguration laneConfiguration)
+            throw new ConfigurationException(
+                $"The ambulance lane of '{lane.QueueName}' uses RabbitMQ but the endpoint is a {queueEndpoint.GetType().Name}; use the transport's own UseAmbulanceLane.");
+        queue.Topology.Consume.AddSpecification(new ForkSpecification(lane.ForkExchangeName, laneConfiguration));
+    }
+
+    /// <inheritdoc />
+    public bool IsLaneCopy(ReceiveContext context) =>
+        // Only a message that went through an exchange can have met the fork: one moved straight
+        // into the queue (default exchange) is no copy, whatever its headers say.
+        context is RabbitMqBasicConsumeContext { Exchange.Length: > 0 } && AmbulanceContextExtensions.HasRoutingMark(context.TransportHeaders);
+
+    /// <inheritdoc />
+    public void PrepareSend(SendContext context)
+    {
+        // The header alone routes: nothing to add.
+    }
+
+    /// <summary>queue exchange → fork (headers: MT-Patterns-Urgent = true) → lane exchange → lane queue.</summary>
+    sealed class ForkSpecification(string forkName, IRabbitMqReceiveEndpointConfiguration lane) : IRabbitMqConsumeTopologySpecification
+    {
+        public IEnumerable<ValidationResult> Validate() => [];
+
+        public void Apply(IReceiveEndpointBrokerTopologyBuilder builder)
+        {
+            // Read when the queue endpoint starts, after all configuration: the lane is declared exactly as its endpoint declares it.
+            var settings = lane.Settings;
+            var fork = builder.ExchangeDeclare(forkName, global::RabbitMQ.Client.ExchangeType.Headers, settings.Durable, settings.AutoDelete,
+                new Dictionary<string, object>());
+            builder.ExchangeBind(builder.Exchange, fork, "", new Dictionary<string, object>());
+
+            var laneExchange = builder.ExchangeDeclare(settings.ExchangeName, settings.ExchangeType, settings.Durable, settings.AutoDelete,
+                settings.ExchangeArguments);
+            builder.ExchangeBind(fork, laneExchange, "", new Dictionary<string, object>
+            {
+                ["x-match"] = "all",
+                [AmbulanceHeaders.Urgent] = AmbulanceHeaders.True
+            });
+
+            var laneQueue = builder.QueueDeclare(settings.QueueName, settings.Durable, settings.AutoDelete, settings.Exclusive, settings.QueueArguments);
+            builder.QueueBind(laneExchange, laneQueue, settings.RoutingKey ?? "", settings.BindingArguments);
+        }
+    }
+}
+
+/// <summary><c>cfg.UseAmbulanceLane(context, a => ...)</c> on RabbitMQ.</summary>
+public static class RabbitMqAmbulanceConfigurationExtensions
+{
+    /// <summary>
+    /// Adds the ambulance lane on RabbitMQ: a lane queue beside each queue named, consumed by the
+    /// same consumers with their own concurrency and prefetch, and the classifier that marks urgent
+    /// messages. Call it before <c>ConfigureEndpoints</c>.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// x.UsingRabbitMq((context, cfg) =>
+    /// {
+    ///     cfg.UseAmbulanceLane(context, a => a.Endpoint("orders", lane => lane.ConcurrentMessageLimit = 2));
+    ///     cfg.ConfigureEndpoints(context);
+    /// });
+    /// </code>
+    /// </example>
+    public static void UseAmbulanceLane(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext? context,
+        Action<AmbulanceConfigurator> configure) =>
+        AmbulanceConfigurationExtensions.Apply(configurator, context, configure, RabbitMqAmbulanceLaneTransport.Instance);
+}

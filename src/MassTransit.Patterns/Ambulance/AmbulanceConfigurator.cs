@@ -1,0 +1,96 @@
+namespace MassTransit.Patterns.Ambulance;
+
+/// <summary>
+/// What <c>UseAmbulanceLane</c> sets up on a bus: which messages are urgent (predicates; the
+/// <see cref="UrgentAttribute"/> and <c>context.SetUrgent()</c> are always honoured) and which
+/// queues get a lane. A bus that only sends needs only the rules; a bus that consumes names the
+/// queues whose consumers get a lane.
+/// </summary>
+public sealed class AmbulanceConfigurator
+{
+    internal UrgentClassifier Classifier { get; } = new();
+
+    internal List<LaneRegistration> Lanes { get; } = [];
+
+    /// <summary>
+    /// The transport's lane topology. Set by the transport's own <c>UseAmbulanceLane</c> overload
+    /// (in-memory here, RabbitMQ in MassTransit.Patterns.RabbitMQ); set it yourself for another transport.
+    /// </summary>
+    public IAmbulanceLaneTransport? Transport { get; set; }
+
+    /// <summary>The formatter that names endpoints configured by <c>ConfigureEndpoints</c>; default the bus registration's own.</summary>
+    public IEndpointNameFormatter? EndpointNameFormatter { get; set; }
+
+    /// <summary>Messages of type <typeparamref name="T"/> (or derived from it) for which <paramref name="predicate"/> holds are urgent.</summary>
+    public AmbulanceConfigurator Urgent<T>(Func<T, bool> predicate)
+        where T : class
+    {
+        Classifier.Add(predicate);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a lane beside <paramref name="queueName"/>, an endpoint that <c>ConfigureEndpoints</c>
+    /// creates: the lane endpoint gets the same consumers and sagas (with their definitions), the
+    /// same <c>AddConfigureEndpointsCallback</c> callbacks, and its own concurrency and prefetch.
+    /// </summary>
+    public AmbulanceConfigurator Endpoint(string queueName, Action<AmbulanceLaneOptions>? configure = null)
+    {
+        var options = new AmbulanceLaneOptions { QueueName = queueName };
+        configure?.Invoke(options);
+        Lanes.Add(new LaneRegistration(options, LaneSource.Registered));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a lane beside the endpoint on which <c>ConfigureEndpoints</c> puts the consumer or saga
+    /// <typeparamref name="T"/> (its definition's endpoint name).
+    /// </summary>
+    public AmbulanceConfigurator Endpoint<T>(Action<AmbulanceLaneOptions>? configure = null)
+        where T : class
+    {
+        var options = new AmbulanceLaneOptions();
+        configure?.Invoke(options);
+        Lanes.Add(new LaneRegistration(options, LaneSource.Registered) { ConsumerType = typeof(T) });
+        return this;
+    }
+
+    /// <summary>
+    /// Creates the receive endpoint <paramref name="queueName"/> and its lane, both configured by
+    /// <paramref name="configureEndpoint"/> (it runs once for each): for endpoints you declare
+    /// yourself rather than through <c>ConfigureEndpoints</c>.
+    /// </summary>
+    public AmbulanceConfigurator ReceiveEndpoint(string queueName, Action<IReceiveEndpointConfigurator> configureEndpoint,
+        Action<AmbulanceLaneOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configureEndpoint);
+        var options = new AmbulanceLaneOptions { QueueName = queueName };
+        configure?.Invoke(options);
+        Lanes.Add(new LaneRegistration(options, LaneSource.Manual) { ConfigureEndpoint = configureEndpoint });
+        return this;
+    }
+}
+
+enum LaneSource
+{
+    Registered,
+    Manual
+}
+
+/// <summary>One lane being configured: its options, where its consumers come from, and what has been seen of it.</summary>
+sealed class LaneRegistration(AmbulanceLaneOptions options, LaneSource source)
+{
+    public AmbulanceLaneOptions Options { get; } = options;
+
+    public LaneSource Source { get; } = source;
+
+    public Type? ConsumerType { get; init; }
+
+    public Action<IReceiveEndpointConfigurator>? ConfigureEndpoint { get; init; }
+
+    public LaneGate? Gate { get; set; }
+
+    public IReceiveEndpointConfigurator? LaneEndpoint { get; set; }
+
+    public bool QueueEndpointSeen { get; set; }
+}

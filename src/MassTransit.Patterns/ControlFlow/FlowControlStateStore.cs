@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using MassTransit.Patterns.ControlFlow.Contracts;
+
+namespace MassTransit.Patterns.ControlFlow;
+
+/// <summary>A queue's flow state as a producer sees it, its lease already applied.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="State">Normal when nothing was heard or the lease ran out.</param>
+/// <param name="Statement">The monitor's last statement, or null when none holds.</param>
+public readonly record struct FlowStatus(string Queue, FlowState State, FlowControlStateChanged? Statement)
+{
+    /// <summary>The mark the depth passed: the stop mark when stopped, the high watermark when slow.</summary>
+    public long Mark => State == FlowState.Stop ? Statement?.StopMark ?? 0 : Statement?.HighWatermark ?? 0;
+}
+
+/// <summary>
+/// What the producers of this process know of each queue's flow state: fed by the monitor in
+/// process, or by <see cref="FlowControlStateConsumer"/> from the bus. A statement whose lease has
+/// run out counts as normal.
+/// </summary>
+public sealed class FlowControlStateStore
+{
+    readonly ConcurrentDictionary<string, Entry> _queues = new(StringComparer.OrdinalIgnoreCase);
+    readonly ConcurrentDictionary<string, string[]> _queuesByMessageType = new(StringComparer.Ordinal);
+    readonly TimeProvider _time;
+
+    /// <summary>Creates the store.</summary>
+    public FlowControlStateStore(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
+
+    /// <summary>Raised for every statement the store accepts (newer than what it held), for observation and tests.</summary>
+    public event Action<FlowControlStateChanged>? Applied;
+
+    /// <summary>Raised once when a throttling statement's lease runs out with no renewal.</summary>
+    public event Action<FlowControlStateChanged>? LeaseExpired;
+
+    /// <summary>Records a monitor's statement; an older one from the same monitor is ignored.</summary>
+    public bool Apply(FlowControlStateChanged statement)
+    {
+        var entry = _queues.GetOrAdd(statement.Queue, _ => new Entry());
+        lock (entry)
+        {
+            if (entry.Statement is { } current && current.MonitorId == statement.MonitorId && current.Sequence >= statement.Sequence)
+                return false;
+            entry.Statement = statement;
+            entry.ExpiryReported = false;
+        }
+
+        foreach (var type in statement.MessageTypes)
+            _queuesByMessageType.AddOrUpdate(type, [statement.Queue],
+                (_, queues) => queues.Contains(statement.Queue, StringComparer.OrdinalIgnoreCase) ? queues : [.. queues, statement.Queue]);
+        entry.Signal();
+        Applied?.Invoke(statement);
+        return true;
+    }
+
+    /// <summary>The queue's state now.</summary>
+    public FlowStatus Get(string queue)
+    {
+        if (!_queues.TryGetValue(queue, out var entry))
+            return new FlowStatus(queue, FlowState.Normal, null);
+
+        FlowControlStateChanged? statement;
+        var expired = false;
+        lock (entry)
+        {
+            statement = entry.Statement;
+            if (statement is null)
+                return new FlowStatus(queue, FlowState.Normal, null);
+            if (_time.GetUtcNow() >= statement.LeaseExpiresAt)
+            {
+                expired = statement.State != FlowState.Normal && !entry.ExpiryReported;
+                entry.ExpiryReported = true;
+                statement = null;
+            }
+        }
+
+        if (expired)
+            LeaseExpired?.Invoke(entry.Statement!);
+        return statement is null ? new FlowStatus(queue, FlowState.Normal, null) : new FlowStatus(queue, statement.State, statement);
+    }
+
+    /// <summary>The watched queues that consume <paramref name="messageTypeUrn"/>.</summary>
+    public IReadOnlyList<string> QueuesConsuming(string messageTypeUrn) =>
+        _queuesByMessageType.TryGetValue(messageTypeUrn, out var queues) ? queues : [];
+
+    /// <summary>Completes when a new statement for <paramref name="queue"/> arrives.</summary>
+    public Task NextStatement(string queue) => _queues.GetOrAdd(queue, _ => new Entry()).Changed;
+
+    sealed class Entry
+    {
+        TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public FlowControlStateChanged? Statement;
+        public bool ExpiryReported;
+
+        public Task Changed => Volatile.Read(ref _changed).Task;
+
+        public void Signal() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+}
+
+/// <summary>Feeds statements published by flow monitors in other processes into this process's store.</summary>
+public sealed class FlowControlStateConsumer(FlowControlStateStore store) : IConsumer<FlowControlStateChanged>
+{
+    /// <inheritdoc />
+    public Task Consume(ConsumeContext<FlowControlStateChanged> context)
+    {
+        store.Apply(context.Message);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using MassTransit.Patterns.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.ControlFlow;
+
+/// <summary>
+/// Applies the flow state of the queues a message feeds before it is sent: a send is bound to its
+/// destination queue, a publish to every watched queue that consumes its type. It delays, limits,
+/// waits or rejects, and never drops: a refused message raises <see cref="BackPressureException"/>
+/// to the caller, who still has it.
+/// </summary>
+public sealed partial class ProducerControlFlowGate
+{
+    static readonly Counter<long> Throttled = PatternsDiagnostics.Meter.CreateCounter<long>(
+        PatternsDiagnostics.InstrumentPrefix + "control_flow.throttled", "{message}", "Sends delayed, rate-limited or held by flow control.");
+    static readonly Counter<long> Rejected = PatternsDiagnostics.Meter.CreateCounter<long>(
+        PatternsDiagnostics.InstrumentPrefix + "control_flow.rejected", "{message}", "Sends refused with BackPressureException.");
+    static readonly Histogram<double> ThrottledTime = PatternsDiagnostics.Meter.CreateHistogram<double>(
+        PatternsDiagnostics.InstrumentPrefix + "control_flow.throttled_time", "ms", "Time a send spent held by flow control.");
+
+    readonly FlowControlStateStore _store;
+    readonly ProducerControlFlowOptions _options;
+    readonly ILogger _logger;
+    readonly TimeProvider _time;
+    readonly ConcurrentDictionary<string, RateGate> _rates = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Creates the gate.</summary>
+    public ProducerControlFlowGate(FlowControlStateStore store, ProducerControlFlowOptions options, ILogger logger, TimeProvider? time = null)
+    {
+        _store = store;
+        _options = options;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _store.LeaseExpired += statement => LogLeaseExpired(statement.Queue, statement.State, statement.LeaseExpiresAt);
+    }
+
+    /// <summary>Holds the caller as the state of <paramref name="queue"/> requires; throws <see cref="BackPressureException"/> to refuse.</summary>
+    public async ValueTask PassAsync(string queue, CancellationToken cancellationToken)
+    {
+        var status = _store.Get(queue);
+        if (status.State == FlowState.Normal)
+            return;
+
+        var started = Stopwatch.GetTimestamp();
+        var tag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
+        try
+        {
+            if (status.State == FlowState.Stop)
+            {
+                if (_options.WhenStopped == StopAction.Reject)
+                    throw Reject(status, "the queue is stopped.");
+                status = await WaitWhile(queue, s => s == FlowState.Stop, started, cancellationToken).ConfigureAwait(false);
+                if (status.State == FlowState.Normal)
+                    return;
+            }
+
+            switch (_options.WhenSlow)
+            {
+                case SlowAction.Reject:
+                    throw Reject(status, "the queue is slowed and this producer rejects.");
+                case SlowAction.Delay:
+                    await Task.Delay(_options.SlowDelay, _time, cancellationToken).ConfigureAwait(false);
+                    break;
+                case SlowAction.RateLimit:
+                    await _rates.GetOrAdd(queue, _ => new RateGate(_options.SlowRatePerSecond, _time)).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case SlowAction.Wait:
+                    await WaitWhile(queue, s => s != FlowState.Normal, started, cancellationToken).ConfigureAwait(false);
+                    break;
+            }
+            Throttled.Add(1, tag);
+        }
+        finally
+        {
+            ThrottledTime.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
+        }
+    }
+
+    async Task<FlowStatus> WaitWhile(string queue, Func<FlowState, bool> holding, long started, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var changed = _store.NextStatement(queue);
+            var status = _store.Get(queue);
+            if (!holding(status.State))
+                return status;
+
+            var left = _options.MaxWait - Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+                throw Reject(status, $"it did not drain within MaxWait ({_options.MaxWait}).");
+
+            // Wake on a new statement, on the lease's end (which lifts the state), or at the deadline.
+            var untilLease = status.Statement is { } s ? s.LeaseExpiresAt - _time.GetUtcNow() : left;
+            var wait = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(1).Ticks, Math.Min(left.Ticks, untilLease.Ticks)));
+            await Task.WhenAny(changed, Task.Delay(wait, _time, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    BackPressureException Reject(FlowStatus status, string reason)
+    {
+        Rejected.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue));
+        return new BackPressureException(status.Queue, status.State, status.Statement?.Depth ?? 0, status.Mark, reason);
+    }
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning,
+        Message = "Flow control of {Queue} ({State}) expired at {ExpiredAt} with no renewal from its monitor: producers resume normal sending.")]
+    partial void LogLeaseExpired(string queue, FlowState state, DateTimeOffset expiredAt);
+
+    /// <summary>Spaces sends to one queue evenly at the configured rate.</summary>
+    sealed class RateGate(double perSecond, TimeProvider time)
+    {
+        readonly long _intervalTicks = (long)(TimeSpan.TicksPerSecond / perSecond);
+        long _nextTicks;
+
+        public Task WaitAsync(CancellationToken cancellationToken)
+        {
+            var now = time.GetUtcNow().UtcTicks;
+            long slot;
+            while (true)
+            {
+                var next = Interlocked.Read(ref _nextTicks);
+                slot = Math.Max(now, next);
+                if (Interlocked.CompareExchange(ref _nextTicks, slot + _intervalTicks, next) == next)
+                    break;
+            }
+            var wait = TimeSpan.FromTicks(slot - now);
+            return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, time, cancellationToken);
+        }
+    }
+}
+
+/// <summary>
+/// Holds a sent message by the flow state of its destination queue. (MassTransit runs the send
+/// pipe for publishes too; their destination is the message type's exchange, which no monitor
+/// watches, so they pass here and are held by <see cref="ProducerControlFlowPublishFilter{T}"/>.)
+/// </summary>
+sealed class ProducerControlFlowSendFilter<T>(ProducerControlFlowGate gate) : IFilter<SendContext<T>>
+    where T : class
+{
+    public async Task Send(SendContext<T> context, IPipe<SendContext<T>> next)
+    {
+        if (QueueName(context.DestinationAddress) is { } queue)
+            await gate.PassAsync(queue, context.CancellationToken).ConfigureAwait(false);
+        await next.Send(context).ConfigureAwait(false);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
+
+    static string? QueueName(Uri? address)
+    {
+        if (address is null)
+            return null;
+        var path = address.AbsolutePath.TrimEnd('/');
+        var slash = path.LastIndexOf('/');
+        var name = slash >= 0 ? path[(slash + 1)..] : path;
+        return name.Length == 0 ? null : Uri.UnescapeDataString(name);
+    }
+}
+
+/// <summary>Holds a published message by the flow state of every watched queue that consumes its type.</summary>
+sealed class ProducerControlFlowPublishFilter<T>(ProducerControlFlowGate gate, FlowControlStateStore store) : IFilter<PublishContext<T>>
+    where T : class
+{
+    static readonly string MessageTypeUrn = MessageUrn.ForTypeString<T>();
+
+    public async Task Send(PublishContext<T> context, IPipe<PublishContext<T>> next)
+    {
+        foreach (var queue in store.QueuesConsuming(MessageTypeUrn))
+            await gate.PassAsync(queue, context.CancellationToken).ConfigureAwait(false);
+        await next.Send(context).ConfigureAwait(false);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
+}

@@ -1,0 +1,56 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.ControlFlow;
+
+/// <summary>What a producer does with a message bound to a slowed queue.</summary>
+public enum SlowAction
+{
+    /// <summary>Wait <see cref="ProducerControlFlowOptions.SlowDelay"/> before each send.</summary>
+    Delay,
+
+    /// <summary>Send at most <see cref="ProducerControlFlowOptions.SlowRatePerSecond"/> messages a second to the queue.</summary>
+    RateLimit,
+
+    /// <summary>Wait until the queue is normal again, at most <see cref="ProducerControlFlowOptions.MaxWait"/>, then reject.</summary>
+    Wait,
+
+    /// <summary>Throw <see cref="BackPressureException"/> at once.</summary>
+    Reject
+}
+
+/// <summary>What a producer does with a message bound to a stopped queue.</summary>
+public enum StopAction
+{
+    /// <summary>Wait until the queue is no longer stopped, at most <see cref="ProducerControlFlowOptions.MaxWait"/>, then reject.</summary>
+    Wait,
+
+    /// <summary>Throw <see cref="BackPressureException"/> at once.</summary>
+    Reject
+}
+
+/// <summary>How this process's producers obey the flow monitors.</summary>
+public sealed class ProducerControlFlowOptions : IPatternOptions
+{
+    /// <summary>The action while a queue is slow. Default <see cref="SlowAction.RateLimit"/>.</summary>
+    public SlowAction WhenSlow { get; set; } = SlowAction.RateLimit;
+
+    /// <summary>The action while a queue is stopped. Default <see cref="StopAction.Wait"/>.</summary>
+    public StopAction WhenStopped { get; set; } = StopAction.Wait;
+
+    /// <summary>The pause before each send with <see cref="SlowAction.Delay"/>. Default 50 ms.</summary>
+    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Messages a second per queue with <see cref="SlowAction.RateLimit"/>. Default 100.</summary>
+    public double SlowRatePerSecond { get; set; } = 100;
+
+    /// <summary>The longest a send waits before <see cref="BackPressureException"/>. Default 30 s.</summary>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator) => validator
+        .Require(Enum.IsDefined(WhenSlow), nameof(WhenSlow), $"is not an action (was {WhenSlow}).")
+        .Require(Enum.IsDefined(WhenStopped), nameof(WhenStopped), $"is not an action (was {WhenStopped}).")
+        .Positive(SlowDelay, nameof(SlowDelay))
+        .Positive(SlowRatePerSecond, nameof(SlowRatePerSecond))
+        .Positive(MaxWait, nameof(MaxWait));
+}

@@ -1,0 +1,445 @@
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Supervisor.Fleet;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.Supervisor;
+
+/// <summary>One look of a supervisor at its queue, and what it decided.</summary>
+/// <param name="At">When (supervisor clock).</param>
+/// <param name="Depth">The depth followed, or null when it could not be read.</param>
+/// <param name="Wanted">The level the depth asked for (or the share the fleet assigned).</param>
+/// <param name="Limit">The limit after the decision.</param>
+/// <param name="PreviousLimit">The limit before it.</param>
+/// <param name="Active">Messages being consumed.</param>
+/// <param name="Waiting">Delivered messages waiting for a consumer.</param>
+/// <param name="Direction">Up, down or hold.</param>
+/// <param name="Failure">Why the depth or the fleet could not be read, or null.</param>
+/// <param name="FleetInstances">Live instances in the fleet (fleet mode), or null.</param>
+/// <param name="FleetTarget">The fleet's target (fleet mode), or null.</param>
+public sealed record SupervisorTick(DateTimeOffset At, long? Depth, int Wanted, int Limit, int PreviousLimit, int Active, int Waiting,
+    ScalingDirection Direction, string? Failure, int? FleetInstances, int? FleetTarget);
+
+/// <summary>What a supervised endpoint's supervisor shows of itself.</summary>
+public interface IConsumerSupervisor
+{
+    /// <summary>The queue it follows.</summary>
+    string Queue { get; }
+
+    /// <summary>Its options.</summary>
+    SupervisorOptions Options { get; }
+
+    /// <summary>The endpoint's current concurrency limit (target concurrency).</summary>
+    int Limit { get; }
+
+    /// <summary>Messages being consumed now (actual concurrency).</summary>
+    int Active { get; }
+
+    /// <summary>Delivered messages waiting for a consumer now.</summary>
+    int Waiting { get; }
+
+    /// <summary>The most messages consumed at once since the endpoint was built.</summary>
+    int PeakActive { get; }
+
+    /// <summary>Looks taken so far.</summary>
+    long Ticks { get; }
+
+    /// <summary>Depth readings that failed (each held the level).</summary>
+    long ProbeFailures { get; }
+
+    /// <summary>Heartbeats the fleet saga did not answer.</summary>
+    long FleetFailures { get; }
+
+    /// <summary>Integral of the limit over time since start, in consumer-seconds.</summary>
+    double ConsumerSeconds { get; }
+
+    /// <summary>The last look, or null before the first.</summary>
+    SupervisorTick? LastTick { get; }
+
+    /// <summary>Raised after every look, on the supervisor's loop: keep handlers short.</summary>
+    event Action<SupervisorTick>? Ticked;
+}
+
+/// <summary>
+/// The supervisor of one receive endpoint: every poll interval it reads the queue's depth through
+/// <see cref="IQueueDepthProbe"/>, decides the consumers needed (alone with
+/// <see cref="SupervisorPolicy"/>, or through the fleet saga) and sets the endpoint's
+/// <see cref="ElasticConcurrencyLimit"/>. A failed reading holds the level, is logged and counted.
+/// It is a hosted component of its endpoint: started when the endpoint is ready, stopped when it stops.
+/// </summary>
+public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
+{
+    readonly IQueueDepthProbe _probe;
+    readonly ILogger _logger;
+    readonly TimeProvider _time;
+    readonly ElasticConcurrencyLimit _gate;
+    readonly Func<IRequestClient<ReportSupervisorInstance>>? _fleetClient;
+    readonly KeyValuePair<string, object?> _queueTag;
+    readonly ScalingRules _rules;
+    readonly string _instanceId;
+    readonly object _lifecycle = new();
+    readonly object _accounting = new();
+    ScalingState _state;
+    CancellationTokenSource? _stopping;
+    Task? _loop;
+    SupervisorTick? _lastTick;
+    long _ticks;
+    long _probeFailures;
+    int _probeFailuresInARow;
+    long _fleetFailures;
+    int _lastFleetSize = 1;
+    double _consumerSeconds;
+    DateTimeOffset? _integratedUntil;
+
+    /// <summary>Creates the supervisor of <paramref name="queue"/> over <paramref name="gate"/>.</summary>
+    /// <param name="queue">The queue to read.</param>
+    /// <param name="options">Valid options.</param>
+    /// <param name="gate">The endpoint's gate; its limit is set to <see cref="SupervisorOptions.MinConsumers"/>.</param>
+    /// <param name="probe">The depth probe.</param>
+    /// <param name="logger">Where decisions and failures are logged.</param>
+    /// <param name="time">The clock of the poll loop and the cool-down; default the system clock.</param>
+    /// <param name="fleetClient">Gives the request client for the fleet saga; required in fleet mode.</param>
+    public ConsumerSupervisor(string queue, SupervisorOptions options, ElasticConcurrencyLimit gate, IQueueDepthProbe probe, ILogger logger,
+        TimeProvider? time = null, Func<IRequestClient<ReportSupervisorInstance>>? fleetClient = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        options.EnsureValid();
+        if (options.Fleet is not null && fleetClient is null)
+            throw new ArgumentNullException(nameof(fleetClient), "Fleet mode needs a request client for the supervisor saga.");
+        Queue = queue;
+        Options = options;
+        _gate = gate;
+        _probe = probe;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _fleetClient = fleetClient;
+        _queueTag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
+        _rules = options.Rules;
+        _instanceId = options.Fleet?.InstanceId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        _state = new ScalingState(options.MinConsumers);
+        _gate.SetLimit(options.MinConsumers);
+    }
+
+    /// <inheritdoc />
+    public string Queue { get; }
+
+    /// <inheritdoc />
+    public SupervisorOptions Options { get; }
+
+    /// <summary>This instance's id in the fleet.</summary>
+    public string InstanceId => _instanceId;
+
+    /// <inheritdoc />
+    public int Limit => _gate.Limit;
+
+    /// <inheritdoc />
+    public int Active => _gate.Active;
+
+    /// <inheritdoc />
+    public int Waiting => _gate.Waiting;
+
+    /// <inheritdoc />
+    public int PeakActive => _gate.PeakActive;
+
+    /// <inheritdoc />
+    public long Ticks => Interlocked.Read(ref _ticks);
+
+    /// <inheritdoc />
+    public long ProbeFailures => Interlocked.Read(ref _probeFailures);
+
+    /// <inheritdoc />
+    public long FleetFailures => Interlocked.Read(ref _fleetFailures);
+
+    /// <inheritdoc />
+    public double ConsumerSeconds
+    {
+        get
+        {
+            lock (_accounting)
+                return _consumerSeconds + (_integratedUntil is { } since ? _gate.Limit * (_time.GetUtcNow() - since).TotalSeconds : 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public SupervisorTick? LastTick => Volatile.Read(ref _lastTick);
+
+    /// <inheritdoc />
+    public event Action<SupervisorTick>? Ticked;
+
+    /// <summary>Starts the poll loop (once; a second start while running does nothing).</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_lifecycle)
+        {
+            if (_loop is not null)
+                return Task.CompletedTask;
+            _stopping = new CancellationTokenSource();
+            var token = _stopping.Token;
+            lock (_accounting)
+                Integrate(_time.GetUtcNow());
+            _loop = Task.Run(() => RunAsync(token), CancellationToken.None);
+        }
+        LogStarted(Queue, Options.MinConsumers, Options.MaxConsumers, Options.Fleet is null ? "alone" : "with the fleet saga");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops the poll loop and waits for the current look to end. The limit stays where it is.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        Task? loop;
+        CancellationTokenSource? stopping;
+        lock (_lifecycle)
+        {
+            loop = _loop;
+            stopping = _stopping;
+            _loop = null;
+            _stopping = null;
+        }
+        if (loop is null || stopping is null)
+            return;
+        await stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            stopping.Dispose();
+            lock (_accounting)
+            {
+                Integrate(_time.GetUtcNow());
+                _integratedUntil = null;
+            }
+        }
+    }
+
+    /// <summary>Opens the gate to <see cref="SupervisorOptions.MaxConsumers"/>, so what the endpoint holds drains quickly while it stops.</summary>
+    internal void OpenForDrain() => _gate.SetLimit(Options.MaxConsumers);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Options.PollInterval, _time);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await TickAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogTickFailed(Queue, exception);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: the look in progress was abandoned.
+        }
+    }
+
+    /// <summary>One look: read the depth, decide, apply, record.</summary>
+    internal async Task TickAsync(CancellationToken cancellationToken)
+    {
+        var (sample, failure) = await ReadDepthAsync(cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var previous = _gate.Limit;
+        var waiting = _gate.Waiting;
+        long? depth = sample is { } s ? s.Measure(Options.DepthMeasure) + (Options.DepthMeasure == DepthMeasure.Ready ? waiting : 0) : null;
+
+        if (failure is not null)
+        {
+            Interlocked.Increment(ref _probeFailures);
+            SupervisorInstruments.ProbeFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag,
+                new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
+            if (++_probeFailuresInARow == 1)
+                LogProbeFailedHolding(Queue, _probe.Name, failure.Failure, previous, failure.Message);
+            else
+                LogProbeStillFailing(Queue, _probeFailuresInARow, previous, failure.Message);
+            // No evidence while blind: a cool-down in progress starts again from the next good reading.
+            _state = new ScalingState(_state.Level);
+        }
+        else if (_probeFailuresInARow > 0)
+        {
+            LogProbeRecovered(Queue, _probeFailuresInARow);
+            _probeFailuresInARow = 0;
+        }
+
+        int wanted;
+        string? fleetFailure = null;
+        int? fleetInstances = null, fleetTarget = null;
+        if (_fleetClient is not null)
+        {
+            var answer = await AskFleetAsync(sample, failure, waiting, previous, cancellationToken).ConfigureAwait(false);
+            if (answer is { } share)
+            {
+                wanted = share.Share;
+                fleetInstances = share.Instances;
+                fleetTarget = share.Target;
+                _state = new ScalingState(Math.Clamp(share.Share, Options.MinConsumers, Options.MaxConsumers));
+            }
+            else
+            {
+                fleetFailure = $"the supervisor saga did not answer ({FleetFailures} in a row)";
+                wanted = previous;
+                // Alone after too many silences: its own reading, divided by the last fleet size it was told.
+                if (depth is { } d && FleetFailures >= Options.Fleet!.FallbackAfterFailures)
+                    wanted = DecideAlone(d, now, _lastFleetSize);
+            }
+        }
+        else
+        {
+            wanted = depth is { } d ? DecideAlone(d, now, Options.InstanceCount) : previous;
+        }
+
+        var limit = _state.Level;
+        lock (_accounting)
+        {
+            // What the previous limit cost up to now is counted before it changes.
+            Integrate(now);
+            if (limit != previous)
+                _gate.SetLimit(limit);
+        }
+        if (limit != previous)
+        {
+            var direction = limit > previous ? "up" : "down";
+            SupervisorInstruments.Decisions.Add(1, _queueTag, SupervisorInstruments.PatternTag, new KeyValuePair<string, object?>(SupervisorInstruments.DirectionTag, direction));
+            LogScaled(Queue, direction, previous, limit, depth, _gate.Active);
+        }
+
+        var active = _gate.Active;
+        SupervisorInstruments.Limit.Record(limit, _queueTag, SupervisorInstruments.PatternTag);
+        SupervisorInstruments.Active.Record(active, _queueTag, SupervisorInstruments.PatternTag);
+        SupervisorInstruments.Waiting.Record(_gate.Waiting, _queueTag, SupervisorInstruments.PatternTag);
+        if (depth is { } observed)
+            SupervisorInstruments.Depth.Record(observed, _queueTag, SupervisorInstruments.PatternTag);
+
+        var tick = new SupervisorTick(now, depth, wanted, limit, previous, active, _gate.Waiting,
+            limit > previous ? ScalingDirection.Up : limit < previous ? ScalingDirection.Down : ScalingDirection.Hold,
+            failure?.Message ?? fleetFailure, fleetInstances, fleetTarget);
+        Volatile.Write(ref _lastTick, tick);
+        Interlocked.Increment(ref _ticks);
+        Ticked?.Invoke(tick);
+    }
+
+    int DecideAlone(long depth, DateTimeOffset now, int instances)
+    {
+        var rules = instances <= 1 ? _rules : _rules with { MessagesPerConsumer = (int)Math.Min(int.MaxValue, (long)_rules.MessagesPerConsumer * instances) };
+        var decision = SupervisorPolicy.Decide(_state, depth, now, rules);
+        _state = decision.State;
+        return decision.Wanted;
+    }
+
+    async Task<(QueueDepthSample? Sample, QueueDepthProbeException? Failure)> ReadDepthAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(Options.ProbeTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            var sample = await _probe.GetDepthAsync(Queue, linked.Token).ConfigureAwait(false);
+            _ = sample.Measure(Options.DepthMeasure);
+            return (sample, null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (QueueDepthProbeException exception)
+        {
+            return (null, exception);
+        }
+        catch (Exception exception)
+        {
+            var timedOut = exception is OperationCanceledException;
+            return (null, new QueueDepthProbeException(Queue, _probe.Name, timedOut ? QueueDepthFailure.Timeout : QueueDepthFailure.Unreachable,
+                timedOut ? $"no answer within {Options.ProbeTimeout}." : exception.Message, exception));
+        }
+    }
+
+    async Task<SupervisorShareAssigned?> AskFleetAsync(QueueDepthSample? sample, QueueDepthProbeException? failure, int waiting, int limit,
+        CancellationToken cancellationToken)
+    {
+        var report = new ReportSupervisorInstance
+        {
+            CorrelationId = SupervisorFleet.CorrelationIdOf(Queue),
+            Queue = Queue,
+            InstanceId = _instanceId,
+            Ready = sample?.Ready,
+            Unacknowledged = sample?.Unacknowledged,
+            ProbeFailure = failure?.Message,
+            Active = _gate.Active,
+            Waiting = waiting,
+            Limit = limit,
+            MinConsumers = Options.MinConsumers,
+            MaxConsumers = Options.MaxConsumers,
+            MessagesPerConsumer = Options.MessagesPerConsumer,
+            ScaleUpStep = Options.ScaleUpStep,
+            ScaleDownCooldown = Options.ScaleDownCooldown,
+            ScaleDownHysteresis = Options.ScaleDownHysteresis,
+            DepthMeasure = Options.DepthMeasure,
+            InstanceTimeout = Options.Fleet!.EffectiveInstanceTimeout(Options.PollInterval)
+        };
+        try
+        {
+            var response = await _fleetClient!().GetResponse<SupervisorShareAssigned>(report, cancellationToken, RequestTimeout.After(ms: (int)Options.Fleet.RequestTimeout.TotalMilliseconds))
+                .ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _fleetFailures, 0) > 0)
+                LogFleetRecovered(Queue);
+            _lastFleetSize = Math.Max(1, response.Message.Instances);
+            return response.Message;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception exception)
+        {
+            var failures = Interlocked.Increment(ref _fleetFailures);
+            SupervisorInstruments.FleetFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag);
+            LogFleetFailed(Queue, failures, _gate.Limit, exception.Message);
+            return null;
+        }
+    }
+
+    void Integrate(DateTimeOffset now)
+    {
+        if (_integratedUntil is { } since && now > since)
+        {
+            var seconds = _gate.Limit * (now - since).TotalSeconds;
+            _consumerSeconds += seconds;
+            SupervisorInstruments.ConsumerSeconds.Add(seconds, _queueTag, SupervisorInstruments.PatternTag);
+        }
+        _integratedUntil = now;
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Supervisor of {Queue} started: {MinConsumers} to {MaxConsumers} consumers, deciding {Mode}.")]
+    partial void LogStarted(string queue, int minConsumers, int maxConsumers, string mode);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Supervisor of {Queue} scaled {Direction} from {Previous} to {Limit} consumers (depth {Depth}, {Active} in flight).")]
+    partial void LogScaled(string queue, string direction, int previous, int limit, long? depth, int active);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Supervisor of {Queue} could not read the depth with the {Probe} probe ({Failure}); holding {Limit} consumers: {Reason}")]
+    partial void LogProbeFailedHolding(string queue, string probe, QueueDepthFailure failure, int limit, string reason);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "Supervisor of {Queue} still cannot read the depth ({Failures} in a row); holding {Limit} consumers: {Reason}")]
+    partial void LogProbeStillFailing(string queue, int failures, int limit, string reason);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Supervisor of {Queue} reads the depth again after {Failures} failed readings; a scale-down needs a full cool-down of new readings.")]
+    partial void LogProbeRecovered(string queue, int failures);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Supervisor of {Queue}: the supervisor saga did not answer ({Failures} in a row); holding {Limit} consumers: {Reason}")]
+    partial void LogFleetFailed(string queue, long failures, int limit, string reason);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Supervisor of {Queue}: the supervisor saga answers again.")]
+    partial void LogFleetRecovered(string queue);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Supervisor of {Queue} failed one look; it keeps its level and looks again at the next interval.")]
+    partial void LogTickFailed(string queue, Exception exception);
+}

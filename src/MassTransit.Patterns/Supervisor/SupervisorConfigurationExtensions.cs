@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Supervisor.Fleet;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MassTransit.Patterns.Supervisor;
+
+/// <summary>Turns on the supervisor-consumer pattern.</summary>
+public static class SupervisorConfigurationExtensions
+{
+    /// <summary>
+    /// Makes the endpoint's concurrency follow its queue's depth, between
+    /// <see cref="SupervisorOptions.MinConsumers"/> and <see cref="SupervisorOptions.MaxConsumers"/>.
+    /// The transport's concurrent message limit and prefetch are set to the maximum; a gate at the
+    /// head of the receive pipe admits as many messages as the supervisor currently allows. Shrinking
+    /// never cancels a message in flight. Needs an <see cref="IQueueDepthProbe"/> registration
+    /// (e.g. <c>services.AddInMemoryQueueDepthProbe()</c> or <c>AddRabbitMqQueueDepthProbe(...)</c>).
+    /// </summary>
+    /// <param name="configurator">The receive endpoint.</param>
+    /// <param name="provider">The registration context (or any service provider) of the bus.</param>
+    /// <param name="configure">Sets the options; invalid options fail the bus start, naming the option.</param>
+    public static void UseSupervisor(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, Action<SupervisorOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(provider);
+
+        var options = new SupervisorOptions();
+        configure?.Invoke(options);
+        var validator = options.CreateValidator(nameof(SupervisorOptions));
+        var probe = provider.GetService<IQueueDepthProbe>();
+        validator.Require(probe is not null, "Probe", "needs an IQueueDepthProbe: register one, e.g. services.AddInMemoryQueueDepthProbe() or AddRabbitMqQueueDepthProbe(...).");
+        validator.Require(probe is null || options.DepthMeasure != DepthMeasure.ReadyAndUnacknowledged || probe.KnowsUnacknowledged, nameof(SupervisorOptions.DepthMeasure),
+            $"is ReadyAndUnacknowledged but the {probe?.Name} probe does not know unacknowledged messages: measure Ready, or use a probe that does (RabbitMQ management, in-memory).");
+
+        ElasticConcurrencyLimit? gate = null;
+        if (validator.IsValid)
+        {
+            configurator.ConcurrentMessageLimit = options.MaxConsumers;
+            configurator.PrefetchCount = options.MaxConsumers;
+
+            var queue = options.Queue ?? QueueName(configurator.InputAddress);
+            gate = new ElasticConcurrencyLimit(options.MinConsumers);
+            var logger = provider.GetService<ILoggerFactory>()?.CreateLogger<ConsumerSupervisor>() ?? (ILogger)NullLogger.Instance;
+            Func<IRequestClient<ReportSupervisorInstance>>? fleetClient = null;
+            if (options.Fleet is not null)
+            {
+                var client = new Lazy<IRequestClient<ReportSupervisorInstance>>(() =>
+                    provider.GetRequiredService<IClientFactory>().CreateRequestClient<ReportSupervisorInstance>());
+                fleetClient = () => client.Value;
+            }
+            var supervisor = new ConsumerSupervisor(queue, options, gate, probe!, logger, provider.GetService<TimeProvider>(), fleetClient);
+            provider.GetService<ConsumerSupervisorRegistry>()?.Add(supervisor);
+            configurator.ConnectReceiveEndpointObserver(new SupervisorEndpointObserver(supervisor));
+        }
+
+        configurator.ConfigureReceive(r => r.AddPipeSpecification(new SupervisorGateSpecification(validator, gate)));
+    }
+
+    /// <summary>
+    /// Registers a <see cref="ConsumerSupervisorRegistry"/> through which the supervisors of this
+    /// container's endpoints can be found (dashboards, tests). Optional.
+    /// </summary>
+    public static IServiceCollection AddConsumerSupervisorRegistry(this IServiceCollection services)
+    {
+        services.TryAddSingleton<ConsumerSupervisorRegistry>();
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the supervisor saga (one instance per supervised queue) that coordinates the fleet
+    /// of instances using <c>o.UseFleet()</c>. Choose its repository on the returned configurator:
+    /// <c>.InMemoryRepository()</c> for one host, or a shared store for a real fleet, e.g.
+    /// <c>.PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c>.
+    /// </summary>
+    public static ISagaRegistrationConfigurator<ConsumerSupervisorState> AddConsumerSupervisorSaga(this IBusRegistrationConfigurator configurator) =>
+        configurator.AddSagaStateMachine<ConsumerSupervisorStateMachine, ConsumerSupervisorState>(typeof(ConsumerSupervisorSagaDefinition));
+
+    static string QueueName(Uri inputAddress)
+    {
+        var path = inputAddress.AbsolutePath.TrimEnd('/');
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
+    }
+}
+
+/// <summary>The supervisors of the endpoints configured in one container, by queue.</summary>
+public sealed class ConsumerSupervisorRegistry
+{
+    readonly ConcurrentDictionary<string, IConsumerSupervisor> _supervisors = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Every supervisor registered.</summary>
+    public IReadOnlyCollection<IConsumerSupervisor> All => _supervisors.Values.ToArray();
+
+    /// <summary>The supervisor of <paramref name="queue"/>.</summary>
+    public IConsumerSupervisor Get(string queue) =>
+        _supervisors.TryGetValue(queue, out var supervisor) ? supervisor : throw new KeyNotFoundException($"No supervisor for queue '{queue}'.");
+
+    /// <summary>The supervisor of <paramref name="queue"/>, if any.</summary>
+    public bool TryGet(string queue, out IConsumerSupervisor supervisor) => _supervisors.TryGetValue(queue, out supervisor!);
+
+    internal void Add(IConsumerSupervisor supervisor) => _supervisors[supervisor.Queue] = supervisor;
+}
+
+/// <summary>Runs the supervisor with its endpoint: started when ready, stopped when stopping (then the gate opens to drain).</summary>
+sealed class SupervisorEndpointObserver(ConsumerSupervisor supervisor) : IReceiveEndpointObserver
+{
+    public Task Ready(ReceiveEndpointReady ready) => supervisor.StartAsync();
+
+    public async Task Stopping(ReceiveEndpointStopping stopping)
+    {
+        await supervisor.StopAsync().ConfigureAwait(false);
+        supervisor.OpenForDrain();
+    }
+
+    public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
+
+    public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
+}

@@ -1,0 +1,134 @@
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.QueueDepth;
+
+namespace MassTransit.Patterns.Supervisor;
+
+/// <summary>
+/// How a supervised receive endpoint follows its queue's depth: the consumers it may use, how many
+/// waiting messages each consumer is worth, how often it looks and how it avoids flapping.
+/// </summary>
+public sealed class SupervisorOptions : IPatternOptions
+{
+    /// <summary>
+    /// The queue whose depth is read. Default: the receive endpoint's own queue (the last segment of
+    /// its input address).
+    /// </summary>
+    public string? Queue { get; set; }
+
+    /// <summary>The fewest consumers the endpoint keeps, even when its queue is empty. Default 1.</summary>
+    public int MinConsumers { get; set; } = 1;
+
+    /// <summary>
+    /// The most consumers the endpoint may use. The transport's concurrent message limit and prefetch
+    /// are set to this value, so the transport is never the bottleneck. Default 16.
+    /// </summary>
+    public int MaxConsumers { get; set; } = 16;
+
+    /// <summary>Waiting messages one consumer is expected to handle: consumers wanted = ceil(depth / this). Default 10.</summary>
+    public int MessagesPerConsumer { get; set; } = 10;
+
+    /// <summary>Time between two depth readings (and decisions). Default 1 s.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one depth reading may take before it counts as a failure. Default 5 s.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The most consumers one decision may add; null (the default) scales up to the wanted level at once.</summary>
+    public int? ScaleUpStep { get; set; }
+
+    /// <summary>
+    /// How long the depth must have wanted fewer consumers, at every reading, before the endpoint
+    /// scales down (to the highest level wanted during that time). Default 30 s.
+    /// </summary>
+    public TimeSpan ScaleDownCooldown { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Headroom required to scale down, as a fraction: a lower level is only wanted when the depth
+    /// plus this fraction of it still fits in that level. It keeps a depth hovering at a threshold
+    /// from flipping the level. Default 0.2; 0 turns it off.
+    /// </summary>
+    public double ScaleDownHysteresis { get; set; } = 0.2;
+
+    /// <summary>
+    /// What counts as depth. <see cref="DepthMeasure.Ready"/> (the default) counts messages waiting in
+    /// the broker plus those this endpoint holds waiting for a consumer;
+    /// <see cref="DepthMeasure.ReadyAndUnacknowledged"/> adds every delivered, unsettled message and
+    /// needs a probe that knows them (RabbitMQ management API, in-memory).
+    /// </summary>
+    public DepthMeasure DepthMeasure { get; set; } = DepthMeasure.Ready;
+
+    /// <summary>
+    /// A fixed number of service instances sharing the queue, to divide the wanted consumers by when
+    /// no fleet saga coordinates them. Default 1. Must stay 1 with <see cref="Fleet"/>, which counts
+    /// live instances itself.
+    /// </summary>
+    public int InstanceCount { get; set; } = 1;
+
+    /// <summary>
+    /// Coordinate with the other instances of the service through the supervisor saga instead of
+    /// deciding alone; null (the default) decides locally. See <see cref="UseFleet"/>.
+    /// </summary>
+    public SupervisorFleetOptions? Fleet { get; set; }
+
+    /// <summary>Turns on fleet mode: the supervisor saga assigns this instance its share of the fleet's target.</summary>
+    public SupervisorOptions UseFleet(Action<SupervisorFleetOptions>? configure = null)
+    {
+        Fleet ??= new SupervisorFleetOptions();
+        configure?.Invoke(Fleet);
+        return this;
+    }
+
+    /// <summary>The scaling rules of one instance, as the policy applies them.</summary>
+    internal ScalingRules Rules => new(MinConsumers, MaxConsumers, MessagesPerConsumer, ScaleUpStep, ScaleDownCooldown, ScaleDownHysteresis);
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator)
+    {
+        validator.InRange(MinConsumers, 1, ushort.MaxValue, nameof(MinConsumers))
+            .InRange(MaxConsumers, 1, ushort.MaxValue, nameof(MaxConsumers))
+            .Require(MaxConsumers >= MinConsumers, nameof(MaxConsumers), $"must not be less than MinConsumers ({MinConsumers}) (was {MaxConsumers}).")
+            .Positive(MessagesPerConsumer, nameof(MessagesPerConsumer))
+            .Positive(PollInterval, nameof(PollInterval))
+            .Positive(ProbeTimeout, nameof(ProbeTimeout))
+            .Require(ScaleUpStep is null or > 0, nameof(ScaleUpStep), $"must be greater than zero, or null to scale up at once (was {ScaleUpStep}).")
+            .NotNegative(ScaleDownCooldown, nameof(ScaleDownCooldown))
+            .Require(ScaleDownHysteresis is >= 0 and < 1, nameof(ScaleDownHysteresis), $"must be at least 0 and less than 1 (was {ScaleDownHysteresis}).")
+            .Require(Enum.IsDefined(DepthMeasure), nameof(DepthMeasure), $"must be Ready or ReadyAndUnacknowledged (was {DepthMeasure}).")
+            .Positive(InstanceCount, nameof(InstanceCount))
+            .Require(Queue is null || !string.IsNullOrWhiteSpace(Queue), nameof(Queue), "must not be empty (leave it null to use the endpoint's queue).");
+        if (Fleet is { } fleet)
+        {
+            validator.Require(InstanceCount == 1, nameof(InstanceCount), $"must be 1 in fleet mode, where the saga divides by the live instances (was {InstanceCount}).")
+                .Positive(fleet.RequestTimeout, "Fleet.RequestTimeout")
+                .Require(fleet.InstanceTimeout is null || fleet.InstanceTimeout > PollInterval, "Fleet.InstanceTimeout",
+                    $"must be longer than PollInterval ({PollInterval}), or an instance drops out between two heartbeats (was {fleet.InstanceTimeout}).")
+                .Positive(fleet.FallbackAfterFailures, "Fleet.FallbackAfterFailures")
+                .Require(fleet.InstanceId is null || !string.IsNullOrWhiteSpace(fleet.InstanceId), "Fleet.InstanceId", "must not be empty (leave it null for a unique one).");
+        }
+    }
+}
+
+/// <summary>How an instance takes part in a fleet coordinated by the supervisor saga.</summary>
+public sealed class SupervisorFleetOptions
+{
+    /// <summary>This instance's id in the fleet. Default: a new unique id per supervised endpoint.</summary>
+    public string? InstanceId { get; set; }
+
+    /// <summary>How long to wait for the saga to answer a heartbeat. Default 5 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// An instance not heard from for this long drops out of the share. Default: three poll intervals
+    /// (at least 3 s).
+    /// </summary>
+    public TimeSpan? InstanceTimeout { get; set; }
+
+    /// <summary>
+    /// After this many heartbeats in a row without an answer, the instance decides alone (its depth
+    /// divided by the last fleet size it was told) until the saga answers again. Default 5.
+    /// </summary>
+    public int FallbackAfterFailures { get; set; } = 5;
+
+    internal TimeSpan EffectiveInstanceTimeout(TimeSpan pollInterval) =>
+        InstanceTimeout ?? TimeSpan.FromTicks(Math.Max(pollInterval.Ticks * 3, TimeSpan.FromSeconds(3).Ticks));
+}

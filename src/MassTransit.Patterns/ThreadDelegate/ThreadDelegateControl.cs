@@ -1,0 +1,49 @@
+namespace MassTransit.Patterns.ThreadDelegate;
+
+/// <summary>
+/// A handle on the thread delegates of one or more endpoints: their state now (lanes busy, keys in
+/// flight, buffered messages), and the keys held after a failure (<see cref="FailedKeyBehavior.Hold"/>),
+/// which <see cref="Release"/> lets go once the failed message is resolved (for instance from a repair
+/// workflow). Create one and set it as <see cref="ThreadDelegateOptions.Control"/>.
+/// </summary>
+public sealed class ThreadDelegateControl
+{
+    readonly List<ThreadDelegateDispatcher> _dispatchers = [];
+
+    internal void Attach(ThreadDelegateDispatcher dispatcher)
+    {
+        lock (_dispatchers)
+            if (!_dispatchers.Contains(dispatcher))
+                _dispatchers.Add(dispatcher);
+    }
+
+    ThreadDelegateDispatcher[] Dispatchers()
+    {
+        lock (_dispatchers)
+            return [.. _dispatchers];
+    }
+
+    /// <summary>The state of each attached endpoint now, by endpoint (queue) name.</summary>
+    public IReadOnlyDictionary<string, ThreadDelegateSnapshot> Snapshot() =>
+        Dispatchers().ToDictionary(d => d.Endpoint, d => d.Snapshot());
+
+    /// <summary>The keys held now, with the message whose failure holds each, across the attached endpoints.</summary>
+    public IReadOnlyList<HeldKey> HeldKeys => Dispatchers().SelectMany(d => d.HeldKeys()).ToArray();
+
+    /// <summary>Releases <paramref name="key"/> on every attached endpoint; returns true if it was held anywhere.</summary>
+    public bool Release(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var released = false;
+        foreach (var dispatcher in Dispatchers())
+            released |= dispatcher.Release(key);
+        return released;
+    }
+}
+
+/// <summary>A key held after a failure.</summary>
+/// <param name="Endpoint">The endpoint (queue) where it is held.</param>
+/// <param name="Key">The key.</param>
+/// <param name="FailedMessageId">The message whose failure holds it.</param>
+/// <param name="Since">When it was held.</param>
+public sealed record HeldKey(string Endpoint, string Key, Guid? FailedMessageId, DateTimeOffset Since);

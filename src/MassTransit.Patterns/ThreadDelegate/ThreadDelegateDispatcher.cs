@@ -1,0 +1,709 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MassTransit.InMemoryTransport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MassTransit.Patterns.ThreadDelegate;
+
+/// <summary>
+/// The thread delegate of one receive endpoint: the sequencer that admits deliveries in the
+/// transport's delivery order, the allocation map that gives each key a lane (sticky while the key is
+/// in flight, least-loaded or hashed for a new key) and the lanes, each running one message at a time
+/// in admission order. Messages are not moved to worker threads: each delivery's own pipe call waits
+/// for its turn on its lane and then runs the rest of the consume pipe, so the transport acknowledges a
+/// message only after its lane has processed it. One short lock guards the bookkeeping; it is never
+/// held while a message is processed or awaited.
+/// </summary>
+sealed partial class ThreadDelegateDispatcher
+{
+    const int Issued = 0, Arrived = 1, Skipped = 2;
+
+    readonly object _lock = new();
+    readonly Lane[] _lanes;
+    readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
+    readonly Dictionary<object, SequenceStream> _streams = [];
+    readonly List<SequenceStream> _blocked = [];
+    readonly ThreadDelegateOptions _options;
+    readonly int _maxBuffered;
+    readonly TimeProvider _time;
+    readonly ThreadDelegateMetrics _metrics;
+    static readonly PayloadFactory<DeliveryTicket> TicketFactory = static () => new DeliveryTicket();
+
+    // Arrival order (in-memory gate, or best effort): one stream, positions issued here.
+    readonly SequenceStream _arrival = new("arrival");
+    volatile SequenceStream? _lastStream;
+    volatile OrderMode _mode = OrderMode.Unresolved;
+    IDeliveryOrder? _order;
+    int _totalWaiting;
+    int _rotor;
+    volatile bool _stopping;
+
+    // The in-memory gate: see IssueUnderGate and CompleteThroughGate.
+    readonly object _gate = new();
+    readonly ConcurrentQueue<GateCompletion> _completions = new();
+    int _drainingThread;
+
+    public ThreadDelegateDispatcher(string endpoint, ThreadDelegateOptions options, TimeProvider? time = null, ILogger? logger = null)
+    {
+        Endpoint = endpoint;
+        _options = options;
+        _maxBuffered = options.EffectiveMaxBuffered;
+        _time = time ?? TimeProvider.System;
+        Logger = logger ?? NullLogger.Instance;
+        _lanes = new Lane[options.Workers];
+        for (var i = 0; i < _lanes.Length; i++)
+            _lanes[i] = new Lane(i);
+        _metrics = new ThreadDelegateMetrics(endpoint);
+        options.Control?.Attach(this);
+    }
+
+    public string Endpoint { get; }
+
+    public ILogger Logger { get; set; }
+
+    public ThreadDelegateOptions Options => _options;
+
+    enum OrderMode
+    {
+        Unresolved,
+        Contiguous,
+        InMemoryGate,
+        Arrival
+    }
+
+    /// <summary>True on the thread that is completing deliveries through the in-memory gate.</summary>
+    public bool IsGateHolder => _mode == OrderMode.InMemoryGate && Monitor.IsEntered(_gate);
+
+    public bool UsesGate => _mode == OrderMode.InMemoryGate;
+
+    // ---------------------------------------------------------------- receive side: positions
+
+    /// <summary>Gives the delivery its position in the transport's delivery order (called first in the receive pipe).</summary>
+    public DeliveryTicket Issue(ReceiveContext context)
+    {
+        var ticket = context.GetOrAddPayload(TicketFactory);
+        var mode = _mode;
+        if (mode == OrderMode.Unresolved)
+            mode = ResolveMode(context);
+
+        switch (mode)
+        {
+            case OrderMode.Contiguous when _order!.TryGetPosition(context, out var id, out var position):
+                ticket.Stream = StreamOf(id);
+                ticket.Position = position;
+                break;
+            case OrderMode.InMemoryGate:
+                lock (_gate)
+                {
+                    ticket.Stream = _arrival;
+                    if (!_settled)
+                    {
+                        // The endpoint has just started: see StartupSettle.
+                        ticket.Position = -1;
+                        ticket.TransportSequence = InMemorySequence.Read(context);
+                        (_startupBatch ??= []).Add(ticket);
+                        _settle ??= StartupSettle();
+                        return ticket;
+                    }
+                    ticket.Position = ++_arrival.Issued;
+                }
+                if (!_completions.IsEmpty)
+                    DrainGate();
+                break;
+            default:
+                ticket.Stream = _arrival;
+                ticket.Position = Interlocked.Increment(ref _arrival.Issued);
+                break;
+        }
+        return ticket;
+    }
+
+    OrderMode ResolveMode(ReceiveContext context)
+    {
+        lock (_lock)
+        {
+            if (_mode != OrderMode.Unresolved)
+                return _mode;
+            OrderMode mode;
+            if (_options.DeliveryOrder is { } configured)
+            {
+                _order = configured;
+                mode = OrderMode.Contiguous;
+            }
+            else if (context is InMemoryReceiveContext)
+                mode = OrderMode.InMemoryGate;
+            else
+            {
+                _order = DeliveryOrders.Registered.FirstOrDefault(o => o.TryGetPosition(context, out _, out _));
+                mode = _order is null ? OrderMode.Arrival : OrderMode.Contiguous;
+            }
+            if (Logger is NullLogger && LogContext.Current?.Logger is { } logger)
+                Logger = logger;
+            if (mode == OrderMode.Arrival)
+                LogArrivalOrder(Logger, Endpoint, context.InputAddress?.Scheme ?? "?");
+            _mode = mode;
+            return mode;
+        }
+    }
+
+    SequenceStream StreamOf(object id)
+    {
+        var last = _lastStream;
+        if (last is not null && last.Id.Equals(id))
+            return last;
+        lock (_lock)
+        {
+            if (!_streams.TryGetValue(id, out var stream))
+            {
+                // A new channel: the older streams only finish what they have.
+                foreach (var old in _streams.Values)
+                    old.Retiring = true;
+                RemoveIdleRetiringStreams();
+                stream = new SequenceStream(id);
+                _streams.Add(id, stream);
+            }
+            _lastStream = stream;
+            return stream;
+        }
+    }
+
+    void RemoveIdleRetiringStreams()
+    {
+        List<object>? idle = null;
+        foreach (var (id, stream) in _streams)
+            if (stream.Retiring && stream.Blocked is null && stream.Pending is not { Count: > 0 })
+                (idle ??= []).Add(id);
+        if (idle is not null)
+            foreach (var id in idle)
+            {
+                _streams[id].GapTimer?.Dispose();
+                _streams.Remove(id);
+            }
+    }
+
+    /// <summary>The delivery's receive pipe has completed: if it never reached the lanes, its position is skipped.</summary>
+    public void Settle(DeliveryTicket ticket)
+    {
+        if (Volatile.Read(ref ticket.State) != Issued)
+            return;
+        lock (_lock)
+        {
+            if (ticket.State != Issued)
+                return;
+            ticket.State = Skipped;
+            if (ticket.Stream is { } stream)
+                Sequence(stream, ticket);
+        }
+    }
+
+    /// <summary>The message reached the lane filter but is not ordered (no key selector for its type, or it faults before admission).</summary>
+    public void SettleFromConsume(ConsumeContext context)
+    {
+        if (context.ReceiveContext.TryGetPayload<DeliveryTicket>(out var ticket))
+            Settle(ticket);
+    }
+
+    // ---------------------------------------------------------------- consume side: admission and lanes
+
+    /// <summary>
+    /// The message with <paramref name="key"/> reached the lane filter. Returns its ticket: started when
+    /// it may run now, otherwise with <see cref="DeliveryTicket.Turn"/> to wait on.
+    /// </summary>
+    public DeliveryTicket Arrive(ConsumeContext context, string key)
+    {
+        if (!context.ReceiveContext.TryGetPayload<DeliveryTicket>(out var ticket) || Volatile.Read(ref ticket.State) != Issued)
+            ticket = new DeliveryTicket(); // no position (filter used without its receive part) or a second pass: admitted as it comes
+
+        ticket.Key = key;
+        ticket.ArrivedAt = Stopwatch.GetTimestamp();
+        lock (_lock)
+        {
+            var stream = ticket.Stream;
+            ticket.State = Arrived;
+            if (stream is null)
+                ForceAdmit(ticket);
+            else if (ticket.Position < stream.Next)
+            {
+                // Its gap was skipped by the timeout: run it as it comes, and say so.
+                _metrics.LateArrival();
+                ForceAdmit(ticket);
+            }
+            else
+                Sequence(stream, ticket);
+
+            if (!ticket.Started)
+                ticket.Turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        return ticket;
+    }
+
+    void ForceAdmit(DeliveryTicket ticket) => Admit(ticket, LaneFor(ticket.Key, out var keyState), keyState);
+
+    /// <summary>Under the lock: records an arrived or skipped position and admits whatever is now in order.</summary>
+    void Sequence(SequenceStream stream, DeliveryTicket ticket)
+    {
+        if (ticket.Position == stream.Next && stream.Blocked is null && stream.Pending is not { Count: > 0 })
+        {
+            // The common case: the next position arrives in order.
+            if (ticket.State == Skipped)
+            {
+                stream.Next++;
+                return;
+            }
+            var lane = LaneFor(ticket.Key, out var keyState);
+            if (CanAdmit(lane))
+            {
+                stream.Next++;
+                Admit(ticket, lane, keyState);
+                return;
+            }
+        }
+        if (ticket.Position < stream.Next)
+            return; // a skipped position reported after its gap was skipped
+        (stream.Pending ??= []).TryAdd(ticket.Position, ticket);
+        Advance(stream);
+    }
+
+    /// <summary>Under the lock: admits the stream's positions in order until one is missing or its lane is full.</summary>
+    void Advance(SequenceStream stream)
+    {
+        while (true)
+        {
+            DeliveryTicket? ticket = stream.Blocked;
+            if (ticket is null && (stream.Pending is null || !stream.Pending.Remove(stream.Next, out ticket)))
+                break;
+            if (ticket.State == Skipped)
+            {
+                stream.Next++;
+                continue;
+            }
+            var lane = LaneFor(ticket.Key, out var keyState);
+            if (!CanAdmit(lane))
+            {
+                if (stream.Blocked is null)
+                {
+                    stream.Blocked = ticket;
+                    _blocked.Add(stream);
+                    _metrics.AdmissionPaused();
+                }
+                break;
+            }
+            if (stream.Blocked is not null)
+            {
+                stream.Blocked = null;
+                _blocked.Remove(stream);
+            }
+            stream.Next++;
+            Admit(ticket, lane, keyState);
+        }
+
+        if (stream.Blocked is null && stream.Pending is { Count: > 0 })
+            ArmGapTimer(stream);
+        else if (stream.GapTimer is not null)
+            stream.GapArmedAt = -1;
+    }
+
+    bool CanAdmit(Lane lane) =>
+        (lane.Running == 0 && lane.Head is null) || (lane.Waiting < _options.MaxBufferedPerLane && _totalWaiting < _maxBuffered);
+
+    /// <summary>Under the lock: the key's lane (sticky while the key is in flight), or the lane a new key would get.</summary>
+    Lane LaneFor(string key, out KeyState? keyState)
+    {
+        if (_keys.TryGetValue(key, out keyState))
+            return keyState.Lane;
+        if (_options.Allocation == LaneAllocation.FixedHash)
+            return _lanes[(int)(ThreadDelegateHash.Of(key) % (uint)_lanes.Length)];
+
+        // Least loaded: fewest messages running or waiting; ties go round the lanes.
+        var best = _lanes[_rotor];
+        var bestLoad = best.Load;
+        for (var i = 1; i < _lanes.Length && bestLoad > 0; i++)
+        {
+            var lane = _lanes[(_rotor + i) % _lanes.Length];
+            if (lane.Load < bestLoad)
+            {
+                best = lane;
+                bestLoad = lane.Load;
+            }
+        }
+        _rotor = (best.Index + 1) % _lanes.Length;
+        return best;
+    }
+
+    void Admit(DeliveryTicket ticket, Lane lane, KeyState? keyState)
+    {
+        if (keyState is null)
+        {
+            keyState = new KeyState(ticket.Key, lane);
+            _keys.Add(ticket.Key, keyState);
+            _metrics.KeysInFlight(+1);
+        }
+        keyState.InFlight++;
+        ticket.KeyState = keyState;
+        ticket.Lane = lane;
+        if (lane.Running == 0 && lane.Head is null)
+            Start(ticket, lane);
+        else
+        {
+            if (lane.Tail is null)
+                lane.Head = ticket;
+            else
+                lane.Tail.NextInLane = ticket;
+            lane.Tail = ticket;
+            lane.Waiting++;
+            _totalWaiting++;
+            _metrics.Buffered(+1);
+        }
+    }
+
+    void Start(DeliveryTicket ticket, Lane lane)
+    {
+        lane.Running = 1;
+        ticket.Started = true;
+        _metrics.LanesBusy(+1);
+        ticket.Turn?.TrySetResult(); // runs asynchronously: never inside this lock
+    }
+
+    /// <summary>The message's turn has come: records its wait and tells whether its key is held.</summary>
+    public HeldState? Starting(DeliveryTicket ticket)
+    {
+        _metrics.Waited(Stopwatch.GetElapsedTime(ticket.ArrivedAt).TotalMilliseconds);
+        var keyState = ticket.KeyState!;
+        if (!Volatile.Read(ref keyState.Held))
+            return null;
+        lock (_lock)
+        {
+            if (!keyState.Held)
+                return null;
+            if (_options.HoldTimeout is { } timeout && _time.GetUtcNow() - keyState.HeldSince >= timeout)
+            {
+                Unhold(keyState);
+                return null;
+            }
+            return new HeldState(keyState.Key, keyState.HeldBy);
+        }
+    }
+
+    /// <summary>The message has left its lane (processed, failed, or held): the lane takes its next message.</summary>
+    public void Finish(DeliveryTicket ticket, bool failed, Guid? messageId)
+    {
+        lock (_lock)
+        {
+            var lane = ticket.Lane!;
+            var keyState = ticket.KeyState!;
+            lane.Running = 0;
+            _metrics.LanesBusy(-1);
+            keyState.InFlight--;
+            if (failed && _options.FailedKey == FailedKeyBehavior.Hold && !keyState.Held)
+            {
+                keyState.HeldBy = messageId;
+                keyState.HeldSince = _time.GetUtcNow();
+                Volatile.Write(ref keyState.Held, true);
+                _metrics.KeysHeld(+1);
+                LogKeyHeld(Logger, Endpoint, keyState.Key, messageId);
+            }
+            if (keyState.InFlight == 0 && !keyState.Held)
+            {
+                _keys.Remove(keyState.Key);
+                _metrics.KeysInFlight(-1);
+            }
+            if (lane.Head is { } next)
+            {
+                lane.Head = next.NextInLane;
+                if (lane.Head is null)
+                    lane.Tail = null;
+                next.NextInLane = null;
+                lane.Waiting--;
+                _totalWaiting--;
+                _metrics.Buffered(-1);
+                Start(next, lane);
+            }
+            for (var i = _blocked.Count - 1; i >= 0 && i < _blocked.Count; i--)
+                Advance(_blocked[i]);
+        }
+    }
+
+    void Unhold(KeyState keyState)
+    {
+        Volatile.Write(ref keyState.Held, false);
+        keyState.HeldBy = null;
+        _metrics.KeysHeld(-1);
+        if (keyState.InFlight == 0)
+        {
+            _keys.Remove(keyState.Key);
+            _metrics.KeysInFlight(-1);
+        }
+    }
+
+    public bool Release(string key)
+    {
+        lock (_lock)
+        {
+            if (!_keys.TryGetValue(key, out var keyState) || !keyState.Held)
+                return false;
+            Unhold(keyState);
+        }
+        LogKeyReleased(Logger, Endpoint, key);
+        return true;
+    }
+
+    public IReadOnlyList<HeldKey> HeldKeys()
+    {
+        lock (_lock)
+            return _keys.Values.Where(k => k.Held).Select(k => new HeldKey(Endpoint, k.Key, k.HeldBy, k.HeldSince)).ToArray();
+    }
+
+    /// <summary>A snapshot for tests and diagnostics.</summary>
+    public ThreadDelegateSnapshot Snapshot()
+    {
+        lock (_lock)
+            return new ThreadDelegateSnapshot(
+                _lanes.Count(l => l.Running > 0),
+                _keys.Count,
+                _totalWaiting,
+                _lanes.Select(l => l.Waiting).ToArray(),
+                _keys.Values.Count(k => k.Held));
+    }
+
+    // ---------------------------------------------------------------- gaps
+
+    TimeSpan GapTimeout => _stopping && _options.SequenceGapTimeout > TimeSpan.FromMilliseconds(100)
+        ? TimeSpan.FromMilliseconds(100)
+        : _options.SequenceGapTimeout;
+
+    void ArmGapTimer(SequenceStream stream)
+    {
+        if (stream.GapArmedAt == stream.Next)
+            return;
+        stream.GapArmedAt = stream.Next;
+        stream.GapTimer ??= _time.CreateTimer(static s => ((GapCallback)s!).Fire(), new GapCallback(this, stream), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        stream.GapTimer.Change(GapTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    void GapExpired(SequenceStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.GapArmedAt != stream.Next || stream.Blocked is not null || stream.Pending is not { Count: > 0 })
+                return; // progress was made, or nothing waits
+            var first = stream.Pending.Keys.Min();
+            var skipped = first - stream.Next;
+            _metrics.GapSkipped(skipped);
+            LogGapSkipped(Logger, Endpoint, stream.Next, first - 1, GapTimeout);
+            stream.Next = first;
+            stream.GapArmedAt = -1;
+            Advance(stream);
+        }
+    }
+
+    /// <summary>The endpoint is stopping: deliveries the transport dropped will not come, so gaps wait only briefly.</summary>
+    public void Stopping()
+    {
+        _stopping = true;
+        lock (_gate)
+            _settled = false; // a restarted in-memory endpoint has new readers: settle again
+        lock (_lock)
+            foreach (var stream in _streams.Values.Append(_arrival))
+                if (stream.GapTimer is not null && stream.GapArmedAt >= 0)
+                    stream.GapTimer.Change(GapTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    sealed class GapCallback(ThreadDelegateDispatcher dispatcher, SequenceStream stream)
+    {
+        public void Fire() => dispatcher.GapExpired(stream);
+    }
+
+    // ---------------------------------------------------------------- the in-memory gate
+    //
+    // MassTransit's in-memory transport hands deliveries, in queue order, to N readers that run
+    // concurrently: between a reader taking a message and that message reaching any filter, another
+    // reader can overtake it. The gate closes that window. Every receive pipe call's completion is
+    // handed to the reader through the gate, one at a time, with the reader's continuation run inline:
+    // the reader finishes the message, takes the next one and runs it up to this filter's Issue (which
+    // takes the gate again, re-entrantly) before the gate lets the next reader go. A reader woken by
+    // the transport on its own thread waits at Issue while a completion is in progress. So positions
+    // are issued in the order readers take messages from the transport's queue. Work on the message
+    // itself never runs under the gate (the lane filter yields first).
+
+    public Task CompleteThroughGate(Task inner, DeliveryTicket ticket)
+    {
+        var completion = new GateCompletion(this, inner, ticket);
+        inner.ContinueWith(static (_, state) => ((GateCompletion)state!).Enqueue(), completion,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return completion.Task;
+    }
+
+    void DrainGate()
+    {
+        var thread = Environment.CurrentManagedThreadId;
+        while (!_completions.IsEmpty)
+        {
+            if (Volatile.Read(ref _drainingThread) == thread || !Monitor.TryEnter(_gate))
+                return; // this thread is already draining further up its stack, or another thread holds the gate and will look again
+            try
+            {
+                _drainingThread = thread;
+                while (_completions.TryDequeue(out var completion))
+                    completion.Complete();
+            }
+            finally
+            {
+                _drainingThread = 0;
+                Monitor.Exit(_gate);
+            }
+        }
+    }
+
+    // The readers of an in-memory endpoint are started as thread-pool work items when the transport
+    // starts, and each one's first run takes messages outside the gate. So the deliveries of the first
+    // moments after a start are parked until the readers have all been started (the pool has no work
+    // item left waiting, bounded by StartupSettleLimit), and then given positions in the transport's
+    // own message order (the in-memory message sequence number). From then on the gate keeps the order.
+
+    static readonly TimeSpan StartupSettleLimit = TimeSpan.FromMilliseconds(500);
+    bool _settled;
+    List<DeliveryTicket>? _startupBatch;
+    Task? _settle;
+
+    /// <summary>Where a parked delivery waits until the startup settle has given it its position.</summary>
+    public Task? StartupSettling(DeliveryTicket ticket) => ticket.Position < 0 ? _settle : null;
+
+    async Task StartupSettle()
+    {
+        await Task.Yield();
+        var started = Stopwatch.GetTimestamp();
+        var quiet = 0;
+        while (quiet < 3 && Stopwatch.GetElapsedTime(started) < StartupSettleLimit)
+        {
+            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+        lock (_gate)
+        {
+            var batch = _startupBatch ?? [];
+            batch.Sort(static (a, b) => a.TransportSequence.CompareTo(b.TransportSequence));
+            foreach (var ticket in batch)
+                ticket.Position = ++_arrival.Issued;
+            _startupBatch = null;
+            _settled = true;
+            _settle = null;
+        }
+    }
+
+    static class InMemorySequence
+    {
+        static readonly Func<InMemoryReceiveContext, long>? Reader = Create();
+
+        static Func<InMemoryReceiveContext, long>? Create()
+        {
+            var field = typeof(InMemoryReceiveContext).GetField("_message", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+            if (field?.FieldType != typeof(InMemoryTransportMessage))
+                return null;
+            var parameter = System.Linq.Expressions.Expression.Parameter(typeof(InMemoryReceiveContext));
+            var body = System.Linq.Expressions.Expression.Property(System.Linq.Expressions.Expression.Field(parameter, field), nameof(InMemoryTransportMessage.SequenceNumber));
+            return System.Linq.Expressions.Expression.Lambda<Func<InMemoryReceiveContext, long>>(body, parameter).Compile();
+        }
+
+        /// <summary>The in-memory transport's message sequence number (send order), or 0 when it cannot be read.</summary>
+        public static long Read(ReceiveContext context) => Reader is not null && context is InMemoryReceiveContext inMemory ? Reader(inMemory) : 0;
+
+        public static bool Readable => Reader is not null;
+    }
+
+    sealed class GateCompletion(ThreadDelegateDispatcher dispatcher, Task inner, DeliveryTicket ticket) : TaskCompletionSource
+    {
+        public void Enqueue()
+        {
+            dispatcher.Settle(ticket);
+            dispatcher._completions.Enqueue(this);
+            dispatcher.DrainGate();
+        }
+
+        public void Complete()
+        {
+            if (inner.IsFaulted)
+                TrySetException(inner.Exception!.InnerExceptions);
+            else if (inner.IsCanceled)
+                TrySetCanceled();
+            else
+                TrySetResult();
+        }
+    }
+
+    // ---------------------------------------------------------------- state
+
+    internal sealed class Lane(int index)
+    {
+        public readonly int Index = index;
+        public int Running;
+        public int Waiting;
+        public DeliveryTicket? Head;
+        public DeliveryTicket? Tail;
+
+        public int Load => Running + Waiting;
+    }
+
+    internal sealed class KeyState(string key, Lane lane)
+    {
+        public readonly string Key = key;
+        public readonly Lane Lane = lane;
+        public int InFlight;
+        public bool Held;
+        public Guid? HeldBy;
+        public DateTimeOffset HeldSince;
+    }
+
+    internal sealed class SequenceStream(object id)
+    {
+        public readonly object Id = id;
+        public long Next = 1;
+        public long Issued;
+        public Dictionary<long, DeliveryTicket>? Pending;
+        public DeliveryTicket? Blocked;
+        public ITimer? GapTimer;
+        public long GapArmedAt = -1;
+        public bool Retiring;
+    }
+
+    /// <summary>One delivery's place: its position (set in the receive pipe) and its lane (set at admission).</summary>
+    internal sealed class DeliveryTicket
+    {
+        public SequenceStream? Stream;
+        public long Position;
+        public int State;
+        public string Key = "";
+        public KeyState? KeyState;
+        public Lane? Lane;
+        public DeliveryTicket? NextInLane;
+        public TaskCompletionSource? Turn;
+        public long ArrivedAt;
+        public bool Started;
+        public long TransportSequence;
+    }
+
+    internal readonly record struct HeldState(string Key, Guid? FailedMessageId);
+
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Warning,
+        Message = "Thread delegate on {Endpoint}: the {Scheme} transport gives no delivery order that can be read, so messages are ordered as they reach the filter (best effort). Use RabbitMQ (delivery tags), the in-memory transport, or set ThreadDelegateOptions.DeliveryOrder.")]
+    static partial void LogArrivalOrder(ILogger logger, string endpoint, string scheme);
+
+    [LoggerMessage(EventId = 9002, Level = LogLevel.Warning,
+        Message = "Thread delegate on {Endpoint}: deliveries {From}..{To} never reached the filter within {Timeout}; skipped so later deliveries go on.")]
+    static partial void LogGapSkipped(ILogger logger, string endpoint, long from, long to, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Warning,
+        Message = "Thread delegate on {Endpoint}: key {Key} is held after message {MessageId} failed; its later messages go to the error queue in order until it is released.")]
+    static partial void LogKeyHeld(ILogger logger, string endpoint, string key, Guid? messageId);
+
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Information, Message = "Thread delegate on {Endpoint}: key {Key} released.")]
+    static partial void LogKeyReleased(ILogger logger, string endpoint, string key);
+}
+
+/// <summary>The state of one endpoint's thread delegate at a moment.</summary>
+/// <param name="LanesBusy">Lanes running a message.</param>
+/// <param name="KeysInFlight">Keys with messages admitted and not finished (or held).</param>
+/// <param name="Buffered">Messages admitted and waiting for their lane.</param>
+/// <param name="WaitingPerLane">Messages waiting on each lane.</param>
+/// <param name="KeysHeld">Keys held after a failure.</param>
+public sealed record ThreadDelegateSnapshot(int LanesBusy, int KeysInFlight, int Buffered, IReadOnlyList<int> WaitingPerLane, int KeysHeld);

@@ -1,0 +1,193 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.ThreadDelegate;
+
+/// <summary>How a new key is given a lane.</summary>
+public enum LaneAllocation
+{
+    /// <summary>
+    /// A key with messages in flight stays on its lane (the allocation map); a key with nothing in
+    /// flight goes to the lane with the fewest messages running or waiting. Unrelated keys rarely
+    /// wait behind each other. The default.
+    /// </summary>
+    LeastLoaded,
+
+    /// <summary>A key always goes to lane <c>hash(key) % Workers</c>, like a partitioner: colliding keys wait behind each other.</summary>
+    FixedHash
+}
+
+/// <summary>What happens to a key whose message finally failed (after the retries configured inside the lane).</summary>
+public enum FailedKeyBehavior
+{
+    /// <summary>The failed message faults to the error queue; the key's next messages go on. The default.</summary>
+    Release,
+
+    /// <summary>
+    /// The failed message faults to the error queue and the key is held: its later messages are not
+    /// consumed but fault too, in order, with <see cref="ThreadDelegateKeyHeldException"/>, until the key
+    /// is released (<see cref="ThreadDelegateControl.Release"/>) or <see cref="ThreadDelegateOptions.HoldTimeout"/> passes.
+    /// Other keys are not affected.
+    /// </summary>
+    Hold
+}
+
+/// <summary>What happens to a message whose key selector returns null or an empty string.</summary>
+public enum MissingKeyBehavior
+{
+    /// <summary>The message faults with <see cref="ThreadDelegateKeyMissingException"/> and is moved to the error queue (kept, not lost). The default.</summary>
+    Fault,
+
+    /// <summary>The message runs under <see cref="ThreadDelegateOptions.DefaultKey"/>: messages without a key are ordered among themselves.</summary>
+    DefaultLane
+}
+
+/// <summary>Options of the thread delegate pattern on one receive endpoint (see <c>UseThreadDelegate</c>).</summary>
+public sealed class ThreadDelegateOptions : IPatternOptions
+{
+    readonly List<ThreadDelegateKeySelector> _selectors = [];
+
+    /// <summary>Number of lanes: messages of different keys run in parallel on up to this many lanes. Default 8.</summary>
+    public int Workers { get; set; } = 8;
+
+    /// <summary>How a key is given a lane. Default <see cref="LaneAllocation.LeastLoaded"/>.</summary>
+    public LaneAllocation Allocation { get; set; } = LaneAllocation.LeastLoaded;
+
+    /// <summary>
+    /// Messages delivered and waiting for their turn, across all lanes. The endpoint's concurrent
+    /// message limit is set to <c>Workers + MaxBuffered</c> (the transport's deliveries are the
+    /// buffer), so memory stays bounded whatever the key distribution. Default <c>4 × Workers</c> when null.
+    /// </summary>
+    public int? MaxBuffered { get; set; }
+
+    /// <summary>
+    /// Messages waiting on one lane. When the lane a message must go to is full, admission stops
+    /// (later messages stay with the transport, in order) until that lane has room. Default 32.
+    /// </summary>
+    public int MaxBufferedPerLane { get; set; } = 32;
+
+    /// <summary>What a finally failed message does to its key. Default <see cref="FailedKeyBehavior.Release"/>.</summary>
+    public FailedKeyBehavior FailedKey { get; set; } = FailedKeyBehavior.Release;
+
+    /// <summary>With <see cref="FailedKeyBehavior.Hold"/>: release a held key automatically after this long. Null: only by <see cref="Control"/>.</summary>
+    public TimeSpan? HoldTimeout { get; set; }
+
+    /// <summary>Reads the endpoint's state and lists and releases held keys; may be shared by several endpoints. Required with <see cref="FailedKeyBehavior.Hold"/> unless <see cref="HoldTimeout"/> is set.</summary>
+    public ThreadDelegateControl? Control { get; set; }
+
+    /// <summary>What a message without a key does. Default <see cref="MissingKeyBehavior.Fault"/>.</summary>
+    public MissingKeyBehavior MissingKey { get; set; } = MissingKeyBehavior.Fault;
+
+    /// <summary>The key used for messages without one when <see cref="MissingKey"/> is <see cref="MissingKeyBehavior.DefaultLane"/>.</summary>
+    public string DefaultKey { get; set; } = "(no key)";
+
+    /// <summary>
+    /// With an exact delivery order (RabbitMQ delivery tags): how long a delivery waits for an earlier
+    /// one that never reaches the filter (a delivery the transport dropped while stopping) before the
+    /// gap is skipped. Default 2 s; 100 ms once the endpoint is stopping.
+    /// </summary>
+    public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Set the endpoint's concurrent message limit (and raise its prefetch) to <c>Workers + MaxBuffered</c>. Default true.</summary>
+    public bool ConfigureTransportConcurrency { get; set; } = true;
+
+    /// <summary>
+    /// The transport's delivery order. Null: RabbitMQ delivery tags when MassTransit.Patterns.RabbitMQ is
+    /// loaded, the in-memory transport's own order, else the order in which deliveries reach the filter
+    /// (best effort: see the README).
+    /// </summary>
+    public IDeliveryOrder? DeliveryOrder { get; set; }
+
+    /// <summary>The message types ordered by key, with their selectors.</summary>
+    public IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
+
+    /// <summary>Orders messages of type <typeparamref name="T"/> by the key <paramref name="selector"/> returns.</summary>
+    public ThreadDelegateOptions Key<T>(Func<T, string?> selector)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        return Add(new ThreadDelegateKeySelector<T>(context => selector(context.Message)));
+    }
+
+    /// <summary>Orders messages of type <typeparamref name="T"/> by a <see cref="Guid"/> key.</summary>
+    public ThreadDelegateOptions Key<T>(Func<T, Guid> selector)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        return Add(new ThreadDelegateKeySelector<T>(context => selector(context.Message) is var id && id != Guid.Empty ? id.ToString("N") : null));
+    }
+
+    /// <summary>Orders messages of type <typeparamref name="T"/> by an integer key.</summary>
+    public ThreadDelegateOptions Key<T>(Func<T, long> selector)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        return Add(new ThreadDelegateKeySelector<T>(context => selector(context.Message).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Orders messages of type <typeparamref name="T"/> by a key read from the consume context (a header, say).</summary>
+    public ThreadDelegateOptions KeyFromContext<T>(Func<ConsumeContext<T>, string?> selector)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        return Add(new ThreadDelegateKeySelector<T>(selector));
+    }
+
+    ThreadDelegateOptions Add(ThreadDelegateKeySelector selector)
+    {
+        _selectors.RemoveAll(s => s.MessageType == selector.MessageType);
+        _selectors.Add(selector);
+        return this;
+    }
+
+    internal int EffectiveMaxBuffered => MaxBuffered ?? 4 * Workers;
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator)
+    {
+        validator.InRange(Workers, 1, 4096, nameof(Workers))
+            .Positive(EffectiveMaxBuffered, nameof(MaxBuffered))
+            .Positive(MaxBufferedPerLane, nameof(MaxBufferedPerLane))
+            .Positive(SequenceGapTimeout, nameof(SequenceGapTimeout))
+            .Require(_selectors.Count > 0, nameof(Keys), "must name at least one message type and its key (options.Key<T>(m => ...)).")
+            .Require(Enum.IsDefined(Allocation), nameof(Allocation), $"is not a known allocation (was {Allocation}).")
+            .Require(Enum.IsDefined(FailedKey), nameof(FailedKey), $"is not a known behaviour (was {FailedKey}).")
+            .Require(Enum.IsDefined(MissingKey), nameof(MissingKey), $"is not a known behaviour (was {MissingKey}).");
+        if (MissingKey == MissingKeyBehavior.DefaultLane)
+            validator.NotEmpty(DefaultKey, nameof(DefaultKey));
+        if (HoldTimeout is { } hold)
+            validator.Positive(hold, nameof(HoldTimeout));
+        if (FailedKey == FailedKeyBehavior.Hold)
+            validator.Require(Control is not null || HoldTimeout is not null, nameof(Control),
+                "must be set with FailedKey = Hold unless HoldTimeout is set: otherwise a held key could never be released.");
+    }
+}
+
+/// <summary>A message type ordered by the thread delegate, and how its key is read.</summary>
+public abstract class ThreadDelegateKeySelector
+{
+    private protected ThreadDelegateKeySelector(Type messageType) => MessageType = messageType;
+
+    /// <summary>The message type.</summary>
+    public Type MessageType { get; }
+
+    /// <summary>
+    /// Reads the key when <paramref name="context"/> holds a message of <see cref="MessageType"/>:
+    /// returns false when it does not; <paramref name="key"/> is null when the selector gave none.
+    /// </summary>
+    internal abstract bool TryGetKey(ConsumeContext context, out string? key);
+}
+
+sealed class ThreadDelegateKeySelector<T>(Func<ConsumeContext<T>, string?> selector) : ThreadDelegateKeySelector(typeof(T))
+    where T : class
+{
+    internal override bool TryGetKey(ConsumeContext context, out string? key)
+    {
+        if (context is ConsumeContext<T> typed || (context.HasMessageType(typeof(T)) && context.TryGetMessage(out typed!)))
+        {
+            key = selector(typed);
+            return true;
+        }
+        key = null;
+        return false;
+    }
+}

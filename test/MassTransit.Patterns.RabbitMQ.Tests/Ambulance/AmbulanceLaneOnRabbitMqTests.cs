@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using MassTransit.Patterns.Ambulance;
+using MassTransit.Patterns.RabbitMQ.Ambulance;
+using MassTransit.Patterns.Testing;
+using MassTransit.Testing;
+using MassTransit.Transports;
+using Microsoft.Extensions.DependencyInjection;
+using RabbitMQ.Client;
+
+namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance.Messages
+{
+    public record Work(int Number);
+
+    public record Alert(int Number);
+}
+
+namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
+{
+    using Messages;
+
+    /// <summary>
+    /// The lane on the real broker: a normal backlog of 5,000 messages behind slow consumers, and
+    /// urgent messages sent after it that must not wait for the backlog, only for work in flight.
+    /// </summary>
+    public sealed class AmbulanceLaneOnRabbitMqTests
+    {
+        /// <summary>The configured processing time of every message.</summary>
+        static readonly TimeSpan Work = TimeSpan.FromMilliseconds(250);
+
+        const int Backlog = 5_000;
+        const int QueueConcurrency = 4;
+        const int QueuePrefetch = 50;
+
+        public sealed class Log
+        {
+            public readonly ConcurrentQueue<(int Number, bool Lane, TimeSpan Waited, long NormalDoneBefore)> Urgent = new();
+            long _normalDone;
+            long _normalStarted;
+            long _urgentDone;
+
+            public long UrgentDone => Interlocked.Read(ref _urgentDone);
+
+            public void UrgentEnd() => Interlocked.Increment(ref _urgentDone);
+
+            public long NormalDone => Interlocked.Read(ref _normalDone);
+
+            public long NormalStarted => Interlocked.Read(ref _normalStarted);
+
+            public void NormalStart() => Interlocked.Increment(ref _normalStarted);
+
+            public void NormalEnd() => Interlocked.Increment(ref _normalDone);
+        }
+
+        public sealed class SlowConsumer(Log log) : IConsumer<Work>
+        {
+            public async Task Consume(ConsumeContext<Work> context)
+            {
+                if (context.IsUrgent())
+                {
+                    var waited = DateTime.UtcNow - (context.SentTime ?? DateTime.UtcNow);
+                    var lane = context.ReceiveContext.InputAddress.GetEndpointName()!.EndsWith(AmbulanceLaneOptions.DefaultSuffix, StringComparison.Ordinal);
+                    log.Urgent.Enqueue((context.Message.Number, lane, waited, log.NormalDone));
+                    await Task.Delay(Work, context.CancellationToken);
+                    log.UrgentEnd();
+                    return;
+                }
+                log.NormalStart();
+                await Task.Delay(Work, context.CancellationToken);
+                log.NormalEnd();
+            }
+        }
+
+        static async Task<(ServiceProvider Provider, ITestHarness Harness, Log Log)> StartAsync(string queue, AmbulanceMode mode)
+        {
+            var log = new Log();
+            var provider = new ServiceCollection()
+                .AddSingleton(log)
+                .AddMassTransitTestHarness(x =>
+                {
+                    x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(60));
+                    x.AddConsumer<SlowConsumer>().Endpoint(e =>
+                    {
+                        e.Name = queue;
+                        e.ConcurrentMessageLimit = QueueConcurrency;
+                        e.PrefetchCount = QueuePrefetch;
+                    });
+                    x.UsingRabbitMq((context, cfg) =>
+                    {
+                        cfg.Host(Broker.BusHost(), h =>
+                        {
+                            h.Username(ServiceEnvironment.RabbitUser);
+                            h.Password(ServiceEnvironment.RabbitPassword);
+                        });
+                        cfg.UseAmbulanceLane(context, a => a.Endpoint(queue, lane =>
+                        {
+                            lane.Mode = mode;
+                            lane.ConcurrentMessageLimit = 1;
+                        }));
+                        cfg.ConfigureEndpoints(context);
+                    });
+                })
+                .BuildServiceProvider(true);
+            var harness = provider.GetRequiredService<ITestHarness>();
+            await harness.Start();
+            return (provider, harness, log);
+        }
+
+        static async Task SendBacklogAsync(ISendEndpoint endpoint)
+        {
+            var batch = new List<Task>(200);
+            for (var i = 0; i < Backlog; i++)
+            {
+                batch.Add(endpoint.Send(new Work(i)));
+                if (batch.Count == batch.Capacity)
+                {
+                    await Task.WhenAll(batch);
+                    batch.Clear();
+                }
+            }
+            await Task.WhenAll(batch);
+        }
+
+        static async Task<IReadOnlyList<(int Number, bool Lane, TimeSpan Waited, long NormalDoneBefore)>> SendUrgentOneByOneAsync(ISendEndpoint endpoint, Log log, int count)
+        {
+            // One at a time, each after the previous one is done, so that no urgent message waits for another.
+            for (var i = 0; i < count; i++)
+            {
+                await endpoint.Send(new Work(100_000 + i), ctx => ctx.SetUrgent());
+                var expected = i + 1;
+                await Eventually.True(() => log.UrgentDone == expected, TimeSpan.FromSeconds(15), $"urgent message {expected} consumed");
+            }
+            var result = log.Urgent.ToArray();
+            TestContext.Current.TestOutputHelper?.WriteLine(string.Join(", ", result.Select(u => $"urgent {u.Number}: waited {u.Waited.TotalMilliseconds:0} ms, lane {u.Lane}, normal done before {u.NormalDoneBefore}")));
+            return result;
+        }
+
+        static async Task DeleteAsync(string queue)
+        {
+            await using var connection = await Broker.Factory().CreateConnectionAsync();
+            await using var channel = await connection.CreateChannelAsync();
+            var lane = queue + AmbulanceLaneOptions.DefaultSuffix;
+            foreach (var name in new[] { queue, lane, queue + "_error", lane + "_error", queue + "_skipped", lane + "_skipped" })
+                await channel.QueueDeleteAsync(name);
+            foreach (var name in new[] { queue, lane, lane + ".urgent", queue + "_error", lane + "_error", queue + "_skipped", lane + "_skipped" })
+                await channel.ExchangeDeleteAsync(name);
+        }
+
+        [Fact]
+        public async Task In_ambulance_mode_urgent_messages_overtake_a_backlog_of_5000_and_wait_at_most_for_the_work_in_flight()
+        {
+            var queue = Broker.UniqueQueue("amb-lane");
+            var (provider, harness, log) = await StartAsync(queue, AmbulanceMode.Ambulance);
+            try
+            {
+                var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
+                await SendBacklogAsync(endpoint);
+                // The lane's idle slot is lent to the backlog: all five slots run normal work.
+                await Eventually.True(() => log.NormalStarted - log.NormalDone == QueueConcurrency + 1, TimeSpan.FromSeconds(15),
+                    "normal work on the queue's four slots and the lane's idle one");
+
+                var urgent = await SendUrgentOneByOneAsync(endpoint, log, 5);
+
+                // Each urgent message waited for one message in flight to finish (at most Work), plus delivery:
+                // the bound is Work for the work in flight and Work again as slack for the broker and a busy
+                // 2-core machine. The backlog ahead of it in the queue would have cost Backlog * Work / 5 = 250 s.
+                var bound = Work + Work;
+                Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
+                Assert.All(urgent, u => Assert.True(u.Waited <= bound, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms"));
+                Assert.True(urgent.Max(u => u.NormalDoneBefore) < Backlog / 10, "the urgent messages were processed long before the backlog drained");
+            }
+            finally
+            {
+                await harness.Stop();
+                await provider.DisposeAsync();
+                await DeleteAsync(queue);
+            }
+        }
+
+        [Fact]
+        public async Task In_carpool_mode_an_urgent_message_never_waits_for_normal_work()
+        {
+            var queue = Broker.UniqueQueue("amb-carpool");
+            var (provider, harness, log) = await StartAsync(queue, AmbulanceMode.Carpool);
+            try
+            {
+                var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
+                await SendBacklogAsync(endpoint);
+                await Eventually.True(() => log.NormalStarted - log.NormalDone == QueueConcurrency, TimeSpan.FromSeconds(15),
+                    "normal work on the queue's four slots");
+
+                var urgent = await SendUrgentOneByOneAsync(endpoint, log, 5);
+
+                // The lane's slot is never lent: an urgent message waits for no normal message, so less than one Work.
+                Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
+                Assert.All(urgent, u => Assert.True(u.Waited < Work, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, less than one message's work ({Work.TotalMilliseconds:0} ms) expected"));
+                Assert.True(log.NormalStarted - log.NormalDone <= QueueConcurrency, "normal work never ran on the lane's slot");
+            }
+            finally
+            {
+                await harness.Stop();
+                await provider.DisposeAsync();
+                await DeleteAsync(queue);
+            }
+        }
+    }
+}

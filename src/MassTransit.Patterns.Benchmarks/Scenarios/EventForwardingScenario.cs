@@ -49,7 +49,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
         public async Task<BenchResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
         {
             var rabbit = context.Transport == BenchContext.RabbitMq;
-            var count = rabbit ? (context.Quick ? 600 : 2_000) : (context.Quick ? 1_000 : 3_000);
+            var count = rabbit ? (context.Quick ? 600 : 2_000) : (context.Quick ? 800 : 2_000);
             var rounds = context.Quick ? 3 : 5;
             await using var database = await BenchDatabase.CreateAsync(rabbit, cancellationToken);
 

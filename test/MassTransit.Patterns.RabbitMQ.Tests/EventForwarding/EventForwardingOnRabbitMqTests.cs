@@ -166,6 +166,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
 
                 var failure = await Assert.ThrowsAsync<MessageNotConfirmedException>(() => forwarder.Send(new Uri($"exchange:{nowhere}"), new Shipment(3)));
                 await forwarder.Publish(new ShipmentNoticed(3));
+                // What an outbox delivers for a publish: a send to the message type's exchange, which stays a publish (not mandatory).
+                await forwarder.Send(new Uri($"exchange:{typeof(ShipmentNoticed).Namespace}:{nameof(ShipmentNoticed)}"), new ShipmentNoticed(4));
 
                 Assert.Equal(2, failure.Attempts);
                 Assert.IsType<MessageReturnedException>(failure.InnerException);

@@ -8,7 +8,8 @@ IBenchScenario[] all =
     new AmbulanceScenario(),
     new SupervisorScenario(),
     new ControlFlowScenario(),
-    new ContextualScenario()
+    new ContextualScenario(),
+    new EventForwardingScenario()
 ];
 
 var transport = BenchContext.InMemory;

@@ -9,7 +9,8 @@ IShowcaseScenario[] all =
     new AmbulanceScenario(),
     new SupervisorScenario(),
     new ControlFlowScenario(),
-    new ContextualScenario()
+    new ContextualScenario(),
+    new EventForwardingScenario()
 ];
 
 ShowcaseOptions options;

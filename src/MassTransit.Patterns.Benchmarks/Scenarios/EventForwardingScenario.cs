@@ -1,0 +1,458 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using HdrHistogram;
+using MassTransit.Patterns.Benchmarks.Infrastructure;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.RabbitMQ.EventForwarding;
+using MassTransit.Patterns.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace MassTransit.Patterns.Benchmarks.Messages
+{
+    /// <summary>The event forwarding scenario's work: each must be applied once and forwarded once.</summary>
+    public record ForwardingWork(int Number);
+
+    /// <summary>What the work's consumer forwards downstream.</summary>
+    public record ForwardingWorkDone(Guid Source, int Number);
+}
+
+namespace MassTransit.Patterns.Benchmarks.Scenarios
+{
+    using Messages;
+
+    /// <summary>
+    /// <c>event-forwarding</c>: a producer sends work, a consumer applies each (a row in PostgreSQL on
+    /// RabbitMQ, SQLite in memory) and forwards an event downstream. The same faults hit both variants:
+    /// 1% of the messages are sent twice with one message id (a resend after a lost confirmation) and 1%
+    /// fail after the consumer's commit on their first attempt (a crash before the acknowledgement,
+    /// retried). "plain" is MassTransit with publisher confirms, the consumer saving and sending
+    /// directly; "forwarding" adds <c>UseEventForwarding</c>, the confirmed resending producer, and the
+    /// EF Core inbox and outbox. Throughput is messages per second until the last distinct forwarded
+    /// event arrives downstream; <c>lost</c> and <c>duplicate_effects</c> are counted in every
+    /// forwarding run (and reported for plain, where the duplicates are expected).
+    /// </summary>
+    public sealed class EventForwardingScenario : IBenchScenario
+    {
+        const int Concurrency = 16;
+        const int FaultEvery = 100;
+
+        public string Name => "event-forwarding";
+
+        public IReadOnlyList<string> Transports { get; } = [BenchContext.RabbitMq, BenchContext.InMemory];
+
+        public async Task<BenchResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
+        {
+            var rabbit = context.Transport == BenchContext.RabbitMq;
+            var count = rabbit ? (context.Quick ? 600 : 2_000) : (context.Quick ? 800 : 2_000);
+            var rounds = context.Quick ? 3 : 5;
+            await using var database = await BenchDatabase.CreateAsync(rabbit, cancellationToken);
+
+            var samples = new Dictionary<string, List<Outcome>> { ["plain"] = [], ["forwarding"] = [] };
+            using var lag = new LagRecorder();
+            for (var warm = 0; warm < 1; warm++)
+                foreach (var variant in samples.Keys)
+                    await RunOnceAsync(context, database, variant == "forwarding", Math.Max(200, count / 4), cancellationToken);
+            lag.Reset();
+            for (var round = 1; round <= rounds; round++)
+            {
+                foreach (var variant in samples.Keys)
+                {
+                    var outcome = await RunOnceAsync(context, database, variant == "forwarding", count, cancellationToken);
+                    samples[variant].Add(outcome);
+                    context.Progress($"round {round}/{rounds} {variant}: {outcome.Rate:N0} msg/s, lost {outcome.Lost}, duplicate effects {outcome.DuplicateEffects}, " +
+                        $"suppressed {outcome.Suppressed}");
+                }
+            }
+
+            var plain = Throughput.Median(samples["plain"].Select(o => o.Rate));
+            var forwarding = Throughput.Median(samples["forwarding"].Select(o => o.Rate));
+            var fwd = samples["forwarding"];
+            return new BenchResult(Name, context.Transport)
+                .Parameter("messages", count)
+                .Parameter("rounds", rounds)
+                .Parameter("concurrency", Concurrency)
+                .Parameter("database", rabbit ? "postgresql" : "sqlite")
+                .Parameter("duplicate_sends_per_100", 1)
+                .Parameter("post_commit_failures_per_100", 1)
+                .Metric("lost", fwd.Sum(o => o.Lost))
+                .Metric("duplicate_effects", fwd.Sum(o => o.DuplicateEffects))
+                .Metric("throughput_ratio_vs_plain", forwarding / plain)
+                .Metric("msg_per_s.plain", plain)
+                .Metric("msg_per_s.forwarding", forwarding)
+                .Metric("lost_plain", samples["plain"].Sum(o => o.Lost))
+                .Metric("duplicate_effects_plain", samples["plain"].Sum(o => o.DuplicateEffects))
+                .Metric("duplicates_suppressed", fwd.Sum(o => o.Suppressed))
+                .Metric("outbox_left", fwd.Sum(o => o.OutboxLeft))
+                .Metric("delivery_lag_p50_ms", lag.Percentile(50))
+                .Metric("delivery_lag_p99_ms", lag.Percentile(99));
+        }
+
+        static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
+        {
+            var watch = Stopwatch.StartNew();
+            while (!await condition())
+            {
+                if (watch.Elapsed > timeout)
+                    throw new TimeoutException($"not within {timeout}: {what}");
+                await Task.Delay(50);
+            }
+        }
+
+        sealed record Outcome(double Rate, int Lost, int DuplicateEffects, long Suppressed, int OutboxLeft);
+
+        static async Task<Outcome> RunOnceAsync(BenchContext context, BenchDatabase database, bool forwarding, int count, CancellationToken cancellationToken)
+        {
+            await database.ClearAsync(cancellationToken);
+            var queue = $"bench-fwd-{Guid.NewGuid():N}"[..24];
+            var downstream = queue + "-out";
+            var ids = Enumerable.Range(0, count).Select(_ => NewId.NextGuid()).ToArray();
+            var duplicated = Enumerable.Range(0, count).Where(i => i % FaultEvery == 7).ToArray();
+            var failOnce = new FailOnceAfterConsumer(Enumerable.Range(0, count).Where(i => i % FaultEvery == 42).Select(i => ids[i]).ToHashSet(), queue);
+            var state = new RunState(count, new Uri($"exchange:{downstream}"), queue);
+            using var suppressed = new CounterListener("masstransit.patterns.event_forwarding.inbox.duplicates_suppressed");
+
+            var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Services.AddSingleton(state);
+            // Every receive endpoint bound before the first send: a send to an exchange without its queue is dropped (plain) or returned (forwarding).
+            builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+            builder.Services.AddDbContext<BenchDb>(database.Configure);
+            builder.Services.AddReceiveObserver(_ => state);
+            builder.Services.AddMassTransit(x =>
+            {
+                if (forwarding)
+                {
+                    x.AddEventForwarding();
+                    x.AddPatternsEntityFrameworkOutbox<BenchDb>();
+                }
+                x.AddConsumer<WorkConsumer>().Endpoint(e =>
+                {
+                    e.Name = queue;
+                    e.ConcurrentMessageLimit = Concurrency;
+                    e.PrefetchCount = Concurrency * 2;
+                });
+                x.AddConsumer<DownstreamConsumer>().Endpoint(e =>
+                {
+                    e.Name = downstream;
+                    e.ConcurrentMessageLimit = Concurrency;
+                    e.PrefetchCount = Concurrency * 4;
+                });
+                x.AddConfigureEndpointsCallback((registration, name, cfg) =>
+                {
+                    if (name != queue)
+                        return;
+                    cfg.UseMessageRetry(r => r.Immediate(3));
+                    cfg.UseFilter(failOnce);
+                    if (forwarding)
+                        cfg.UsePatternsEntityFrameworkOutbox<BenchDb>(registration);
+                });
+                context.UseTransport(x, (registration, cfg) =>
+                {
+                    if (!forwarding)
+                        return;
+                    if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
+                        rabbit.UseEventForwarding(registration);
+                    else
+                        cfg.UseEventForwarding(registration);
+                });
+            });
+
+            using var host = builder.Build();
+            await host.StartAsync(cancellationToken);
+            double rate;
+            var outboxLeft = 0;
+            try
+            {
+                var bus = host.Services.GetRequiredService<IBus>();
+                var forwarder = forwarding ? host.Services.GetRequiredService<IEventForwarder>() : null;
+                var endpoint = await bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
+                var address = new Uri($"exchange:{queue}");
+
+                Task Send(int i) => forwarder is not null
+                    ? forwarder.Send(address, new ForwardingWork(i), ids[i], null, cancellationToken)
+                    : endpoint.Send(new ForwardingWork(i), c => c.MessageId = ids[i], cancellationToken);
+
+                var watch = Stopwatch.StartNew();
+                var batch = new List<Task>(256);
+                var duplicates = new HashSet<int>(duplicated);
+                for (var i = 0; i < count; i++)
+                {
+                    batch.Add(Send(i));
+                    if (duplicates.Contains(i))
+                        batch.Add(Send(i));
+                    if (batch.Count >= 256)
+                    {
+                        await Task.WhenAll(batch);
+                        batch.Clear();
+                    }
+                }
+                await Task.WhenAll(batch);
+                await state.AllForwarded.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+                rate = count / watch.Elapsed.TotalSeconds;
+
+                // Every copy (originals and duplicates) processed before counting the effects.
+                await WaitUntil(() => Task.FromResult(state.WorkReceived >= count + duplicated.Length), TimeSpan.FromMinutes(1), "every copy is processed");
+                if (forwarding)
+                {
+                    try
+                    {
+                        await WaitUntil(async () => await database.OutboxCountAsync(cancellationToken) == 0, TimeSpan.FromSeconds(30), "the outbox drains");
+                    }
+                    catch (TimeoutException)
+                    {
+                        outboxLeft = await database.OutboxCountAsync(cancellationToken);
+                    }
+                }
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+                if (context.Transport == BenchContext.RabbitMq)
+                    await RabbitCleanup.DeleteAsync(queue, downstream);
+            }
+
+            var applied = await database.AppliedAsync(cancellationToken);
+            var lost = ids.Count(id => !applied.ContainsKey(id)) + ids.Count(id => applied.ContainsKey(id) && !state.Forwarded.ContainsKey(id));
+            return new Outcome(rate, lost, applied.Values.Count(c => c > 1), suppressed.Sum, outboxLeft);
+        }
+
+        /// <summary>Per run: distinct forwarded events that arrived downstream, and every copy of the work processed.</summary>
+        sealed class RunState(int count, Uri downstream, string queue) : IReceiveObserver
+        {
+            readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            int _received;
+
+            public Uri Downstream { get; } = downstream;
+
+            public ConcurrentDictionary<Guid, int> Forwarded { get; } = new();
+
+            public Task AllForwarded => _all.Task;
+
+            public int WorkReceived => Volatile.Read(ref _received);
+
+            public void OnForwarded(Guid source)
+            {
+                Forwarded.AddOrUpdate(source, 1, (_, n) => n + 1);
+                if (Forwarded.Count >= count)
+                    _all.TrySetResult();
+            }
+
+            public Task PostReceive(ReceiveContext context)
+            {
+                if (context.InputAddress.AbsolutePath.EndsWith("/" + queue, StringComparison.Ordinal))
+                    Interlocked.Increment(ref _received);
+                return Task.CompletedTask;
+            }
+
+            public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
+
+            public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType)
+                where T : class =>
+                Task.CompletedTask;
+
+            public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
+                where T : class =>
+                Task.CompletedTask;
+
+            public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
+        }
+
+        /// <summary>Applies the work through the scope's DbContext and forwards the event (through the outbox when it is on).</summary>
+        sealed class WorkConsumer(BenchDb db, RunState state) : IConsumer<ForwardingWork>
+        {
+            public async Task Consume(ConsumeContext<ForwardingWork> context)
+            {
+                var id = context.MessageId!.Value;
+                // One statement: a second application of the same message shows as Count 2.
+                await db.Database.ExecuteSqlInterpolatedAsync(
+                    $"""INSERT INTO "Effects" ("MessageId", "Count") VALUES ({id}, 1) ON CONFLICT ("MessageId") DO UPDATE SET "Count" = "Effects"."Count" + 1""",
+                    context.CancellationToken);
+                var endpoint = await context.GetSendEndpoint(state.Downstream);
+                await endpoint.Send(new ForwardingWorkDone(id, context.Message.Number), context.CancellationToken);
+            }
+        }
+
+        sealed class DownstreamConsumer(RunState state) : IConsumer<ForwardingWorkDone>
+        {
+            public Task Consume(ConsumeContext<ForwardingWorkDone> context)
+            {
+                state.OnForwarded(context.Message.Source);
+                return Task.CompletedTask;
+            }
+        }
+
+        /// <summary>Throws once for chosen messages after the consumer (and its commit) completed: a crash before the acknowledgement, then retried.</summary>
+        sealed class FailOnceAfterConsumer(HashSet<Guid> ids, string queue) : IFilter<ConsumeContext>
+        {
+            readonly ConcurrentDictionary<Guid, bool> _failed = new();
+
+            public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+            {
+                await next.Send(context);
+                if (context.MessageId is { } id && ids.Contains(id) && _failed.TryAdd(id, true))
+                    throw new IOException("connection lost after the commit (injected)");
+            }
+
+            public void Probe(ProbeContext context) => context.CreateFilterScope("fail-once-after-consumer-" + queue);
+        }
+
+        sealed class CounterListener : IDisposable
+        {
+            readonly MeterListener _listener = new();
+            long _sum;
+
+            public CounterListener(string instrument)
+            {
+                _listener.InstrumentPublished = (i, l) =>
+                {
+                    if (i.Meter.Name == PatternsDiagnostics.Name && i.Name == instrument)
+                        l.EnableMeasurementEvents(i);
+                };
+                _listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref _sum, v));
+                _listener.Start();
+            }
+
+            public long Sum => Interlocked.Read(ref _sum);
+
+            public void Dispose() => _listener.Dispose();
+        }
+
+        /// <summary>The outbox delivery lag (send to confirmed delivery), as MassTransit.Patterns records it.</summary>
+        sealed class LagRecorder : IDisposable
+        {
+            readonly MeterListener _listener = new();
+            readonly LongConcurrentHistogram _histogram = new(1, TimeSpan.FromMinutes(10).Ticks / 10, 3);
+
+            public LagRecorder()
+            {
+                _listener.InstrumentPublished = (i, l) =>
+                {
+                    if (i.Meter.Name == PatternsDiagnostics.Name && i.Name == "masstransit.patterns.event_forwarding.outbox.delivery_lag")
+                        l.EnableMeasurementEvents(i);
+                };
+                _listener.SetMeasurementEventCallback<double>((_, ms, _, _) => _histogram.RecordValue(Math.Max(1, (long)(ms * 1000))));
+                _listener.Start();
+            }
+
+            public void Reset() => _histogram.Reset();
+
+            public double Percentile(double p) => _histogram.TotalCount == 0 ? 0 : _histogram.GetValueAtPercentile(p) / 1000.0;
+
+            public void Dispose() => _listener.Dispose();
+        }
+    }
+
+    public sealed class BenchEffect
+    {
+        public Guid MessageId { get; set; }
+        public int Count { get; set; }
+    }
+
+    public sealed class BenchDb(DbContextOptions<BenchDb> options) : DbContext(options)
+    {
+        public DbSet<BenchEffect> Effects => Set<BenchEffect>();
+
+        protected override void OnModelCreating(ModelBuilder modelBuilder)
+        {
+            modelBuilder.Entity<BenchEffect>().HasKey(e => e.MessageId);
+            modelBuilder.Entity<BenchEffect>().Property(e => e.MessageId).ValueGeneratedNever();
+            modelBuilder.AddEventForwardingEntities();
+        }
+    }
+
+    /// <summary>PostgreSQL (a database of its own) with RabbitMQ, a SQLite file in memory runs; emptied between runs, dropped at the end.</summary>
+    sealed class BenchDatabase : IAsyncDisposable
+    {
+        BenchDatabase(Action<DbContextOptionsBuilder> configure) => Configure = configure;
+
+        public Action<DbContextOptionsBuilder> Configure { get; }
+
+        public static async Task<BenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken)
+        {
+            Action<DbContextOptionsBuilder> configure;
+            if (postgres)
+            {
+                var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
+                    { Database = $"bench_fwd_{Guid.NewGuid():N}"[..24], MaxPoolSize = 64 }.ConnectionString;
+                configure = o => o.UseNpgsql(connection);
+            }
+            else
+            {
+                var file = Path.Combine(Path.GetTempPath(), $"mtp-bench-fwd-{Guid.NewGuid():N}.db");
+                configure = o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60");
+            }
+            var database = new BenchDatabase(configure);
+            await using var db = database.Open();
+            await db.Database.EnsureDeletedAsync(cancellationToken);
+            await db.Database.EnsureCreatedAsync(cancellationToken);
+            if (!postgres)
+                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+            return database;
+        }
+
+        BenchDb Open()
+        {
+            var builder = new DbContextOptionsBuilder<BenchDb>();
+            Configure(builder);
+            return new BenchDb(builder.Options);
+        }
+
+        public async Task ClearAsync(CancellationToken cancellationToken)
+        {
+            await using var db = Open();
+            await db.Effects.ExecuteDeleteAsync(cancellationToken);
+            await db.Set<InboxEntry>().ExecuteDeleteAsync(cancellationToken);
+            await db.Set<OutboxEntry>().ExecuteDeleteAsync(cancellationToken);
+        }
+
+        public async Task<int> OutboxCountAsync(CancellationToken cancellationToken)
+        {
+            await using var db = Open();
+            return await db.Set<OutboxEntry>().CountAsync(cancellationToken);
+        }
+
+        public async Task<Dictionary<Guid, int>> AppliedAsync(CancellationToken cancellationToken)
+        {
+            await using var db = Open();
+            return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count, cancellationToken);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var db = Open();
+            var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
+            await db.Database.EnsureDeletedAsync();
+            if (file is not null)
+                foreach (var f in new[] { file + "-wal", file + "-shm" })
+                    File.Delete(f);
+        }
+    }
+
+    /// <summary>Removes a run's queues and exchanges from the broker.</summary>
+    static class RabbitCleanup
+    {
+        public static async Task DeleteAsync(params string[] queues)
+        {
+            var factory = new global::RabbitMQ.Client.ConnectionFactory
+            {
+                HostName = ServiceEnvironment.RabbitHost,
+                Port = ServiceEnvironment.RabbitAmqpPort,
+                UserName = ServiceEnvironment.RabbitUser,
+                Password = ServiceEnvironment.RabbitPassword
+            };
+            await using var connection = await factory.CreateConnectionAsync();
+            await using var channel = await connection.CreateChannelAsync();
+            foreach (var name in queues.SelectMany(q => new[] { q, q + "_error", q + "_skipped" }))
+            {
+                await channel.QueueDeleteAsync(name, false, false);
+                await channel.ExchangeDeleteAsync(name, false);
+            }
+        }
+    }
+}

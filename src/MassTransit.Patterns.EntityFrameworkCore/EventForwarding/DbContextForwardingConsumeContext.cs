@@ -1,0 +1,70 @@
+using MassTransit.Middleware;
+using MassTransit.Middleware.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+
+/// <summary>
+/// The consume context MassTransit's outbox pipe runs the consumer with: its sends and publishes
+/// become outbox rows in the scope's DbContext, saved with the consumer's writes when the consumer
+/// completes (<see cref="SetConsumed"/>) and committed with them and the inbox row by the factory.
+/// Delivery is the background service's job, so the outbox counts as delivered here: a redelivered
+/// copy of a consumed message only gets acknowledged.
+/// </summary>
+sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxConsumeContextProxy<TMessage>
+    where TDbContext : DbContext
+    where TMessage : class
+{
+    readonly TDbContext _db;
+    readonly Guid _inboxMessageId;
+    readonly Guid _outboxId = NewId.NextGuid();
+    bool _consumed;
+    int _position;
+
+    public DbContextForwardingConsumeContext(ConsumeContext<TMessage> context, OutboxConsumeOptions options, IServiceProvider provider, TDbContext db,
+        Guid inboxMessageId, bool consumed)
+        : base(context, options, provider)
+    {
+        _db = db;
+        _inboxMessageId = inboxMessageId;
+        _consumed = consumed;
+    }
+
+    /// <summary>How many outbox rows the consumer added.</summary>
+    public int AddedRows => Volatile.Read(ref _position);
+
+    public override bool ContinueProcessing { get; set; }
+
+    public override bool IsMessageConsumed => _consumed;
+
+    public override bool IsOutboxDelivered => true;
+
+    public override int ReceiveCount => 1;
+
+    public override long? LastSequenceNumber => null;
+
+    public override async Task SetConsumed()
+    {
+        await _db.SaveChangesAsync(CancellationToken).ConfigureAwait(false);
+        _consumed = true;
+    }
+
+    public override Task SetDelivered() => Task.CompletedTask;
+
+    public override Task<List<OutboxMessageContext>> LoadOutboxMessages() => Task.FromResult(new List<OutboxMessageContext>());
+
+    public override Task NotifyOutboxMessageDelivered(OutboxMessageContext message) => Task.CompletedTask;
+
+    public override Task RemoveOutboxMessages() => Task.CompletedTask;
+
+    public override Task AddSend<T>(SendContext<T> context)
+    {
+        lock (_db)
+        {
+            var row = OutboxRows.Create(context, _outboxId, _position, _inboxMessageId, ConsumerId);
+            _db.Add(row);
+            _position++;
+        }
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using MassTransit.Middleware;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+
+/// <summary>
+/// Runs one consumed message through MassTransit's outbox pipe inside one transaction of the
+/// scope's <typeparamref name="TDbContext"/> (the instance the consumer's own code gets): the inbox
+/// row is inserted first, the consumer runs, its writes and the outbox rows of what it sent are
+/// saved, and everything commits together before MassTransit acknowledges the message. When the
+/// inbox row already exists (a redelivery after a crash between commit and acknowledgement, or a
+/// producer's resend), the consumer does not run and the message is acknowledged.
+/// </summary>
+public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxContextFactory<TDbContext>
+    where TDbContext : DbContext
+{
+    readonly TDbContext _db;
+    readonly IServiceProvider _provider;
+    readonly EntityFrameworkOutboxOptions _options;
+    readonly OutboxDeliverySignal<TDbContext> _signal;
+
+    /// <summary>Created per message scope by the container.</summary>
+    public EntityFrameworkOutboxContextFactory(TDbContext db, IServiceProvider provider, IOptionsMonitor<EntityFrameworkOutboxOptions> options,
+        OutboxDeliverySignal<TDbContext> signal)
+    {
+        _db = db;
+        _provider = provider;
+        _options = options.Get(EntityFrameworkOutboxRegistrationExtensions.OptionsName<TDbContext>());
+        _signal = signal;
+    }
+
+    /// <inheritdoc />
+    public async Task Send<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next)
+        where T : class
+    {
+        var messageId = context.GetOriginalMessageId() ?? throw new MessageException(typeof(T), "The inbox needs a message id.");
+        var inbox = options is not ForwardingConsumeOptions { Inbox: false };
+
+        var strategy = _db.Database.CreateExecutionStrategy();
+        var added = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
+        if (added > 0)
+            _signal.Notify();
+    }
+
+    async Task<int> Attempt<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next, Guid messageId, bool inbox,
+        CancellationToken cancellationToken)
+        where T : class
+    {
+        // A retry of the execution strategy replays the whole message: nothing from the failed attempt may leak into it.
+        _db.ChangeTracker.Clear();
+        await using var transaction = await _db.Database.BeginTransactionAsync(_options.IsolationLevel, cancellationToken).ConfigureAwait(false);
+
+        if (inbox && !await TryClaimAsync(messageId, options.ConsumerId, transaction, cancellationToken).ConfigureAwait(false))
+        {
+            var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
+            await next.Send(duplicate).ConfigureAwait(false);
+            ForwardingDiagnostics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingDiagnostics.ConsumerTag, options.ConsumerType));
+            return 0;
+        }
+
+        var outboxContext = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: false);
+        await next.Send(outboxContext).ConfigureAwait(false);
+        if (!outboxContext.IsMessageConsumed)
+            throw new InvalidOperationException("The outbox pipe completed without saving the consumer's work.");
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return outboxContext.AddedRows;
+    }
+
+    /// <summary>
+    /// Inserts the inbox row inside the transaction. The primary key makes a concurrent copy of the
+    /// message wait for this transaction and then fail, so one of them applies the message. Returns
+    /// false (transaction rolled back) when the message was already consumed.
+    /// </summary>
+    async Task<bool> TryClaimAsync(Guid messageId, Guid consumerId, IDbContextTransaction transaction, CancellationToken cancellationToken)
+    {
+        var entry = _db.Add(new InboxEntry { MessageId = messageId, ConsumerId = consumerId, Consumed = DateTime.UtcNow });
+        try
+        {
+            await _db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            entry.State = EntityState.Detached;
+            await RollbackQuietly(transaction).ConfigureAwait(false);
+            var consumed = await _db.Set<InboxEntry>().AsNoTracking()
+                .AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken).ConfigureAwait(false);
+            if (consumed)
+                return false;
+            throw;
+        }
+    }
+
+    static async Task RollbackQuietly(IDbContextTransaction transaction)
+    {
+        try
+        {
+            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The original failure matters; a failed rollback only means the connection is gone.
+        }
+    }
+
+    /// <inheritdoc />
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateScope("outboxContextFactory");
+        scope.Add("provider", "MassTransit.Patterns.EntityFrameworkCore");
+        scope.Add("dbContext", typeof(TDbContext).Name);
+    }
+}
+
+/// <summary>MassTransit's outbox consume options, plus whether the endpoint uses the inbox.</summary>
+sealed class ForwardingConsumeOptions : OutboxConsumeOptions
+{
+    public bool Inbox { get; init; } = true;
+}

@@ -1,0 +1,45 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+
+/// <summary>The statements the delivery and clean-up services run, in one place (and checkable offline for SQL Server).</summary>
+static class ForwardingQueries
+{
+    public const string LeaseName = "outbox-delivery";
+
+    /// <summary>The oldest undelivered groups, by the sequence number of their first row.</summary>
+    public static IQueryable<Guid> PendingGroups(DbContext db, int limit) =>
+        db.Set<OutboxEntry>()
+            .GroupBy(x => x.OutboxId)
+            .Select(g => new { OutboxId = g.Key, First = g.Min(x => x.SequenceNumber) })
+            .OrderBy(g => g.First)
+            .Take(limit)
+            .Select(g => g.OutboxId);
+
+    /// <summary>The rows of <paramref name="groups"/>, lowest positions first, so that a group cut by the limit continues next round.</summary>
+    public static IQueryable<OutboxEntry> GroupRows(DbContext db, List<Guid> groups, int limit) =>
+        db.Set<OutboxEntry>().AsNoTracking()
+            .Where(x => groups.Contains(x.OutboxId))
+            .OrderBy(x => x.Position).ThenBy(x => x.SequenceNumber)
+            .Take(limit);
+
+    public static Task<int> DeleteDelivered(DbContext db, List<long> sequenceNumbers, CancellationToken cancellationToken) =>
+        db.Set<OutboxEntry>().Where(x => sequenceNumbers.Contains(x.SequenceNumber)).ExecuteDeleteAsync(cancellationToken);
+
+    /// <summary>Takes the lease when it is free or expired, or renews it when <paramref name="owner"/> holds it: one conditional update.</summary>
+    public static async Task<bool> TakeLease(DbContext db, Guid owner, DateTime now, DateTime until, CancellationToken cancellationToken) =>
+        await db.Set<OutboxLease>()
+            .Where(l => l.Name == LeaseName && (l.Owner == owner || l.ExpiresAt < now))
+            .ExecuteUpdateAsync(s => s.SetProperty(l => l.Owner, owner).SetProperty(l => l.ExpiresAt, until), cancellationToken) == 1;
+
+    public static Task<int> ReleaseLease(DbContext db, Guid owner, DateTime now, CancellationToken cancellationToken) =>
+        db.Set<OutboxLease>().Where(l => l.Name == LeaseName && l.Owner == owner)
+            .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAt, now), cancellationToken);
+
+    public static Task<int> RemoveExpiredInbox(DbContext db, DateTime cutoff, int limit, CancellationToken cancellationToken) =>
+        db.Set<InboxEntry>()
+            .Where(x => x.Consumed < cutoff)
+            .OrderBy(x => x.Consumed)
+            .Take(limit)
+            .ExecuteDeleteAsync(cancellationToken);
+}

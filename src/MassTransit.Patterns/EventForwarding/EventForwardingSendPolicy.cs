@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.EventForwarding;
+
+/// <summary>
+/// Sends one message until the broker confirms it: each attempt is bounded by
+/// <see cref="EventForwardingOptions.SendTimeout"/>, a failed or unconfirmed attempt is repeated up to
+/// <see cref="EventForwardingOptions.ResendLimit"/> times with a doubling pause, and every attempt
+/// must carry the same message id (the caller's attempt delegate sets it) so that a copy that did
+/// arrive is dropped by the consumer's inbox. Used by <see cref="IEventForwarder"/> and by outbox
+/// delivery services.
+/// </summary>
+public sealed class EventForwardingSendPolicy
+{
+    readonly EventForwardingOptions _options;
+    readonly KeyValuePair<string, object?> _source;
+
+    /// <summary>Creates the policy; <paramref name="source"/> tags its metrics (e.g. <c>producer</c>, <c>outbox</c>).</summary>
+    public EventForwardingSendPolicy(EventForwardingOptions options, string source)
+    {
+        _options = options.EnsureValid();
+        _source = EventForwardingDiagnostics.SourceTag(source);
+    }
+
+    /// <summary>The options the policy applies.</summary>
+    public EventForwardingOptions Options => _options;
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> until it completes (the broker confirmed), at most
+    /// 1 + <see cref="EventForwardingOptions.ResendLimit"/> times. Returns the number of attempts made.
+    /// </summary>
+    /// <param name="messageId">The id every attempt sends, for the exception and the logs.</param>
+    /// <param name="attempt">Sends the message once, honouring the token it is given (which carries the send timeout).</param>
+    /// <param name="cancellationToken">Cancels the whole send; a cancelled send throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="MessageNotConfirmedException">No attempt was confirmed.</exception>
+    public async Task<int> SendAsync(Guid messageId, Func<CancellationToken, Task> attempt, CancellationToken cancellationToken = default)
+    {
+        var delay = _options.ResendInterval;
+        for (var attempts = 1; ; attempts++)
+        {
+            Exception failure;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                timeout.CancelAfter(_options.SendTimeout);
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    await attempt(timeout.Token).ConfigureAwait(false);
+                    EventForwardingDiagnostics.Confirmed.Add(1, _source);
+                    return attempts;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception exception) when (IsPermanent(exception))
+                {
+                    EventForwardingDiagnostics.Unconfirmed.Add(1, _source);
+                    throw;
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+                {
+                    failure = new TimeoutException(
+                        $"not confirmed within {_options.SendTimeout} (waited {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms)");
+                }
+                catch (Exception exception)
+                {
+                    failure = exception;
+                }
+            }
+
+            if (attempts > _options.ResendLimit)
+            {
+                EventForwardingDiagnostics.Unconfirmed.Add(1, _source);
+                throw new MessageNotConfirmedException(messageId, attempts, failure);
+            }
+
+            EventForwardingDiagnostics.Resends.Add(1, _source);
+            if (delay > TimeSpan.Zero)
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.SendTimeout.Ticks));
+        }
+    }
+
+    /// <summary>Failures that the same send would hit again: resending them only delays the error.</summary>
+    static bool IsPermanent(Exception exception) =>
+        exception is EventForwardingViolationException or ArgumentException or System.Runtime.Serialization.SerializationException or NotSupportedException;
+}

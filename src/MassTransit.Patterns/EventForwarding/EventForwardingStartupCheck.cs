@@ -1,0 +1,121 @@
+using MassTransit.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.EventForwarding;
+
+/// <summary>What a start-up check of event forwarding can look at.</summary>
+/// <param name="Bus">The bus being started.</param>
+/// <param name="BusInstance">The bus instance from the container (its host configuration), when it is the bus being started.</param>
+public sealed record EventForwardingCheckContext(IBus Bus, IBusInstance? BusInstance);
+
+/// <summary>
+/// Runs when the bus starts (a bus observer) and looks for settings that undo the event forwarding
+/// guarantee: publisher confirms off, non-durable or auto-deleted queues, acknowledgement before the
+/// consumer ran, and so on (the transport packages add their checks with <see cref="Add"/>). Each
+/// violation is logged and counted on <c>masstransit.patterns.event_forwarding.violations</c>; with
+/// <see cref="EventForwardingViolationAction.Fail"/> an error-level violation stops the bus start with
+/// <see cref="EventForwardingViolationException"/>.
+/// </summary>
+public sealed partial class EventForwardingStartupCheck : IBusObserver
+{
+    readonly List<Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>>> _checks = [];
+    readonly Func<IBusInstance?> _busInstance;
+    readonly ILogger _logger;
+
+    /// <summary>Creates the check; <paramref name="busInstance"/> resolves the container's bus instance when the bus starts.</summary>
+    public EventForwardingStartupCheck(EventForwardingOptions options, ILogger logger, Func<IBusInstance?> busInstance)
+    {
+        Options = options;
+        _logger = logger;
+        _busInstance = busInstance;
+    }
+
+    /// <summary>The options the check reports with.</summary>
+    public EventForwardingOptions Options { get; }
+
+    /// <summary>The violations found by the last run (empty before the bus starts).</summary>
+    public IReadOnlyList<EventForwardingViolation> Violations { get; private set; } = [];
+
+    /// <summary>Adds a check, run when the bus starts.</summary>
+    public EventForwardingStartupCheck Add(Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>> check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        _checks.Add(check);
+        return this;
+    }
+
+    /// <summary>Runs every check against <paramref name="bus"/>, logs and counts what it finds, and throws when the options say to fail.</summary>
+    public IReadOnlyList<EventForwardingViolation> Run(IBus bus)
+    {
+        IBusInstance? instance;
+        try
+        {
+            instance = _busInstance();
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or ObjectDisposedException)
+        {
+            instance = null;
+        }
+
+        if (instance is not null && !ReferenceEquals(instance.BusControl, bus) && !ReferenceEquals(instance.Bus, bus))
+            instance = null;
+
+        var context = new EventForwardingCheckContext(bus, instance);
+        var violations = _checks.SelectMany(check => check(context)).ToList();
+        Violations = violations;
+        Report(violations, Options, _logger, "start-up");
+        return violations;
+    }
+
+    /// <summary>
+    /// Logs and counts <paramref name="violations"/>, then throws <see cref="EventForwardingViolationException"/>
+    /// when one is an error and <see cref="EventForwardingOptions.OnViolation"/> is <see cref="EventForwardingViolationAction.Fail"/>.
+    /// </summary>
+    public static void Report(IReadOnlyList<EventForwardingViolation> violations, EventForwardingOptions options, ILogger logger, string when)
+    {
+        foreach (var violation in violations)
+        {
+            EventForwardingDiagnostics.Violations.Add(1,
+                new KeyValuePair<string, object?>("masstransit.patterns.setting", violation.Setting),
+                new KeyValuePair<string, object?>("masstransit.patterns.severity", violation.Severity == EventForwardingViolationSeverity.Error ? "error" : "warning"));
+            if (violation.Severity == EventForwardingViolationSeverity.Error)
+                LogViolation(logger, when, violation.Setting, violation.Problem);
+            else
+                LogWeakened(logger, when, violation.Setting, violation.Problem);
+        }
+
+        var errors = violations.Where(v => v.Severity == EventForwardingViolationSeverity.Error).ToList();
+        if (errors.Count > 0 && options.OnViolation == EventForwardingViolationAction.Fail)
+            throw new EventForwardingViolationException(errors);
+    }
+
+    Task IBusObserver.PreStart(IBus bus)
+    {
+        Run(bus);
+        return Task.CompletedTask;
+    }
+
+    void IBusObserver.PostCreate(IBus bus)
+    {
+    }
+
+    void IBusObserver.CreateFaulted(Exception exception)
+    {
+    }
+
+    Task IBusObserver.PostStart(IBus bus, Task<BusReady> busReady) => Task.CompletedTask;
+
+    Task IBusObserver.StartFaulted(IBus bus, Exception exception) => Task.CompletedTask;
+
+    Task IBusObserver.PreStop(IBus bus) => Task.CompletedTask;
+
+    Task IBusObserver.PostStop(IBus bus) => Task.CompletedTask;
+
+    Task IBusObserver.StopFaulted(IBus bus, Exception exception) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Error, Message = "Event forwarding ({When}): {Setting} undoes the guarantee: {Problem}")]
+    static partial void LogViolation(ILogger logger, string when, string setting, string problem);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Event forwarding ({When}): {Setting} weakens the guarantee: {Problem}")]
+    static partial void LogWeakened(ILogger logger, string when, string setting, string problem);
+}

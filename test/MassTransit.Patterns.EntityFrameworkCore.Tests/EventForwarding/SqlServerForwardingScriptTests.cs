@@ -1,0 +1,102 @@
+using System.Data.Common;
+using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding;
+
+/// <summary>
+/// No SQL Server runs here: the inbox and outbox tables are checked in the DDL the provider
+/// generates, and the statements of the delivery and clean-up services in the SQL it would send
+/// (captured by an interceptor that never opens the connection).
+/// </summary>
+public sealed class SqlServerForwardingScriptTests
+{
+    /// <summary>Records every command instead of running it; the connection is never opened.</summary>
+    sealed class CaptureSql : DbCommandInterceptor, IDbConnectionInterceptor
+    {
+        public List<string> Statements { get; } = [];
+
+        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<int> result,
+            CancellationToken cancellationToken = default)
+        {
+            Statements.Add(command.CommandText);
+            return ValueTask.FromResult(InterceptionResult<int>.SuppressWithResult(1));
+        }
+
+        public ValueTask<InterceptionResult> ConnectionOpeningAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result,
+            CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(InterceptionResult.Suppress());
+
+        public InterceptionResult ConnectionOpening(DbConnection connection, ConnectionEventData eventData, InterceptionResult result) =>
+            InterceptionResult.Suppress();
+    }
+
+    static ForwardingDb Create(CaptureSql? capture = null)
+    {
+        var builder = new DbContextOptionsBuilder<ForwardingDb>()
+            .UseSqlServer("Server=127.0.0.1,1;Database=never_connected;User Id=sa;Password=unused;TrustServerCertificate=True");
+        if (capture is not null)
+            builder.AddInterceptors(capture);
+        return new ForwardingDb(builder.Options);
+    }
+
+    [Fact]
+    public void The_script_creates_the_inbox_outbox_and_lease_tables_with_their_keys()
+    {
+        using var db = Create();
+
+        var script = db.Database.GenerateCreateScript();
+
+        Assert.True(script.Contains("CREATE TABLE [ForwardingInbox]"), script);
+        Assert.Contains("CONSTRAINT [PK_ForwardingInbox] PRIMARY KEY ([MessageId], [ConsumerId])", script);
+        Assert.Contains("CREATE INDEX [IX_ForwardingInbox_Consumed] ON [ForwardingInbox] ([Consumed])", script);
+        Assert.Contains("CREATE TABLE [ForwardingOutbox]", script);
+        Assert.Contains("[SequenceNumber] bigint NOT NULL IDENTITY", script);
+        Assert.Contains("CONSTRAINT [PK_ForwardingOutbox] PRIMARY KEY ([SequenceNumber])", script);
+        Assert.Contains("CREATE INDEX [IX_ForwardingOutbox_OutboxId_Position] ON [ForwardingOutbox] ([OutboxId], [Position])", script);
+        Assert.Contains("[DestinationAddress] nvarchar(1024) NULL", script);
+        Assert.Contains("[Body] nvarchar(max) NOT NULL", script);
+        Assert.Contains("[SentTime] datetime2 NOT NULL", script);
+        Assert.Contains("CREATE TABLE [ForwardingOutboxLease]", script);
+        Assert.Contains("CONSTRAINT [PK_ForwardingOutboxLease] PRIMARY KEY ([Name])", script);
+    }
+
+    [Fact]
+    public void The_delivery_queries_translate_for_SQL_Server()
+    {
+        using var db = Create();
+
+        var groups = ForwardingQueries.PendingGroups(db, 100).ToQueryString();
+        var rows = ForwardingQueries.GroupRows(db, [Guid.NewGuid()], 1000).ToQueryString();
+
+        Assert.Contains("GROUP BY [f].[OutboxId]", groups);
+        Assert.Contains("MIN([f].[SequenceNumber])", groups);
+        Assert.Contains("TOP(@", groups);
+        Assert.Contains("ORDER BY [f].[Position], [f].[SequenceNumber]", rows);
+    }
+
+    [Fact]
+    public async Task The_lease_is_taken_with_one_conditional_update_and_old_inbox_rows_deleted_in_batches()
+    {
+        var capture = new CaptureSql();
+        await using var db = Create(capture);
+
+        await ForwardingQueries.TakeLease(db, Guid.NewGuid(), DateTime.UtcNow, DateTime.UtcNow.AddSeconds(30), CancellationToken.None);
+        await ForwardingQueries.RemoveExpiredInbox(db, DateTime.UtcNow.AddDays(-1), 500, CancellationToken.None);
+        await ForwardingQueries.DeleteDelivered(db, [1, 2, 3], CancellationToken.None);
+
+        Assert.Equal(3, capture.Statements.Count);
+        var lease = capture.Statements[0];
+        Assert.Contains("UPDATE [f]", lease);
+        Assert.Contains("FROM [ForwardingOutboxLease] AS [f]", lease);
+        Assert.Contains("[f].[Owner] = @", lease);
+        Assert.Contains("[f].[ExpiresAt] < @", lease);
+        var cleanup = capture.Statements[1];
+        Assert.Contains("DELETE FROM [f]", cleanup);
+        Assert.Contains("TOP(@", cleanup);
+        Assert.Contains("[Consumed] < @", cleanup);
+        Assert.Contains("DELETE FROM [f]", capture.Statements[2]);
+        Assert.Contains("[SequenceNumber] IN", capture.Statements[2]);
+    }
+}

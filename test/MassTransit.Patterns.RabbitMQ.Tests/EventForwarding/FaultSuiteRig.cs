@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.FaultHost;
+using MassTransit.Patterns.FaultHost.Messages;
+using MassTransit.Patterns.RabbitMQ.EventForwarding;
+using MassTransit.Patterns.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
+
+/// <summary>The fault suite's broker: one throwaway node for the whole class, killed and restarted by the broker test only.</summary>
+public sealed class ThrowawayRabbitNodeFixture : IAsyncLifetime
+{
+    public ThrowawayRabbitNode Node { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() => Node = await ThrowawayRabbitNode.StartAsync();
+
+    public async ValueTask DisposeAsync() => await Node.DisposeAsync();
+}
+
+/// <summary>What the downstream consumer received: the events the consumer under fault forwarded through its outbox.</summary>
+public sealed class ForwardedRecorder
+{
+    public ConcurrentQueue<(Guid MessageId, WorkForwarded Message)> Received { get; } = new();
+
+    public int DistinctSources => Received.Select(r => r.Message.SourceMessageId).Distinct().Count();
+
+    /// <summary>Sources forwarded under more than one message id: a copy a downstream inbox could not recognise.</summary>
+    public int SourcesWithSeveralIds => Received.GroupBy(r => r.Message.SourceMessageId).Count(g => g.Select(r => r.MessageId).Distinct().Count() > 1);
+
+    public sealed class Consumer(ForwardedRecorder recorder) : IConsumer<WorkForwarded>
+    {
+        public Task Consume(ConsumeContext<WorkForwarded> context)
+        {
+            recorder.Received.Enqueue((context.MessageId ?? Guid.Empty, context.Message));
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary>Counts the inbox's suppressed duplicates in this process.</summary>
+public sealed class SuppressedCounter : IDisposable
+{
+    readonly MeterListener _listener = new();
+    long _count;
+
+    public SuppressedCounter()
+    {
+        _listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == PatternsDiagnostics.Name && instrument.Name == "masstransit.patterns.event_forwarding.inbox.duplicates_suppressed")
+                l.EnableMeasurementEvents(instrument);
+        };
+        _listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref _count, v));
+        _listener.Start();
+    }
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public void Dispose() => _listener.Dispose();
+}
+
+/// <summary>
+/// One fault test's world on the throwaway node: a PostgreSQL database of its own, a work queue, and a
+/// test bus that produces (confirmed, resent sends) and receives the forwarded events downstream.
+/// </summary>
+public sealed class FaultSuiteRig : IAsyncDisposable
+{
+    readonly IHost _testBus;
+    readonly List<IHost> _consumers = [];
+
+    FaultSuiteRig(ThrowawayRabbitNode node, string database, string queue, IHost testBus)
+    {
+        Node = node;
+        Database = database;
+        Queue = queue;
+        _testBus = testBus;
+    }
+
+    public ThrowawayRabbitNode Node { get; }
+
+    public string Database { get; }
+
+    public string Queue { get; }
+
+    public IEventForwarder Producer => _testBus.Services.GetRequiredService<IEventForwarder>();
+
+    public ForwardedRecorder Forwarded => _testBus.Services.GetRequiredService<ForwardedRecorder>();
+
+    public Uri WorkAddress => new($"exchange:{Queue}");
+
+    public static async Task<FaultSuiteRig> StartAsync(ThrowawayRabbitNode node, string name)
+    {
+        var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
+            { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
+        await using (var db = Open(database))
+        {
+            await db.Database.EnsureDeletedAsync();
+            await db.Database.EnsureCreatedAsync();
+        }
+
+        var queue = $"fwd-{name}-{Guid.NewGuid():N}"[..30];
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<ForwardedRecorder>();
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddEventForwarding(o =>
+            {
+                o.SendTimeout = TimeSpan.FromSeconds(2);
+                o.ResendLimit = 2;
+                o.ResendInterval = TimeSpan.FromMilliseconds(200);
+            });
+            x.AddConsumer<ForwardedRecorder.Consumer>().Endpoint(e => e.Name = queue + "-downstream");
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host("127.0.0.1", (ushort)node.AmqpPort, "/", h =>
+                {
+                    h.Username(node.UserName);
+                    h.Password(node.Password);
+                });
+                cfg.UseEventForwarding(context);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        var testBus = builder.Build();
+        await testBus.StartAsync();
+        return new FaultSuiteRig(node, database, queue, testBus);
+    }
+
+    public FaultHostSettings Settings(int concurrency = 8) => new()
+    {
+        RabbitPort = Node.AmqpPort,
+        RabbitUser = Node.UserName,
+        RabbitPassword = Node.Password,
+        Postgres = Database,
+        Queue = Queue,
+        Concurrency = concurrency
+    };
+
+    /// <summary>Runs the consumer under fault in this process.</summary>
+    public async Task<IHost> StartConsumerAsync(FaultHostSettings settings, ConsumerHooks hooks)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddFaultConsumer(settings, hooks, _ => { });
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        var host = builder.Build();
+        await host.StartAsync();
+        _consumers.Add(host);
+        return host;
+    }
+
+    static FaultDb Open(string connectionString) => new(new DbContextOptionsBuilder<FaultDb>().UseNpgsql(connectionString).Options);
+
+    /// <summary>Applied effects as (message id, count), read straight from the database.</summary>
+    public async Task<Dictionary<Guid, int>> AppliedAsync()
+    {
+        await using var db = Open(Database);
+        return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count);
+    }
+
+    public async Task<int> AppliedCountAsync()
+    {
+        await using var db = Open(Database);
+        return await db.Effects.CountAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var consumer in _consumers)
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await consumer.StopAsync(stop.Token);
+            consumer.Dispose();
+        }
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15)))
+            await _testBus.StopAsync(stop.Token);
+        _testBus.Dispose();
+        NpgsqlConnection.ClearAllPools();
+        await using var db = Open(Database);
+        await db.Database.EnsureDeletedAsync();
+    }
+}

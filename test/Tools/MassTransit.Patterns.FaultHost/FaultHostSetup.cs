@@ -1,0 +1,121 @@
+using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.RabbitMQ.EventForwarding;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MassTransit.Patterns.FaultHost;
+
+/// <summary>How the consumer under fault is set up, shared by the child process and the tests that run it in process.</summary>
+public sealed record FaultHostSettings
+{
+    public required int RabbitPort { get; init; }
+    public string RabbitHost { get; init; } = "127.0.0.1";
+    public required string RabbitUser { get; init; }
+    public required string RabbitPassword { get; init; }
+    public required string Postgres { get; init; }
+    public required string Queue { get; init; }
+    public int Concurrency { get; init; } = 8;
+    public bool Inbox { get; init; } = true;
+    public Guid? StallOn { get; init; }
+    public Guid? CrashAfterCommit { get; init; }
+
+    public string[] ToArguments()
+    {
+        var args = new List<string>
+        {
+            "--rabbit-host", RabbitHost, "--rabbit-port", RabbitPort.ToString(), "--rabbit-user", RabbitUser, "--rabbit-password", RabbitPassword,
+            "--postgres", Postgres, "--queue", Queue, "--concurrency", Concurrency.ToString()
+        };
+        if (!Inbox)
+            args.Add("--no-inbox");
+        if (StallOn is { } stall)
+            args.AddRange(["--stall-on", stall.ToString()]);
+        if (CrashAfterCommit is { } crash)
+            args.AddRange(["--crash-after-commit", crash.ToString()]);
+        return args.ToArray();
+    }
+
+    public static FaultHostSettings Parse(string[] args)
+    {
+        string Value(string name)
+        {
+            var index = Array.IndexOf(args, name);
+            return index >= 0 && index + 1 < args.Length ? args[index + 1] : throw new ArgumentException($"missing {name}");
+        }
+
+        Guid? Optional(string name) => Array.IndexOf(args, name) >= 0 ? Guid.Parse(Value(name)) : null;
+
+        return new FaultHostSettings
+        {
+            RabbitHost = Value("--rabbit-host"),
+            RabbitPort = int.Parse(Value("--rabbit-port")),
+            RabbitUser = Value("--rabbit-user"),
+            RabbitPassword = Value("--rabbit-password"),
+            Postgres = Value("--postgres"),
+            Queue = Value("--queue"),
+            Concurrency = int.Parse(Value("--concurrency")),
+            Inbox = Array.IndexOf(args, "--no-inbox") < 0,
+            StallOn = Optional("--stall-on"),
+            CrashAfterCommit = Optional("--crash-after-commit")
+        };
+    }
+}
+
+public static class FaultHostSetup
+{
+    /// <summary>
+    /// The consumer of <see cref="FaultHostSettings.Queue"/> with event forwarding on RabbitMQ and the
+    /// EF Core inbox and outbox on PostgreSQL; transient failures (the database away) are retried
+    /// for about half a minute before a message would go to the error queue.
+    /// </summary>
+    public static IServiceCollection AddFaultConsumer(this IServiceCollection services, FaultHostSettings settings, ConsumerHooks hooks,
+        Action<string> report, Action<IBusRegistrationConfigurator>? registration = null)
+    {
+        services.AddSingleton(hooks);
+        services.AddDbContext<FaultDb>(o => o.UseNpgsql(settings.Postgres));
+        services.AddMassTransit(x =>
+        {
+            x.AddEventForwarding(o =>
+            {
+                o.SendTimeout = TimeSpan.FromSeconds(3);
+                o.ResendLimit = 2;
+                o.ResendInterval = TimeSpan.FromMilliseconds(200);
+            });
+            x.AddPatternsEntityFrameworkOutbox<FaultDb>(o =>
+            {
+                o.DeliveryInterval = TimeSpan.FromMilliseconds(200);
+                o.MaxDeliveryBackoff = TimeSpan.FromSeconds(2);
+                o.LeaseDuration = TimeSpan.FromSeconds(10);
+                o.BacklogSampleInterval = TimeSpan.FromMilliseconds(500);
+            });
+            x.AddConsumer<ApplyWorkConsumer>().Endpoint(e =>
+            {
+                e.Name = settings.Queue;
+                e.ConcurrentMessageLimit = settings.Concurrency;
+                e.PrefetchCount = settings.Concurrency;
+            });
+            x.AddConfigureEndpointsCallback((context, name, cfg) =>
+            {
+                if (name != settings.Queue)
+                    return;
+                cfg.UseMessageRetry(r => r.Interval(60, TimeSpan.FromMilliseconds(500)));
+                if (settings.CrashAfterCommit is { } crash)
+                    cfg.UseFilter(new CrashAfterCommitFilter(crash, report));
+                cfg.UsePatternsEntityFrameworkOutbox<FaultDb>(context, o => o.Inbox = settings.Inbox);
+            });
+            registration?.Invoke(x);
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(settings.RabbitHost, (ushort)settings.RabbitPort, "/", h =>
+                {
+                    h.Username(settings.RabbitUser);
+                    h.Password(settings.RabbitPassword);
+                });
+                cfg.UseEventForwarding(context);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        return services;
+    }
+}

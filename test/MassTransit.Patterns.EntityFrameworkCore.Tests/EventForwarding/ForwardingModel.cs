@@ -76,6 +76,9 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding
     /// <summary>Sums the event forwarding counters while a test runs.</summary>
     public sealed class ForwardingMetrics : IDisposable
     {
+        /// <summary>Tests that read these process-wide metrics run one at a time, so no other test's sends are counted.</summary>
+        public const string Collection = "event-forwarding metrics";
+
         readonly MeterListener _listener = new();
         readonly ConcurrentDictionary<string, double> _sums = new();
         readonly ConcurrentDictionary<string, double> _last = new();

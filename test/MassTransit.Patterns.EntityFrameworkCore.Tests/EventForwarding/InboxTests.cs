@@ -8,6 +8,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding;
 
 /// <summary>The inbox: a message consumed once has its effect once, whatever copies of it arrive later.</summary>
+/// <remarks>In one collection with <see cref="OutboxTests"/>: both record on the process-wide meter that the tests read.</remarks>
+[Collection(ForwardingMetrics.Collection)]
 public sealed class InboxTests
 {
     static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding;
 
 /// <summary>The transactional outbox: what a handler sends is stored with its writes and delivered after commit, in order, once per row.</summary>
+[Collection(ForwardingMetrics.Collection)]
 public sealed class OutboxTests
 {
     static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -143,22 +143,12 @@ sealed class ProducerControlFlowSendFilter<T>(ProducerControlFlowGate gate) : IF
 {
     public async Task Send(SendContext<T> context, IPipe<SendContext<T>> next)
     {
-        if (QueueName(context.DestinationAddress) is { } queue)
+        if (Addressing.AddressNames.EntityName(context.DestinationAddress) is { } queue)
             await gate.PassAsync(queue, context.CancellationToken).ConfigureAwait(false);
         await next.Send(context).ConfigureAwait(false);
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
-
-    static string? QueueName(Uri? address)
-    {
-        if (address is null)
-            return null;
-        var path = address.AbsolutePath.TrimEnd('/');
-        var slash = path.LastIndexOf('/');
-        var name = slash >= 0 ? path[(slash + 1)..] : path;
-        return name.Length == 0 ? null : Uri.UnescapeDataString(name);
-    }
 }
 
 /// <summary>Holds a published message by the flow state of every watched queue that consumes its type.</summary>

@@ -79,11 +79,8 @@ public static class SupervisorConfigurationExtensions
     public static ISagaRegistrationConfigurator<ConsumerSupervisorState> AddConsumerSupervisorSaga(this IBusRegistrationConfigurator configurator) =>
         configurator.AddSagaStateMachine<ConsumerSupervisorStateMachine, ConsumerSupervisorState>(typeof(ConsumerSupervisorSagaDefinition));
 
-    static string QueueName(Uri inputAddress)
-    {
-        var path = inputAddress.AbsolutePath.TrimEnd('/');
-        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
-    }
+    static string QueueName(Uri inputAddress) =>
+        Addressing.AddressNames.EntityName(inputAddress) ?? throw new ConfigurationException($"The endpoint address {inputAddress} names no queue.");
 }
 
 /// <summary>The supervisors of the endpoints configured in one container, by queue.</summary>

@@ -89,15 +89,7 @@ public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, I
         return routes;
     }
 
-    static string? EntityName(Uri? address)
-    {
-        if (address is null)
-            return null;
-        var path = address.AbsolutePath.Trim('/');
-        var slash = path.LastIndexOf('/');
-        var name = slash >= 0 ? path[(slash + 1)..] : path;
-        return name.Length == 0 ? null : Uri.UnescapeDataString(name);
-    }
+    static string? EntityName(Uri? address) => Addressing.AddressNames.EntityName(address);
 
     static string? QueueOf(ReceiveContext context) => EntityName(context.InputAddress);
 

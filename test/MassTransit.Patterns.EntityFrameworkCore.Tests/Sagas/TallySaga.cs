@@ -1,4 +1,5 @@
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.Sagas;
 using Microsoft.EntityFrameworkCore;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas.Messages

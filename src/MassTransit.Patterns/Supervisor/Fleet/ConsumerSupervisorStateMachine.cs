@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.Sagas;
 
 namespace MassTransit.Patterns.Supervisor.Fleet;
 
@@ -96,11 +97,7 @@ public sealed class ConsumerSupervisorSagaDefinition : SagaDefinition<ConsumerSu
     protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<ConsumerSupervisorState> sagaConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.UseMessageRetry(r =>
-        {
-            r.Handle<ConcurrencyException>();
-            r.Exponential(20, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(15));
-        });
+        endpointConfigurator.UseSagaConcurrencyRetry();
         endpointConfigurator.UseInMemoryOutbox(context);
     }
 }

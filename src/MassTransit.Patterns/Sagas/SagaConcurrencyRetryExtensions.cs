@@ -1,6 +1,10 @@
-namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
+namespace MassTransit.Patterns.Sagas;
 
-/// <summary>Retries the messages whose saga write lost a race, so every concurrent event is applied once.</summary>
+/// <summary>
+/// Retries the messages whose saga write lost a race, so every concurrent event is applied once.
+/// It depends only on MassTransit's <see cref="ConcurrencyException"/>, so any saga repository that
+/// raises it (ours on EF Core, the supervisor's fleet saga) uses the same policy.
+/// </summary>
 public static class SagaConcurrencyRetryExtensions
 {
     /// <summary>

@@ -256,6 +256,11 @@ namespace MassTransit.Patterns.Tests.ControlFlow
                     }))
                 .Build();
             await host.StartAsync();
+            // Held consumers must be released whatever the assertions do, or stopping the host waits on them forever.
+            using var release = new CancellationTokenSource();
+            await using var _ = release.Token.Register(() => gate.Open.TrySetResult());
+            try
+            {
             var bus = host.Services.GetRequiredService<IBus>();
             var endpoint = await bus.GetSendEndpoint(new Uri("queue:shipments"));
             var monitor = host.Services.GetRequiredService<FlowMonitor>();
@@ -284,7 +289,11 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             }, lease + TimeSpan.FromSeconds(3), "producers resume once the lease runs out");
             Assert.True(stopped.Elapsed >= lease / 3 - TimeSpan.FromMilliseconds(50), "not before the lease (renewed a third of it ago at most) could run out");
 
-            gate.Open.SetResult();
+            }
+            finally
+            {
+                gate.Open.TrySetResult();
+            }
             await host.StopAsync();
         }
 

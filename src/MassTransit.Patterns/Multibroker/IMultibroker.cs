@@ -12,6 +12,9 @@ public interface IMultibroker : ISendEndpointProvider, IPublishEndpoint
     /// <summary>The brokers, in configuration order, with their state and counts.</summary>
     IReadOnlyList<MultibrokerBroker> Brokers { get; }
 
+    /// <summary>Copies of already consumed messages that this process's consumers acknowledged without running (see <see cref="MultibrokerOptions.Deduplicate"/>).</summary>
+    long DuplicatesSuppressed { get; }
+
     /// <summary>The strategy in use.</summary>
     MultibrokerStrategy Strategy { get; }
 

@@ -13,6 +13,8 @@ sealed class MultibrokerBus(MultibrokerRuntime runtime) : IMultibroker
 
     public MultibrokerStrategy Strategy => runtime.Options.Strategy;
 
+    public long DuplicatesSuppressed => runtime.Deduplicator.DuplicatesSuppressed;
+
     internal MultibrokerRuntime Runtime => runtime;
 
     public Task<ISendEndpoint> GetSendEndpoint(Uri address)

@@ -55,6 +55,19 @@ public sealed class MultibrokerOptions : IPatternOptions
     /// <summary>Brokers that must have started before the host's start completes (default 1; the others join when they start).</summary>
     public int MinimumBrokersAtStart { get; set; } = 1;
 
+    /// <summary>
+    /// Consumers in this process run each message id once across the brokers (default true): the copy a
+    /// failed-over send may leave on the broker that failed is acknowledged without running the consumer.
+    /// In-process only; with several consumer processes use a durable inbox (event forwarding).
+    /// </summary>
+    public bool Deduplicate { get; set; } = true;
+
+    /// <summary>How long a consumed message id is remembered (default 1 min): covers a copy whose send failed over after the broker had it.</summary>
+    public TimeSpan DeduplicationWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long the id of a failed-over copy is remembered (default 1 h): covers the other copy coming back with its broker.</summary>
+    public TimeSpan FailoverDeduplicationWindow { get; set; } = TimeSpan.FromHours(1);
+
     /// <inheritdoc />
     public void Validate(OptionsValidator validator)
     {
@@ -68,5 +81,7 @@ public sealed class MultibrokerOptions : IPatternOptions
         validator.Positive(StartTimeout, nameof(StartTimeout));
         validator.Positive(RestartInterval, nameof(RestartInterval));
         validator.NotNegative(MinimumBrokersAtStart, nameof(MinimumBrokersAtStart));
+        validator.Positive(DeduplicationWindow, nameof(DeduplicationWindow));
+        validator.Positive(FailoverDeduplicationWindow, nameof(FailoverDeduplicationWindow));
     }
 }

@@ -38,6 +38,7 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         _logger = logger;
         _time = time;
         Options = configuration.Options;
+        Deduplicator = new MultibrokerDeduplicator(Options, time);
         Brokers = configuration.Brokers
             .Select((b, i) => new MultibrokerBroker(i, b.Name, b.Weight, b.Transport, new BrokerHealth(Options, time)))
             .ToArray();
@@ -45,6 +46,9 @@ sealed class MultibrokerRuntime : IAsyncDisposable
     }
 
     public MultibrokerOptions Options { get; }
+
+    /// <summary>Shared by every broker's bus of this process.</summary>
+    public MultibrokerDeduplicator Deduplicator { get; }
 
     public IReadOnlyList<MultibrokerBroker> Brokers { get; }
 
@@ -141,6 +145,8 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         var context = new BusRegistrationContext(_provider, _selector, setter);
         var bus = broker.Transport.CreateBus(broker.Name, context, (ctx, cfg) =>
         {
+            if (Options.Deduplicate)
+                Deduplicator.Configure(cfg);
             foreach (var callback in _configuration.BusCallbacks)
                 callback(ctx, broker.Name, cfg);
         });
@@ -209,7 +215,10 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         try
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
                 CheckHealth();
+                Deduplicator.Sweep();
+            }
         }
         catch (OperationCanceledException)
         {

@@ -11,15 +11,16 @@ public abstract class MultibrokerTransport
     public abstract IBusControl CreateBus(string brokerName, IBusRegistrationContext context, Action<IBusRegistrationContext, IBusFactoryConfigurator> configure);
 
     /// <summary>
-    /// Whether the broker is reachable, from its bus's health: by default a started bus whose health is
-    /// not <see cref="BusHealthStatus.Unhealthy"/> (RabbitMQ: the connection is up and the receive
-    /// endpoints are consuming).
+    /// Whether the broker is reachable, from its bus's health: by default while the bus reports
+    /// <see cref="BusHealthStatus.Healthy"/>, i.e. every receive endpoint is consuming. On RabbitMQ a
+    /// lost connection shows as <see cref="BusHealthStatus.Degraded"/> (endpoints reconnecting) within
+    /// moments, so a degraded bus is out of rotation too.
     /// </summary>
     public virtual bool IsConnected(IBusControl bus, out string? reason)
     {
         var health = bus.CheckHealth();
-        reason = health.Status == BusHealthStatus.Healthy ? null : health.Description;
-        return health.Status != BusHealthStatus.Unhealthy;
+        reason = health.Status == BusHealthStatus.Healthy ? null : $"{health.Status}: {health.Description}";
+        return health.Status == BusHealthStatus.Healthy;
     }
 }
 

@@ -9,7 +9,8 @@ IBenchScenario[] all =
     new SupervisorScenario(),
     new ControlFlowScenario(),
     new ContextualScenario(),
-    new EventForwardingScenario()
+    new EventForwardingScenario(),
+    new MultibrokerScenario()
 ];
 
 var transport = BenchContext.InMemory;
@@ -42,7 +43,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-if (transport is not (BenchContext.InMemory or BenchContext.RabbitMq))
+if (transport is not (BenchContext.InMemory or BenchContext.RabbitMq or "multibroker"))
 {
     Console.Error.WriteLine($"--transport must be inmemory or rabbitmq (was '{transport}').");
     return 2;

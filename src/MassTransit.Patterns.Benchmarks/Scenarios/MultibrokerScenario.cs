@@ -46,6 +46,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var rounds = context.Quick ? 1 : 3;
 
             var rates = new Dictionary<int, List<double>> { [1] = [], [2] = [], [3] = [] };
+            var machineBusy = new Dictionary<int, List<double>> { [1] = [], [2] = [], [3] = [] };
+            var clientBusy = new Dictionary<int, List<double>> { [1] = [], [2] = [], [3] = [] };
             var deviations = new List<double>();
             var keyDeviations = new List<double>();
             await ThroughputRun(context, rabbit, 1, Math.Max(500, count / 5), MultibrokerStrategy.RoundRobin, cancellationToken); // warm-up
@@ -55,9 +57,12 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 {
                     var run = await ThroughputRun(context, rabbit, brokers, count, MultibrokerStrategy.RoundRobin, cancellationToken);
                     rates[brokers].Add(run.Rate);
+                    machineBusy[brokers].Add(run.MachineBusyPct);
+                    clientBusy[brokers].Add(run.ClientBusyPct);
                     if (brokers == 3)
                         deviations.Add(run.MaxDeviationPct);
-                    context.Progress($"round {round}/{rounds}, {brokers} broker(s): {run.Rate:N0} msg/s, spread {string.Join("/", run.PerBroker)} (max deviation {run.MaxDeviationPct:0.0}%)");
+                    context.Progress($"round {round}/{rounds}, {brokers} broker(s): {run.Rate:N0} msg/s, spread {string.Join("/", run.PerBroker)} (max deviation {run.MaxDeviationPct:0.0}%), " +
+                        $"machine CPU busy {run.MachineBusyPct:0}%, this process {run.ClientBusyPct:0}% of {Environment.ProcessorCount} cores");
                 }
             }
             var keyed = await ThroughputRun(context, rabbit, 3, count, MultibrokerStrategy.KeyHash, cancellationToken);
@@ -86,6 +91,11 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 .Metric("msg_per_s.1_broker", r1)
                 .Metric("msg_per_s.2_brokers", r2)
                 .Metric("msg_per_s.3_brokers", r3)
+                .Metric("machine_cpu_busy_pct.1_broker", Throughput.Median(machineBusy[1]))
+                .Metric("machine_cpu_busy_pct.2_brokers", Throughput.Median(machineBusy[2]))
+                .Metric("machine_cpu_busy_pct.3_brokers", Throughput.Median(machineBusy[3]))
+                .Metric("client_cpu_pct.1_broker", Throughput.Median(clientBusy[1]))
+                .Metric("client_cpu_pct.3_brokers", Throughput.Median(clientBusy[3]))
                 .Metric("kill.confirmed", kill.Confirmed)
                 .Metric("kill.consumed_twice", kill.ConsumedTwice)
                 .Metric("kill.duplicates_suppressed", kill.Suppressed)
@@ -94,7 +104,23 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 .Metric("kill.rejoin_s", kill.RejoinSeconds);
         }
 
-        sealed record RunResult(double Rate, long[] PerBroker, double MaxDeviationPct);
+        sealed record RunResult(double Rate, long[] PerBroker, double MaxDeviationPct, double MachineBusyPct, double ClientBusyPct);
+
+        /// <summary>Busy and total jiffies of the whole machine (/proc/stat), to show whether a run was CPU-bound.</summary>
+        static (long Busy, long Total) MachineCpu()
+        {
+            try
+            {
+                var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+                var idle = fields[3] + (fields.Length > 4 ? fields[4] : 0);
+                var total = fields.Take(8).Sum();
+                return (total - idle, total);
+            }
+            catch (Exception)
+            {
+                return (0, 0);
+            }
+        }
 
         sealed record KillResult(int Confirmed, int Lost, int ConsumedTwice, long Suppressed, long FailedAttempts, int SendsFailed, double RejoinSeconds);
 
@@ -208,6 +234,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 var multibroker = host.Services.GetRequiredService<IMultibroker>();
                 var endpoint = await multibroker.GetSendEndpoint(new Uri($"exchange:{queue}"));
                 var done = tally.WhenTotal(count);
+                var cpuBefore = MachineCpu();
+                var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var watch = Stopwatch.StartNew();
                 var inFlight = new List<Task>(InFlight);
                 for (var i = 0; i < count; i++)
@@ -222,10 +250,13 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 await Task.WhenAll(inFlight);
                 await done.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
                 var rate = count / watch.Elapsed.TotalSeconds;
+                var cpuAfter = MachineCpu();
+                var machineBusy = cpuAfter.Total > cpuBefore.Total ? 100.0 * (cpuAfter.Busy - cpuBefore.Busy) / (cpuAfter.Total - cpuBefore.Total) : double.NaN;
+                var clientBusy = 100.0 * (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalSeconds / watch.Elapsed.TotalSeconds / Environment.ProcessorCount;
                 var perBroker = multibroker.Brokers.Select(b => b.Received).ToArray();
                 var fair = (double)count / brokerCount;
                 var deviation = perBroker.Max(n => Math.Abs(n - fair)) / fair * 100;
-                return new RunResult(rate, perBroker, deviation);
+                return new RunResult(rate, perBroker, deviation, machineBusy, clientBusy);
             }
             finally
             {

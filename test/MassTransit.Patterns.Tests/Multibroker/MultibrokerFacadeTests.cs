@@ -1,5 +1,7 @@
 using MassTransit.Patterns.Multibroker;
+using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Tests.Multibroker;
 
@@ -25,5 +27,211 @@ public class MultibrokerFacadeTests
         Assert.Equal(count, seen.Select(s => s.Number).Distinct().Count());
         foreach (var broker in new[] { "b0", "b1", "b2" })
             Assert.Equal(count / 3, seen.Count(s => s.Broker == broker));
+    }
+}
+
+public class MultibrokerFailoverTests
+{
+    static readonly Uri Orders = MultibrokerKit.Orders;
+
+    [Fact]
+    public async Task A_broker_that_goes_down_leaves_the_rotation_its_sends_fail_over_under_the_same_message_id_and_it_rejoins_when_up()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3);
+        var ct = TestContext.Current.CancellationToken;
+        kit.Transports[1].Outage.Down();   // no health check yet: the next send to b1 fails and fails over
+
+        var ids = new List<Guid>();
+        for (var i = 0; i < 30; i++)
+        {
+            var id = NewId.NextGuid();
+            ids.Add(id);
+            var confirmedBy = await kit.Multibroker.SendAsync(Orders, new Order("c", i), pipe: Pipe.Execute<SendContext<Order>>(c => c.MessageId = id), cancellationToken: ct);
+            Assert.NotEqual("b1", confirmedBy.Name);
+        }
+        await Eventually.True(() => kit.Recorder.Orders.Count >= 30, MultibrokerKit.Timeout, "30 orders consumed");
+        var seen = kit.Recorder.Orders;
+        Assert.Equal(ids.Order(), seen.Select(s => s.MessageId!.Value).Order());   // each once, under the id the caller gave
+        Assert.DoesNotContain(seen, s => s.Broker == "b1");
+        var failedOver = Assert.Single(seen, s => s.Failover > 0);                 // the one send that hit b1 first
+        Assert.Equal(1, failedOver.Failover);
+        Assert.Equal(1, kit.Broker(1).SendFailures);
+        Assert.NotEqual(BrokerState.Healthy, kit.Broker(1).State);
+
+        kit.Transports[1].Outage.Up();
+        await Eventually.True(() => kit.Broker(1).State == BrokerState.Healthy, MultibrokerKit.Timeout, "b1 rejoins once its outage ends");
+        for (var i = 0; i < 30; i++)
+            await kit.Multibroker.SendAsync(Orders, new Order("c", 100 + i), cancellationToken: ct);
+        await Eventually.True(() => kit.Recorder.Orders.Count >= 60, MultibrokerKit.Timeout, "60 orders consumed");
+        Assert.Equal(10, kit.Recorder.Orders.Count(s => s.Number >= 100 && s.Broker == "b1"));
+    }
+
+    [Fact]
+    public async Task With_every_broker_down_the_send_fails_naming_them_after_trying_each_once()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(2);
+        foreach (var t in kit.Transports)
+            t.Outage.Down();
+        var e = await Assert.ThrowsAsync<MultibrokerSendException>(() =>
+            kit.Multibroker.SendAsync(Orders, new Order("c", 1), cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Equal(2, e.Attempts);
+        Assert.Contains("b0", e.Message);
+        Assert.Contains("b1", e.Message);
+        Assert.IsType<InMemoryBrokerDownException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task Key_hash_keeps_each_key_on_one_broker_in_order_and_on_failover_moves_only_the_dead_brokers_keys()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3, x => x.Strategy(MultibrokerStrategy.KeyHash).Key<Order>(m => m.Customer));
+        var ct = TestContext.Current.CancellationToken;
+        var endpoint = await kit.Multibroker.GetSendEndpoint(Orders);
+        var keys = Enumerable.Range(0, 60).Select(k => "customer-" + k).ToArray();
+
+        async Task<Dictionary<string, string>> Round(int round)
+        {
+            var before = kit.Recorder.Orders.Count;
+            foreach (var key in keys)
+                for (var n = 0; n < 3; n++)
+                    await endpoint.Send(new Order(key, round * 10 + n), ct);
+            await Eventually.True(() => kit.Recorder.Orders.Count >= before + keys.Length * 3, MultibrokerKit.Timeout, $"round {round} consumed");
+            var seen = kit.Recorder.Orders.Where(s => s.Number / 10 == round).GroupBy(s => s.Customer).ToList();
+            foreach (var key in seen)
+            {
+                Assert.Single(key.Select(s => s.Broker).Distinct());
+                Assert.Equal([round * 10, round * 10 + 1, round * 10 + 2], key.Select(s => s.Number));
+            }
+            return seen.ToDictionary(g => g.Key, g => g.First().Broker);
+        }
+
+        var healthy = await Round(0);
+        Assert.Equal(3, healthy.Values.Distinct().Count());
+        kit.Transports[1].Outage.Down();
+        kit.CheckHealth();
+        var degraded = await Round(1);
+        foreach (var key in keys)
+            if (healthy[key] == "b1")
+                Assert.NotEqual("b1", degraded[key]);
+            else
+                Assert.Equal(healthy[key], degraded[key]);
+        kit.Transports[1].Outage.Up();
+        kit.CheckHealth();
+        Assert.Equal(healthy, await Round(2));
+    }
+
+    [Fact]
+    public async Task Two_copies_of_one_message_id_through_two_brokers_run_the_consumer_once()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(2);
+        var ct = TestContext.Current.CancellationToken;
+        var id = NewId.NextGuid();
+        // What a failed-over send can leave: the retry (marked) on b1, and later the original on b0 when it comes back.
+        var retry = await kit.Broker(1).Bus!.GetSendEndpoint(Orders);
+        await retry.Send(new Order("c", 1), c =>
+        {
+            c.MessageId = id;
+            c.Headers.Set("MT-Multibroker-Failover", 1);
+        }, ct);
+        await Eventually.True(() => kit.Recorder.Orders.Count == 1, MultibrokerKit.Timeout, "the failed-over copy is consumed");
+        var original = await kit.Broker(0).Bus!.GetSendEndpoint(Orders);
+        await original.Send(new Order("c", 1), c => c.MessageId = id, ct);
+        await Eventually.True(() => kit.Multibroker.DuplicatesSuppressed == 1, MultibrokerKit.Timeout, "the original copy is suppressed");
+        Assert.Single(kit.Recorder.Orders);
+        Assert.Equal(1, kit.Broker(0).Received);   // it was received (and acknowledged), not run
+
+        // Both copies at the same time: one runs.
+        var twin = NewId.NextGuid();
+        await Task.WhenAll(
+            original.Send(new Order("d", 2), c => c.MessageId = twin, ct),
+            retry.Send(new Order("d", 2), c => c.MessageId = twin, ct));
+        await Eventually.True(() => kit.Multibroker.DuplicatesSuppressed == 2, MultibrokerKit.Timeout, "one of the twins is suppressed");
+        Assert.Single(kit.Recorder.Orders, s => s.MessageId == twin);
+    }
+
+    [Fact]
+    public async Task Without_deduplication_both_copies_run()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(2, x => x.Options.Deduplicate = false);
+        var id = NewId.NextGuid();
+        foreach (var broker in new[] { kit.Broker(0), kit.Broker(1) })
+            await (await broker.Bus!.GetSendEndpoint(Orders)).Send(new Order("c", 1), c => c.MessageId = id, TestContext.Current.CancellationToken);
+        await Eventually.True(() => kit.Recorder.Orders.Count == 2, MultibrokerKit.Timeout, "both copies consumed");
+        Assert.Equal(0, kit.Multibroker.DuplicatesSuppressed);
+    }
+}
+
+public class MultibrokerMessagingTests
+{
+    [Fact]
+    public async Task A_response_comes_back_through_the_broker_the_request_used()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3);
+        var answered = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            var response = await kit.Multibroker.GetResponse<PriceQuery, PriceQuote>(new Uri("queue:multibroker-price"), new PriceQuery("sku-" + i),
+                cancellationToken: TestContext.Current.CancellationToken);
+            Assert.Equal("sku-" + i, response.Message.Sku);
+            // The response was sent to the requesting bus's address on the broker that answered: one broker end to end.
+            Assert.Equal(response.Message.AnsweredBy, response.DestinationAddress!.Host);
+            answered.Add(response.Message.AnsweredBy);
+        }
+        Assert.Equal(["b0", "b0", "b1", "b1", "b2", "b2"], answered.Order());
+    }
+
+    [Fact]
+    public async Task A_publish_reaches_each_subscriber_once_through_one_broker()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3);
+        for (var i = 0; i < 30; i++)
+            await kit.Multibroker.Publish(new OrderPlaced("c", i), TestContext.Current.CancellationToken);
+        await Eventually.True(() => kit.Recorder.Placed.Count >= 30, MultibrokerKit.Timeout, "30 events consumed");
+        Assert.Equal(30, kit.Recorder.Placed.Select(p => p.Number).Distinct().Count());
+        Assert.Equal(30, kit.Recorder.Placed.Count);
+        Assert.All(new[] { "b0", "b1", "b2" }, b => Assert.Equal(10, kit.Recorder.Placed.Count(p => p.Broker == b)));
+    }
+
+    [Fact]
+    public async Task A_consumer_fault_is_published_on_the_broker_that_carried_the_message()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3);
+        var endpoint = await kit.Multibroker.GetSendEndpoint(new Uri("queue:multibroker-explode"));
+        for (var i = 0; i < 3; i++)
+            await endpoint.Send(new Explode(i), TestContext.Current.CancellationToken);
+        await Eventually.True(() => kit.Recorder.Faults.Count >= 3, MultibrokerKit.Timeout, "3 faults consumed");
+        Assert.Equal(["b0", "b1", "b2"], kit.Recorder.Faults.OrderBy(f => f.Number).Select(f => f.Broker));
+    }
+
+    [Fact]
+    public async Task A_saga_registered_once_sees_events_from_every_broker_in_one_shared_repository()
+    {
+        await using var kit = await MultibrokerKit.StartAsync(3, register: r =>
+            r.AddSagaStateMachine<Sagas.TallyStateMachine, Sagas.TallyState>().InMemoryRepository().Endpoint(e => e.Name = "multibroker-tally"));
+        var id = NewId.NextGuid();
+        var endpoint = await kit.Multibroker.GetSendEndpoint(new Uri("queue:multibroker-tally"));
+        for (var i = 0; i < 6; i++)
+            await endpoint.Send(new TallyEvent(id, i), TestContext.Current.CancellationToken);
+        // Six events over three brokers: one instance (the in-memory repository is one singleton for every broker's bus) counts them all;
+        // a repository per bus would hold three instances of two each.
+        await Eventually.True(() => Sagas.TallyStateMachine.Seen.TryGetValue(id, out var seen) && seen.Count == 6, MultibrokerKit.Timeout,
+            "one saga instance counted the six events");
+        Assert.Equal(["b0", "b1", "b2"], Sagas.TallyStateMachine.Seen[id].Brokers.Distinct().Order());
+    }
+
+    [Fact]
+    public void Bad_options_fail_at_registration_naming_each()
+    {
+        var services = new ServiceCollection();
+        var e = Assert.Throws<PatternOptionsException>(() => services.AddMultibroker(x =>
+        {
+            x.Broker("a", new InMemoryMultibrokerTransport()).Broker("a", new InMemoryMultibrokerTransport(), weight: 0);
+            x.Options.SendTimeout = TimeSpan.Zero;
+            x.Options.MinimumBrokersAtStart = 3;
+        }));
+        Assert.Contains("MultibrokerOptions.SendTimeout", e.Message);
+        Assert.Contains("'a' appears 2 times", e.Message);
+        Assert.Contains("Brokers[a].Weight", e.Message);
+        Assert.Contains("MultibrokerOptions.MinimumBrokersAtStart", e.Message);
+        Assert.Throws<PatternOptionsException>(() => new ServiceCollection().AddMultibroker(_ => { }));
     }
 }

@@ -18,6 +18,48 @@ namespace MassTransit.Patterns.Tests.Multibroker.Messages
     public record TallyEvent(Guid CorrelationId, int Number);
 }
 
+namespace MassTransit.Patterns.Tests.Multibroker.Sagas
+{
+    using Messages;
+
+    public sealed class TallyState : SagaStateMachineInstance
+    {
+        public Guid CorrelationId { get; set; }
+
+        public string CurrentState { get; set; } = "";
+
+        public int Count { get; set; }
+
+        public List<string> Brokers { get; set; } = [];
+    }
+
+    /// <summary>Counts the events of one correlation id, and the brokers they came through.</summary>
+    public sealed class TallyStateMachine : MassTransitStateMachine<TallyState>
+    {
+        public TallyStateMachine()
+        {
+            InstanceState(x => x.CurrentState);
+            Event(() => Tallied, e => e.CorrelateById(c => c.Message.CorrelationId));
+            Initially(When(Tallied).Then(Count).TransitionTo(Active));
+            During(Active, When(Tallied).Then(Count));
+        }
+
+        /// <summary>What each instance has counted, as it counts (for the tests to read).</summary>
+        public static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (int Count, string[] Brokers)> Seen = new();
+
+        static void Count(BehaviorContext<TallyState, TallyEvent> context)
+        {
+            context.Saga.Count++;
+            context.Saga.Brokers.Add(context.ReceiveContext.InputAddress.Host);
+            Seen[context.Saga.CorrelationId] = (context.Saga.Count, context.Saga.Brokers.ToArray());
+        }
+
+        public State Active { get; private set; } = null!;
+
+        public Event<TallyEvent> Tallied { get; private set; } = null!;
+    }
+}
+
 namespace MassTransit.Patterns.Tests.Multibroker
 {
     using Messages;

@@ -219,6 +219,49 @@ public class MultibrokerMessagingTests
     }
 
     [Fact]
+    public async Task Metrics_count_messages_per_broker_failovers_ejections_and_health()
+    {
+        var counters = new System.Collections.Concurrent.ConcurrentDictionary<(string Instrument, string Broker), long>();
+        var gauges = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Diagnostics.PatternsDiagnostics.Name && instrument.Name.Contains(".multibroker.", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        string BrokerOf(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "masstransit.patterns.multibroker.broker")
+                    return tag.Value as string ?? "";
+            return "";
+        }
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => counters.AddOrUpdate((instrument.Name, BrokerOf(tags)), value, (_, v) => v + value));
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name.EndsWith("broker.healthy", StringComparison.Ordinal))
+                gauges[BrokerOf(tags)] = value;
+        });
+        listener.Start();
+
+        await using var kit = await MultibrokerKit.StartAsync(2, prefix: "metrics");
+        kit.Transports[1].Outage.Down();
+        for (var i = 0; i < 4; i++)
+            await kit.Multibroker.SendAsync(MultibrokerKit.Orders, new Order("c", i), cancellationToken: TestContext.Current.CancellationToken);
+        await Eventually.True(() => counters.GetValueOrDefault(("masstransit.patterns.multibroker.received", "metrics0")) >= 4, MultibrokerKit.Timeout, "4 received on metrics0");
+        listener.RecordObservableInstruments();
+
+        const string p = "masstransit.patterns.multibroker.";
+        Assert.Equal(4, counters.GetValueOrDefault((p + "sent", "metrics0")));
+        Assert.Equal(0, counters.GetValueOrDefault((p + "sent", "metrics1")));
+        Assert.Equal(1, counters.GetValueOrDefault((p + "send_failures", "metrics1")));
+        Assert.Equal(1, counters.GetValueOrDefault((p + "failovers", "metrics0")));
+        Assert.Equal(1, counters.GetValueOrDefault((p + "ejections", "metrics1")));
+        Assert.Equal(1, gauges.GetValueOrDefault("metrics0"));
+        Assert.Equal(0, gauges.GetValueOrDefault("metrics1", -1));
+    }
+
+    [Fact]
     public void Bad_options_fail_at_registration_naming_each()
     {
         var services = new ServiceCollection();

@@ -160,7 +160,7 @@ namespace MassTransit.Patterns.Tests.Multibroker
         public void CheckHealth() => _host.Services.GetRequiredService<MultibrokerRuntime>().CheckHealth();
 
         public static async Task<MultibrokerKit> StartAsync(int brokers, Action<IMultibrokerConfigurator>? configure = null,
-            Action<IBusRegistrationConfigurator>? register = null, int[]? weights = null)
+            Action<IBusRegistrationConfigurator>? register = null, int[]? weights = null, string prefix = "b")
         {
             var transports = Enumerable.Range(0, brokers).Select(_ => new InMemoryMultibrokerTransport()).ToArray();
             var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -177,7 +177,7 @@ namespace MassTransit.Patterns.Tests.Multibroker
                     register?.Invoke(r);
                 });
                 for (var i = 0; i < brokers; i++)
-                    x.Broker($"b{i}", transports[i], weights?[i] ?? 1);
+                    x.Broker($"{prefix}{i}", transports[i], weights?[i] ?? 1);
                 x.Options.MinimumBrokersAtStart = brokers;
                 x.Options.HealthCheckInterval = TimeSpan.FromMilliseconds(50);
                 x.Options.EjectionTime = TimeSpan.FromMilliseconds(200);

@@ -1,5 +1,4 @@
 using MassTransit.Initializers;
-using MassTransit.Util;
 
 namespace MassTransit.Patterns.Multibroker;
 
@@ -23,11 +22,9 @@ sealed class MultibrokerBus(MultibrokerRuntime runtime) : IMultibroker
         return Task.FromResult<ISendEndpoint>(new MultibrokerSendEndpoint(this, address));
     }
 
-    public ConnectHandle ConnectSendObserver(ISendObserver observer) =>
-        new MultipleConnectHandle(Brokers.Select(b => b.BusControl).OfType<IBusControl>().Select(b => b.ConnectSendObserver(observer)).ToArray());
+    public ConnectHandle ConnectSendObserver(ISendObserver observer) => runtime.ConnectObserver(bus => bus.ConnectSendObserver(observer));
 
-    public ConnectHandle ConnectPublishObserver(IPublishObserver observer) =>
-        new MultipleConnectHandle(Brokers.Select(b => b.BusControl).OfType<IBusControl>().Select(b => b.ConnectPublishObserver(observer)).ToArray());
+    public ConnectHandle ConnectPublishObserver(IPublishObserver observer) => runtime.ConnectObserver(bus => bus.ConnectPublishObserver(observer));
 
     public Task<MultibrokerBroker> SendAsync<T>(Uri destinationAddress, T message, string? key = null, IPipe<SendContext<T>>? pipe = null,
         CancellationToken cancellationToken = default)

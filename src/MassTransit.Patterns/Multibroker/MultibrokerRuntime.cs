@@ -151,7 +151,50 @@ sealed class MultibrokerRuntime : IAsyncDisposable
                 callback(ctx, broker.Name, cfg);
         });
         bus.ConnectReceiveObserver(new CountingReceiveObserver(broker));
+        lock (_observers)
+            foreach (var observer in _observers)
+                observer.Attach(bus);
         return bus;
+    }
+
+    readonly List<ObserverLink> _observers = [];
+
+    /// <summary>Connects a send or publish observer to every broker's bus, including buses (re)started later.</summary>
+    public ConnectHandle ConnectObserver(Func<IBusControl, ConnectHandle> connect)
+    {
+        var link = new ObserverLink(this, connect);
+        lock (_observers)
+        {
+            _observers.Add(link);
+            foreach (var bus in Brokers.Select(b => b.BusControl).OfType<IBusControl>())
+                link.Attach(bus);
+        }
+        return link;
+    }
+
+    sealed class ObserverLink(MultibrokerRuntime runtime, Func<IBusControl, ConnectHandle> connect) : ConnectHandle
+    {
+        readonly List<ConnectHandle> _handles = [];
+
+        public void Attach(IBusControl bus)
+        {
+            lock (_handles)
+                _handles.Add(connect(bus));
+        }
+
+        public void Disconnect()
+        {
+            lock (runtime._observers)
+                runtime._observers.Remove(this);
+            lock (_handles)
+            {
+                foreach (var handle in _handles)
+                    handle.Disconnect();
+                _handles.Clear();
+            }
+        }
+
+        public void Dispose() => Disconnect();
     }
 
     async Task KeepStartingAsync(MultibrokerBroker broker, CancellationToken stopping)

@@ -278,3 +278,60 @@ public class MultibrokerMessagingTests
         Assert.Throws<PatternOptionsException>(() => new ServiceCollection().AddMultibroker(_ => { }));
     }
 }
+
+/// <summary>An in-memory broker that cannot be reached for its first starts.</summary>
+public sealed class UnreachableAtFirstTransport(int failures) : MultibrokerTransport
+{
+    readonly InMemoryMultibrokerTransport _inner = new();
+    int _attempts;
+
+    public int Attempts => Volatile.Read(ref _attempts);
+
+    public override IBusControl CreateBus(string brokerName, IBusRegistrationContext context, Action<IBusRegistrationContext, IBusFactoryConfigurator> configure) =>
+        Interlocked.Increment(ref _attempts) <= failures
+            ? throw new InvalidOperationException("broker unreachable")
+            : _inner.CreateBus(brokerName, context, configure);
+}
+
+public class MultibrokerStartTests
+{
+    [Fact]
+    public async Task A_broker_unreachable_at_start_is_retried_and_joins_the_rotation_when_it_starts()
+    {
+        var late = new UnreachableAtFirstTransport(failures: 5);
+        await using var kit = await MultibrokerKit.StartAsync(2, x =>
+        {
+            x.Broker("late", late);
+            x.Options.MinimumBrokersAtStart = 2;
+            x.Options.RestartInterval = TimeSpan.FromMilliseconds(100);
+        });
+        var lateBroker = kit.Multibroker.Brokers[2];
+        // The host started with the two others; sends meanwhile go to them.
+        var sent = new List<string>();
+        var observed = 0;
+        using var handle = kit.Multibroker.ConnectSendObserver(new CountingSendObserver(() => Interlocked.Increment(ref observed)));
+        Assert.Null(lateBroker.Bus);   // five failed starts 100 ms apart: not started yet
+        Assert.Equal(BrokerState.Starting, lateBroker.State);
+        await Eventually.True(() => lateBroker.State == BrokerState.Healthy, MultibrokerKit.Timeout, "the late broker starts after its failed attempts");
+        Assert.Equal(6, late.Attempts);
+        Assert.Contains("broker unreachable", lateBroker.LastFailure);
+        for (var i = 0; i < 30; i++)
+            sent.Add((await kit.Multibroker.SendAsync(MultibrokerKit.Orders, new Order("c", i), cancellationToken: TestContext.Current.CancellationToken)).Name);
+        Assert.Equal(10, sent.Count(n => n == "late"));
+        await Eventually.True(() => kit.Recorder.Orders.Count(o => o.Broker == "late") == 10, MultibrokerKit.Timeout, "the late broker consumes its share");
+        Assert.Equal(30, Volatile.Read(ref observed)); // an observer connected before the late bus started sees its sends too
+    }
+
+    sealed class CountingSendObserver(Action sent) : ISendObserver
+    {
+        public Task PreSend<T>(SendContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PostSend<T>(SendContext<T> context) where T : class
+        {
+            sent();
+            return Task.CompletedTask;
+        }
+
+        public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
+}

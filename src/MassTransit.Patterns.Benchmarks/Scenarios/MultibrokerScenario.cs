@@ -215,6 +215,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     await using var channel = await connection.CreateChannelAsync();
                     await channel.QueueDeleteAsync(queue);
                     await channel.ExchangeDeleteAsync(queue);
+                    await channel.ExchangeDeleteAsync($"{typeof(MultibrokerWork).Namespace}:{nameof(MultibrokerWork)}");
                 }
                 catch (Exception)
                 {

@@ -132,6 +132,8 @@ sealed class MultibrokerDeduplicator(MultibrokerOptions options, TimeProvider ti
     sealed class Filter<TMessage>(MultibrokerDeduplicator deduplicator, string consumer) : IFilter<ConsumeContext<TMessage>>
         where TMessage : class
     {
+        readonly ConcurrentDictionary<Uri, string> _names = new();
+
         public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
         {
             if (context.MessageId is not { } id)
@@ -139,10 +141,13 @@ sealed class MultibrokerDeduplicator(MultibrokerOptions options, TimeProvider ti
                 await next.Send(context).ConfigureAwait(false);
                 return;
             }
-            var endpoint = context.ReceiveContext.InputAddress.AbsolutePath.TrimEnd('/');
+            var name = _names.GetOrAdd(context.ReceiveContext.InputAddress, static (address, consumer) =>
+            {
+                var path = address.AbsolutePath.TrimEnd('/');
+                return path[(path.LastIndexOf('/') + 1)..] + "/" + consumer;   // the queue's name: the same on every broker
+            }, consumer);
             var failedOver = (context.Headers.Get<int>(MultibrokerBus.FailoverHeader) ?? 0) > 0;
-            var ran = await deduplicator.RunOnceAsync(id, endpoint[(endpoint.LastIndexOf('/') + 1)..] + "/" + consumer, failedOver,
-                () => next.Send(context)).ConfigureAwait(false);
+            var ran = await deduplicator.RunOnceAsync(id, name, failedOver, () => next.Send(context)).ConfigureAwait(false);
             if (!ran && context.ReceiveContext is { IsDelivered: false, IsFaulted: false })
                 await context.NotifyConsumed(context, TimeSpan.Zero, "multibroker.duplicate").ConfigureAwait(false);
         }

@@ -92,8 +92,8 @@ public sealed class MultibrokerFailoverOnRabbitMqTests(ITestOutputHelper output)
         await Produce(300);
         Assert.InRange(throwaway.Sent - victimBeforeRejoinRun, 300 / 3 - 1, 300 / 3 + 1);
 
-        // Every confirmed message is consumed exactly once: the copy a failed-over send may have left on
-        // the dead broker (same message id) comes back with it and is acknowledged without running the consumer.
+        // Every confirmed message is consumed exactly once: a copy a failed-over send may have left on the dead
+        // broker (same message id), or a redelivery of one consumed as it died, is acknowledged without running the consumer.
         await Eventually.True(() => confirmed.Keys.All(new HashSet<Guid>(kit.Log.Consumed.Select(c => c.Id)).Contains), TimeSpan.FromSeconds(40),
             "every confirmed message is consumed, including those the throwaway held when it died");
         var copies = kit.Log.Consumed.GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.Count());
@@ -103,7 +103,9 @@ public sealed class MultibrokerFailoverOnRabbitMqTests(ITestOutputHelper output)
             $"failed attempts {failedAttempts}, consumed from the throwaway {consumedFromThrowaway}; total {watch.Elapsed.TotalSeconds:0.0}s");
         Assert.All(confirmed.Keys, id => Assert.Equal(1, copies.GetValueOrDefault(id)));
         Assert.Equal(confirmed.Count, kit.Log.Count);
-        Assert.InRange(kit.Multibroker.DuplicatesSuppressed, 0, failedAttempts);
+        // Copies come from failed-over sends the dead broker had stored, and from messages consumed while it died
+        // whose acknowledgement it never processed (redelivered after its restart): at most its prefetch.
+        Assert.InRange(kit.Multibroker.DuplicatesSuppressed, 0, failedAttempts + Concurrency);
         Assert.True(throwaway.SendFailures > 0, "the kill hit sends in flight");
     }
 }

@@ -7,7 +7,9 @@ namespace MassTransit.Patterns.Multibroker;
 
 /// <summary>
 /// Consumer-side deduplication across the brokers of one process. A send that fails over may leave a
-/// copy on the broker that failed before confirming; both copies carry one message id. Every consumer
+/// copy on the broker that failed before confirming; both copies carry one message id. A broker that
+/// dies also redelivers, when it returns, messages consumed whose acknowledgement it never processed.
+/// Every consumer
 /// (and saga) of every broker's bus in this process claims (message id, endpoint, consumer) before it
 /// runs: a second copy is acknowledged without running the consumer; a copy arriving while the first
 /// still runs waits for its outcome (a failed first copy lets the second run). Ids are kept

@@ -335,3 +335,53 @@ public class MultibrokerStartTests
         public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Task.CompletedTask;
     }
 }
+
+public class MultibrokerCoexistenceTests
+{
+    public sealed class AppConsumer(Recorder recorder) : IConsumer<Order>
+    {
+        public Task Consume(ConsumeContext<Order> context)
+        {
+            recorder.Order(context);
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task The_applications_own_bus_and_the_multibroker_run_side_by_side_with_their_own_consumers()
+    {
+        var builder = new Microsoft.Extensions.Hosting.HostApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<Recorder>();
+        builder.Services.AddMultibroker(x =>
+        {
+            x.Register(r => r.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = MultibrokerKit.OrdersQueue));
+            x.Broker("m0", new InMemoryMultibrokerTransport()).Broker("m1", new InMemoryMultibrokerTransport());
+            x.Options.MinimumBrokersAtStart = 2;
+        });
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddConsumer<AppConsumer>().Endpoint(e => e.Name = "app-orders");
+            x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+        });
+        using var host = builder.Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var recorder = host.Services.GetRequiredService<Recorder>();
+            var bus = host.Services.GetRequiredService<IBus>();
+            await (await bus.GetSendEndpoint(new Uri("queue:app-orders"))).Send(new Order("app", 1), TestContext.Current.CancellationToken);
+            var multibroker = host.Services.GetRequiredService<IMultibroker>();
+            await multibroker.SendAsync(MultibrokerKit.Orders, new Order("mb", 2), cancellationToken: TestContext.Current.CancellationToken);
+            await multibroker.SendAsync(MultibrokerKit.Orders, new Order("mb", 3), cancellationToken: TestContext.Current.CancellationToken);
+            await Eventually.True(() => recorder.Orders.Count >= 3, MultibrokerKit.Timeout, "three orders consumed");
+            var seen = recorder.Orders;
+            Assert.Equal(["m0", "m1"], seen.Where(s => s.Customer == "mb").Select(s => s.Broker).Order());
+            Assert.DoesNotContain(seen.Single(s => s.Customer == "app").Broker, new[] { "m0", "m1" });
+            Assert.Equal(3, seen.Count);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+}

@@ -350,7 +350,7 @@ sealed class MultibrokerRuntime : IAsyncDisposable
                 last = e;
                 lastReason = e is OperationCanceledException ? $"no confirm within {Options.SendTimeout}" : e.GetBaseException().Message;
                 broker.CountFailure();
-                if (broker.Health.RecordFailure(lastReason))
+                if (broker.Health.RecordFailure(lastReason) && broker.WasInRotation)
                 {
                     broker.WasInRotation = false;
                     MultibrokerMetrics.Ejected(broker.Name, "send_failure");

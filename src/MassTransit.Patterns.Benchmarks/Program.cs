@@ -4,6 +4,7 @@ using MassTransit.Patterns.Benchmarks.Scenarios;
 IBenchScenario[] all =
 [
     new OverheadScenario(),
+    new FilterCostScenario(),
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
     new SupervisorScenario(),

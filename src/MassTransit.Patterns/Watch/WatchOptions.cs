@@ -47,7 +47,7 @@ public sealed class WatchSourceOptions : IPatternOptions
     {
         ArgumentNullException.ThrowIfNull(validator);
         if (Name is not null)
-            validator.NotEmpty(Name, nameof(Name));
+            validator.Require(!string.IsNullOrWhiteSpace(Name) && Name.Length <= 128, nameof(Name), $"must be a non-empty name of at most 128 characters (was '{Name}').");
         if (EndpointName is not null)
             validator.NotEmpty(EndpointName, nameof(EndpointName));
         validator.Positive(LeaseDuration, nameof(LeaseDuration));

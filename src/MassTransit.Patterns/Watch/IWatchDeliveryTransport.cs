@@ -8,8 +8,11 @@ namespace MassTransit.Patterns.Watch;
 /// </summary>
 public interface IWatchDeliveryTransport
 {
-    /// <summary>Prepares the send of one notification (e.g. marks it mandatory).</summary>
-    void Prepare(SendContext context);
+    /// <summary>Where a notification for the watcher at <paramref name="watcherAddress"/> is sent (the address itself, or a transport-specific route to it).</summary>
+    Uri DeliveryAddress(Uri watcherAddress);
+
+    /// <summary>Prepares the send of one notification to the watcher at <paramref name="watcherAddress"/> (e.g. marks it mandatory).</summary>
+    void Prepare(SendContext context, Uri watcherAddress);
 
     /// <summary>True when <paramref name="exception"/>, thrown by a notification's send, means that its address cannot be reached.</summary>
     bool IsUnreachable(Exception exception);

@@ -92,8 +92,8 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(Options.SendTimeout);
-                var endpoint = await bus.GetSendEndpoint(watcher.Address).ConfigureAwait(false);
-                await endpoint.Send(message, context => _transport?.Prepare(context), timeout.Token).ConfigureAwait(false);
+                var endpoint = await bus.GetSendEndpoint(_transport?.DeliveryAddress(watcher.Address) ?? watcher.Address).ConfigureAwait(false);
+                await endpoint.Send(message, context => _transport?.Prepare(context, watcher.Address), timeout.Token).ConfigureAwait(false);
                 WatchMetrics.NotificationsSent.Add(1, WatchMetrics.Source(Name));
                 return Delivery.Sent;
             }
@@ -108,11 +108,10 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         WatchMetrics.NotificationsFailed.Add(1, WatchMetrics.Source(Name));
         if (last is not null && _transport?.IsUnreachable(last) == true)
         {
-            if (await _store.RemoveAsync(Name, watcher.WatcherId, cancellationToken).ConfigureAwait(false))
-            {
-                WatchMetrics.Pruned.Add(1, WatchMetrics.Reason(Name, "unreachable"));
-                LogPrunedUnreachable(Name, watcher.WatcherId, watcher.Address, Options.DeliveryAttempts, last.Message);
-            }
+            if (!await _store.RemoveAsync(Name, watcher.WatcherId, cancellationToken).ConfigureAwait(false))
+                return Delivery.Failed;     // pruned meanwhile by another change's fan-out
+            WatchMetrics.Pruned.Add(1, WatchMetrics.Reason(Name, "unreachable"));
+            LogPrunedUnreachable(Name, watcher.WatcherId, watcher.Address, Options.DeliveryAttempts, last.Message);
             return Delivery.Pruned;
         }
 

@@ -174,7 +174,9 @@ public sealed class WatchNotificationTests
     {
         public int Attempts;
 
-        public void Prepare(SendContext context)
+        public Uri DeliveryAddress(Uri watcherAddress) => watcherAddress;
+
+        public void Prepare(SendContext context, Uri watcherAddress)
         {
             if (context.DestinationAddress?.ToString().Contains(marker, StringComparison.Ordinal) == true)
             {

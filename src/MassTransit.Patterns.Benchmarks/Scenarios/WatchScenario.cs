@@ -111,7 +111,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 // The burst, with stale copies of old versions fired at the watchers at the same time.
                 var watch = Stopwatch.StartNew();
                 using var chaos = new CancellationTokenSource();
-                var staleSender = SendStaleAsync(context, sourceBus, fleet, keys, chaos.Token);
+                var staleSender = SendStaleAsync(sourceBus, sourceProvider.GetService<IWatchDeliveryTransport>(), fleet, keys, chaos.Token);
                 var results = await Task.WhenAll(Enumerable.Range(0, keys).Select(async k =>
                 {
                     long notified = 0;
@@ -243,10 +243,9 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
         }
 
         /// <summary>Fires copies of old versions (1..3) at random watchers until cancelled, as a late or duplicated delivery would.</summary>
-        static async Task<long> SendStaleAsync(BenchContext context, IBus bus, List<WatcherProcess> fleet, int keys, CancellationToken cancellationToken)
+        static async Task<long> SendStaleAsync(IBus bus, IWatchDeliveryTransport? route, List<WatcherProcess> fleet, int keys, CancellationToken cancellationToken)
         {
             var watchers = fleet.SelectMany(p => p.Watchers.Select((w, j) => (w, j))).ToList();
-            var route = context.Transport == BenchContext.RabbitMq ? new RabbitMqRoute() : null;
             long sent = 0;
             try
             {
@@ -260,7 +259,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                         WatcherId = watcher.WatcherId,
                         Entry = new WatchEntry<BenchSetting> { Key = key, Version = version, Value = new BenchSetting(key, version), ChangedAt = DateTimeOffset.UtcNow }
                     };
-                    var endpoint = await bus.GetSendEndpoint(route?.Address(watcher.Address!) ?? watcher.Address!);
+                    var endpoint = await bus.GetSendEndpoint(route?.DeliveryAddress(watcher.Address!) ?? watcher.Address!);
                     await endpoint.Send(message, c => route?.Prepare(c, watcher.Address!), cancellationToken);
                     sent++;
                     await Task.Delay(2, cancellationToken);
@@ -270,16 +269,6 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             {
             }
             return sent;
-        }
-
-        /// <summary>The same route the source uses on RabbitMQ (its delivery transport), to reach a watcher's queue.</summary>
-        sealed class RabbitMqRoute
-        {
-            readonly IWatchDeliveryTransport _transport = new ServiceCollection().AddRabbitMqWatchDelivery().BuildServiceProvider().GetRequiredService<IWatchDeliveryTransport>();
-
-            public Uri Address(Uri watcher) => _transport.DeliveryAddress(watcher);
-
-            public void Prepare(SendContext context, Uri watcher) => _transport.Prepare(context, watcher);
         }
 
         static async Task<long[]> LatestAsync(IWatchSource<BenchSetting> source, int keys) =>

@@ -11,6 +11,7 @@ static class WatchMetrics
     public const string SourceTag = "masstransit.patterns.watch.source";
     public const string KeyTag = "masstransit.patterns.watch.key";
     public const string ReasonTag = "masstransit.patterns.watch.reason";
+    public const string ValueTypeTag = "masstransit.patterns.watch.value_type";
 
     static readonly ConcurrentDictionary<(string Source, string Key), int> WatcherCounts = new();
 
@@ -51,6 +52,8 @@ static class WatchMetrics
     }
 
     public static TagList Source(string source) => new() { { SourceTag, source } };
+
+    public static TagList ValueType<TValue>() => new() { { ValueTypeTag, typeof(TValue).Name } };
 
     public static TagList Reason(string source, string reason) => new() { { SourceTag, source }, { ReasonTag, reason } };
 }

@@ -73,16 +73,16 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
             if (_values.TryGetValue(entry.Key, out var held) && held.Version >= entry.Version)
             {
                 Interlocked.Increment(ref _stale);
-                WatchMetrics.StaleDropped.Add(1);
+                WatchMetrics.StaleDropped.Add(1, WatchMetrics.ValueType<TValue>());
                 return false;
             }
             _values[entry.Key] = entry;
         }
 
         Interlocked.Increment(ref _applied);
-        WatchMetrics.Applied.Add(1);
+        WatchMetrics.Applied.Add(1, WatchMetrics.ValueType<TValue>());
         if (notification)
-            WatchMetrics.Convergence.Record(Math.Max(0, (_time.GetUtcNow() - entry.ChangedAt).TotalMilliseconds));
+            WatchMetrics.Convergence.Record(Math.Max(0, (_time.GetUtcNow() - entry.ChangedAt).TotalMilliseconds), WatchMetrics.ValueType<TValue>());
         try
         {
             Changed?.Invoke(this, entry);

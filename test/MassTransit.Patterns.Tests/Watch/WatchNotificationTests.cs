@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MassTransit.Patterns.Tests.Watch;
 
 /// <summary>The watch notification pattern under MassTransit's test harness (in-memory transport, in-memory store).</summary>
+[Collection("watch")]
 public sealed class WatchNotificationTests
 {
     static readonly TimeSpan Wait = WatchRig.Wait;
@@ -343,5 +344,133 @@ public sealed class WatchNotificationTests
                 if (inner is PatternOptionsException options)
                     return options;
         throw new Xunit.Sdk.XunitException("no PatternOptionsException in " + exception);
+    }
+}
+
+/// <summary>Fan-out bound and the watch instruments (in the same collection as the other watch tests, so no other watcher records meanwhile).</summary>
+[Collection("watch")]
+public sealed class WatchFanOutAndMetricsTests
+{
+    static readonly TimeSpan Wait = WatchRig.Wait;
+
+    /// <summary>Holds every change notification in PreSend until released, counting how many are in flight.</summary>
+    sealed class HeldSends : ISendObserver
+    {
+        public readonly TaskCompletionSource Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        int _inFlight, _peak;
+
+        public int InFlight => Volatile.Read(ref _inFlight);
+
+        public int Peak => Volatile.Read(ref _peak);
+
+        public async Task PreSend<T>(SendContext<T> context)
+            where T : class
+        {
+            if (context.Message is not WatchChanged<FeatureFlag>)
+                return;
+            var now = Interlocked.Increment(ref _inFlight);
+            int peak;
+            while (now > (peak = Volatile.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak)
+            {
+            }
+            await Release.Task;
+            Interlocked.Decrement(ref _inFlight);
+        }
+
+        public Task PostSend<T>(SendContext<T> context)
+            where T : class =>
+            Task.CompletedTask;
+
+        public Task SendFault<T>(SendContext<T> context, Exception exception)
+            where T : class =>
+            Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_change_is_sent_to_its_watchers_in_parallel_but_never_more_at_once_than_the_fan_out_concurrency()
+    {
+        const int Bound = 3, Watchers = 12;
+        await using var rig = await WatchRig.StartAsync(o => o.FanOutConcurrency = Bound);
+        var watchers = new List<IWatcher<FeatureFlag>>();
+        for (var i = 0; i < Watchers; i++)
+            watchers.Add(await rig.WatchAsync(o => o.Keys.Add("k")));
+        var held = new HeldSends();
+        using var _ = rig.Harness.Bus.ConnectSendObserver(held);
+
+        var set = rig.Source.Set("k", new FeatureFlag("k", true, 1));
+        await Eventually.True(() => held.InFlight == Bound, Wait, $"{Bound} notifications in flight");
+        Assert.False(set.IsCompleted);
+        held.Release.SetResult();
+        var result = await set.WaitAsync(Wait);
+
+        Assert.Equal(Bound, held.Peak);
+        Assert.Equal(Watchers, result.Notified);
+        await Eventually.True(() => watchers.All(w => w.TryGetValue("k", out var e) && e.Version == 1), Wait, "every watcher got it");
+        foreach (var watcher in watchers)
+            await watcher.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task The_source_and_the_watchers_record_their_instruments()
+    {
+        var name = "metrics-" + Guid.NewGuid().ToString("N")[..8];
+        var measurements = new ConcurrentQueue<(string Instrument, double Value, string? Source, string? Reason)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Diagnostics.PatternsDiagnostics.Name && instrument.Name.StartsWith("masstransit.patterns.watch.", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        void Record(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? source = null, reason = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "masstransit.patterns.watch.source")
+                    source = tag.Value as string;
+                if (tag.Key == "masstransit.patterns.watch.reason")
+                    reason = tag.Value as string;
+                if (tag.Key == "masstransit.patterns.watch.key" && tag.Value as string != "k")
+                    return;
+            }
+            measurements.Enqueue((instrument.Name, value, source, reason));
+        }
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<int>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+
+        await using var rig = await WatchRig.StartAsync(o =>
+        {
+            o.Name = name;
+            o.LeaseDuration = TimeSpan.FromSeconds(30);
+            o.SweepInterval = TimeSpan.FromSeconds(5);
+        }, fakeTime: true);
+        var watcher = await rig.WatchAsync(o => o.Keys.Add("k"));
+        var client = rig.Harness.Bus.CreateRequestClient<RegisterWatch<FeatureFlag>>();
+        await client.GetResponse<WatchRegistered<FeatureFlag>>(new RegisterWatch<FeatureFlag> { WatcherId = Guid.NewGuid(), Address = new Uri("loopback://localhost/nobody"), Keys = ["k"] });
+        await rig.Source.Set("k", new FeatureFlag("k", true, 1));
+        await Eventually.True(() => watcher.TryGetValue("k", out _), Wait, "applied");
+        await rig.NotifyAsync(watcher, "k", 1, new FeatureFlag("k", true, 1));
+        await Eventually.True(() => watcher.StaleIgnored == 1, Wait, "the copy is ignored");
+        double Sum(string instrument, string? reason = null) =>
+            measurements.Where(m => m.Instrument == "masstransit.patterns.watch." + instrument && (m.Source is null || m.Source == name) && (reason is null || m.Reason == reason))
+                .Sum(m => m.Value);
+        Assert.Equal(2, Sum("notifications.sent"));
+        Assert.Equal(2, Sum("registrations"));
+        Assert.Equal(1, Sum("applied"));
+        Assert.Equal(1, Sum("stale_dropped"));
+        Assert.Single(measurements, m => m.Instrument == "masstransit.patterns.watch.convergence");
+
+        // The live watcher leaves cleanly (not a prune); the other registration is never renewed and expires.
+        await watcher.DisposeAsync();
+        await Eventually.True(async () => (await rig.Store.WatchersOfAsync(name, "k", DateTime.MinValue)).Count == 1, Wait, "the watcher cancelled");
+        rig.Time!.Advance(TimeSpan.FromSeconds(31));
+        await client.GetResponse<WatchRegistered<FeatureFlag>>(new RegisterWatch<FeatureFlag> { WatcherId = Guid.NewGuid(), Address = new Uri("loopback://localhost/late"), Keys = ["k"] });
+        await rig.Source.PruneExpired();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, Sum("pruned", "lease_expired"));
+        Assert.Equal(1, measurements.Last(m => m.Instrument == "masstransit.patterns.watch.watchers" && m.Source == name).Value);
     }
 }

@@ -216,6 +216,11 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         }
     }
 
+    internal void WarnNoDeliveryTransport() => LogNoDeliveryTransport(Name);
+
+    [LoggerMessage(6, LogLevel.Warning, "Watch source {Source} runs on RabbitMQ without services.AddRabbitMqWatchDelivery(): a dead watcher is pruned only when its lease ends, and each notification to it declares its exchange again")]
+    partial void LogNoDeliveryTransport(string source);
+
     [LoggerMessage(1, LogLevel.Information, "Watch source {Source}: pruned watcher {WatcherId} at {Address}, unreachable after {Attempts} attempts ({Reason})")]
     partial void LogPrunedUnreachable(string source, Guid watcherId, Uri address, int attempts, string reason);
 

@@ -139,7 +139,12 @@ sealed class WatchBusObserver<TValue>(IServiceProvider provider) : IBusObserver
     public Task PostStart(IBus bus, Task<BusReady> busReady)
     {
         if (provider.GetService<WatchSourceSettings<TValue>>() is not null)
-            ((WatchSource<TValue>)provider.GetRequiredService<IWatchSource<TValue>>()).StartSweep();
+        {
+            var source = (WatchSource<TValue>)provider.GetRequiredService<IWatchSource<TValue>>();
+            source.StartSweep();
+            if (bus.Address.Scheme.StartsWith("rabbitmq", StringComparison.OrdinalIgnoreCase) && provider.GetService<IWatchDeliveryTransport>() is null)
+                source.WarnNoDeliveryTransport();
+        }
         if (provider.GetServices<HostedWatcherSettings<TValue>>().Any())
             _ = StartWatchersAsync(busReady);
         return Task.CompletedTask;

@@ -474,3 +474,47 @@ public sealed class WatchFanOutAndMetricsTests
         Assert.Equal(1, measurements.Last(m => m.Instrument == "masstransit.patterns.watch.watchers" && m.Source == name).Value);
     }
 }
+
+/// <summary>A notification lost on the way is caught up by the watcher's next renewal.</summary>
+[Collection("watch")]
+public sealed class WatchCatchUpTests
+{
+    /// <summary>Every send fails, and not because the address is gone: nothing is pruned, nothing delivered.</summary>
+    sealed class BrokenSends : IWatchDeliveryTransport
+    {
+        public volatile bool Broken;
+
+        public Uri DeliveryAddress(Uri watcherAddress) => watcherAddress;
+
+        public void Prepare(SendContext context, Uri watcherAddress)
+        {
+            if (Broken && context is SendContext<WatchChanged<FeatureFlag>>)
+                throw new InvalidOperationException("broker unavailable");
+        }
+
+        public bool IsUnreachable(Exception exception) => false;
+    }
+
+    [Fact]
+    public async Task A_change_whose_notification_failed_reaches_the_watcher_at_its_next_renewal_and_the_watcher_is_not_pruned()
+    {
+        var sends = new BrokenSends();
+        await using var rig = await WatchRig.StartAsync(o => o.DeliveryAttempts = 2, s => s.AddSingleton<IWatchDeliveryTransport>(sends), fakeTime: true);
+        await rig.Source.Set("k", new FeatureFlag("k", true, 1));
+        await using var watcher = await rig.WatchAsync(o =>
+        {
+            o.Keys.Add("k");
+            o.RenewInterval = TimeSpan.FromSeconds(10);
+        });
+
+        sends.Broken = true;
+        var result = await rig.Source.Set("k", new FeatureFlag("k", false, 2));
+        sends.Broken = false;
+
+        Assert.Equal((1, 0, 1, 0), (result.Watchers, result.Notified, result.Failed, result.Pruned));
+        Assert.Equal(1, watcher.Values["k"].Version);
+        rig.Time!.Advance(TimeSpan.FromSeconds(10));
+        await Eventually.True(() => watcher.Values["k"].Version == 2, WatchRig.Wait, "the renewal's reply brings version 2");
+        Assert.Equal(new FeatureFlag("k", false, 2), watcher.Values["k"].Value);
+    }
+}

@@ -8,6 +8,8 @@ using RabbitMQ.Client;
 namespace MassTransit.Patterns.RabbitMQ.Tests.Watch.Messages
 {
     public sealed record ServiceSetting(string Key, int Revision);
+
+    public sealed record HostedSetting(string Key, int Revision);
 }
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
@@ -230,6 +232,46 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                 }
             }
             return exists;
+        }
+
+        [Fact]
+        public async Task A_hosted_watcher_registers_by_publish_follows_changes_and_a_clean_stop_unregisters_it()
+        {
+            var endpoint = Broker.UniqueQueue("watch-hosted");
+            await using var sourceProcess = await Process.StartAsync(s => s.AddRabbitMqWatchDelivery(), x => x.AddWatchSource<HostedSetting>(o =>
+            {
+                o.Name = endpoint;
+                o.EndpointName = endpoint;
+            }));
+            try
+            {
+                var source = sourceProcess.Provider.GetRequiredService<IWatchSource<HostedSetting>>();
+                await source.Set("cfg/a", new HostedSetting("cfg/a", 1));
+                var watcherProcess = await Process.StartAsync(s => s.AddWatcher<HostedSetting>(o => o.Prefixes.Add("cfg/")));
+                await using (watcherProcess)
+                {
+                    var watcher = watcherProcess.Provider.GetRequiredService<IWatcher<HostedSetting>>();
+                    await watcher.Registered.WaitAsync(TimeSpan.FromSeconds(30));
+                    Assert.Equal(1, watcher.Values["cfg/a"].Version);
+
+                    await source.Set("cfg/b", new HostedSetting("cfg/b", 1));
+                    await source.Set("cfg/a", new HostedSetting("cfg/a", 2));
+                    await Eventually.True(() => watcher.Values.Count == 2 && watcher.Values["cfg/a"].Version == 2, Converge, "the hosted watcher follows both keys");
+
+                    await watcherProcess.StopAsync();
+                }
+
+                var store = sourceProcess.Provider.GetRequiredService<IWatchStore>();
+                await Eventually.True(async () => (await store.WatchersOfAsync(source.Name, "cfg/a", DateTime.UtcNow)).Count == 0, Converge,
+                    "the watcher's clean stop cancelled its registration");
+                var after = await source.Set("cfg/a", new HostedSetting("cfg/a", 3));
+                Assert.Equal((0, 0), (after.Watchers, after.Pruned));
+            }
+            finally
+            {
+                await sourceProcess.StopAsync();
+                await DeleteAsync(endpoint, []);
+            }
         }
 
         static async Task DeleteAsync(string endpoint, IEnumerable<string> exchanges)

@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using MassTransit.Patterns.EntityFrameworkCore.Watch;
 using MassTransit.Patterns.RabbitMQ.Watch;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Watch;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Watch.Messages
@@ -15,6 +18,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch.Messages
 namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
 {
     using Messages;
+
+    public sealed class WatchRabbitDb(DbContextOptions<WatchRabbitDb> options) : DbContext(options)
+    {
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.AddWatchEntities();
+    }
 
     /// <summary>
     /// Watch notification on the real broker: a source process and five watcher processes (separate buses,
@@ -91,7 +99,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             };
         }
 
-        async Task<Process> StartWatchersAsync(Uri source, Guid[] ids)
+        async Task<Process> StartWatchersAsync(Uri source, Guid[] ids, string? onlyKey = null)
         {
             var process = await Process.StartAsync(s => s.AddWatcherFactory<ServiceSetting>());
             var factory = process.Provider.GetRequiredService<IWatcherFactory<ServiceSetting>>();
@@ -103,7 +111,9 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                     o.WatcherId = ids[index];
                     o.SourceAddress = source;
                     o.UnregisterOnStop = false;     // a stopped process behaves as a crashed one: it does not say goodbye
-                    if (index % 2 == 0)
+                    if (onlyKey is not null)
+                        o.Keys.Add(onlyKey);
+                    else if (index % 2 == 0)
                     {
                         o.Keys.Add(Key(index % Keys));
                         o.Keys.Add(Key((index + 1) % Keys));
@@ -271,6 +281,68 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             {
                 await sourceProcess.StopAsync();
                 await DeleteAsync(endpoint, []);
+            }
+        }
+
+        [Fact]
+        public async Task Two_source_instances_sharing_a_PostgreSQL_store_give_one_version_sequence_and_either_one_notifies_every_watcher()
+        {
+            const int ChangesPerSource = 15;
+            var endpoint = Broker.UniqueQueue("watch-shared");
+            var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
+                { Database = $"watch_mq_{Guid.NewGuid():N}"[..20], MaxPoolSize = 30 }.ConnectionString;
+            void Store(IServiceCollection s) => s.AddDbContext<WatchRabbitDb>(o => o.UseNpgsql(connection)).AddEntityFrameworkWatchStore<WatchRabbitDb>().AddRabbitMqWatchDelivery();
+            await using (var db = new WatchRabbitDb(new DbContextOptionsBuilder<WatchRabbitDb>().UseNpgsql(connection).Options))
+                await db.Database.EnsureCreatedAsync();
+
+            Action<IBusRegistrationConfigurator> source = x => x.AddWatchSource<ServiceSetting>(o =>
+            {
+                o.Name = endpoint;
+                o.EndpointName = endpoint;       // both instances consume the one registration queue
+            });
+            var a = await Process.StartAsync(Store, source);
+            var b = await Process.StartAsync(Store, source);
+            Process? watchers = null;
+            try
+            {
+                var sourceA = a.Provider.GetRequiredService<IWatchSource<ServiceSetting>>();
+                var sourceB = b.Provider.GetRequiredService<IWatchSource<ServiceSetting>>();
+                await sourceA.Set("svc/shared", new ServiceSetting("svc/shared", 0));
+                watchers = await StartWatchersAsync(new Uri($"exchange:{endpoint}"), Enumerable.Range(0, WatchersPerProcess).Select(_ => Guid.NewGuid()).ToArray(),
+                    "svc/shared");
+
+                // Both instances change the one key at once: each change gets its own version, and whichever
+                // instance stored a version notifies every watcher, wherever it registered.
+                async Task<List<long>> Burst(IWatchSource<ServiceSetting> instance, int offset)
+                {
+                    var versions = new List<long>();
+                    for (var i = 1; i <= ChangesPerSource; i++)
+                        versions.Add((await instance.Set("svc/shared", new ServiceSetting("svc/shared", offset + i))).Version);
+                    return versions;
+                }
+                var both = await Task.WhenAll(Burst(sourceA, 1000), Burst(sourceB, 2000));
+                Assert.Equal(Enumerable.Range(2, 2 * ChangesPerSource).Select(v => (long)v), both.SelectMany(v => v).Order());
+                var latest = (await sourceB.Get("svc/shared"))!;
+                await Eventually.True(() => watchers.Watchers.All(w => w.TryGetValue("svc/shared", out var e) && e.Version == latest.Version && e.Value == latest.Value),
+                    Converge, "every watcher holds the last version, whichever instance stored it");
+
+                // Instance A stops; B carries on from the same sequence and reaches everyone.
+                await a.StopAsync();
+                var next = await sourceB.Set("svc/shared", new ServiceSetting("svc/shared", 3000));
+                Assert.Equal(latest.Version + 1, next.Version);
+                Assert.Equal(WatchersPerProcess, next.Notified);
+                await Eventually.True(() => watchers.Watchers.All(w => w.Values["svc/shared"].Version == next.Version), Converge, "B alone notifies every watcher");
+                Assert.Equal(0, Volatile.Read(ref _backwards));
+            }
+            finally
+            {
+                if (watchers is not null)
+                    await watchers.DisposeAsync();
+                await a.DisposeAsync();
+                await b.DisposeAsync();
+                await DeleteAsync(endpoint, []);
+                await using var db = new WatchRabbitDb(new DbContextOptionsBuilder<WatchRabbitDb>().UseNpgsql(connection).Options);
+                await db.Database.EnsureDeletedAsync();
             }
         }
 

@@ -60,9 +60,7 @@ public sealed class EntityFrameworkWatchStore<TDbContext> : IWatchStore
         {
             var values = db.Set<WatchValueRow>();
             // The increment happens in the database and takes the row's write lock until commit; the read below sees our own write.
-            var updated = await values.Where(x => x.Source == source && x.Key == key)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Version, x => x.Version + 1).SetProperty(x => x.Value, value).SetProperty(x => x.ChangedAt, now), ct)
-                .ConfigureAwait(false);
+            var updated = await WatchQueries.IncrementVersion(db, source, key, value, now, ct).ConfigureAwait(false);
             if (updated == 0)
             {
                 values.Add(new WatchValueRow { Source = source, Key = key, Version = 1, Value = value, ChangedAt = now });
@@ -138,13 +136,7 @@ public sealed class EntityFrameworkWatchStore<TDbContext> : IWatchStore
         var patterns = Enumerable.Range(1, key.Length).Select(n => key[..n]).ToList();
         return ReadAsync<IReadOnlyList<WatcherAddress>>(async (db, ct) =>
         {
-            var rows = await (
-                    from k in db.Set<WatchedKeyRow>()
-                    where k.Source == source && patterns.Contains(k.Pattern) && (k.IsPrefix || k.Pattern == key)
-                    join w in db.Set<WatcherRow>() on new { k.Source, k.WatcherId } equals new { w.Source, w.WatcherId }
-                    where w.ExpiresAt >= now
-                    select new { w.WatcherId, w.Address })
-                .AsNoTracking().Distinct().ToListAsync(ct).ConfigureAwait(false);
+            var rows = await WatchQueries.WatchersOf(db, source, key, patterns, now).ToListAsync(ct).ConfigureAwait(false);
             return rows.Select(r => new WatcherAddress(r.WatcherId, new Uri(r.Address))).ToList();
         }, cancellationToken);
     }
@@ -181,4 +173,23 @@ public sealed class EntityFrameworkWatchStore<TDbContext> : IWatchStore
                 .ToListAsync(ct).ConfigureAwait(false);
             return counts.ToDictionary(c => c.IsPrefix ? c.Pattern + "*" : c.Pattern, c => c.Count, StringComparer.Ordinal);
         }, cancellationToken);
+}
+
+/// <summary>The store's two hot statements, in one place so they can be checked offline for SQL Server.</summary>
+static class WatchQueries
+{
+    /// <summary>Version + 1, the value and its time, in one UPDATE of the key's row (0 rows: the key is new).</summary>
+    public static Task<int> IncrementVersion(DbContext db, string source, string key, string value, DateTime now, CancellationToken cancellationToken) =>
+        db.Set<WatchValueRow>().Where(x => x.Source == source && x.Key == key)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Version, x => x.Version + 1).SetProperty(x => x.Value, value).SetProperty(x => x.ChangedAt, now),
+                cancellationToken);
+
+    /// <summary>The live watchers of <paramref name="key"/>: an exact registration of it, or a prefix among <paramref name="patterns"/> (its prefixes).</summary>
+    public static IQueryable<WatcherRow> WatchersOf(DbContext db, string source, string key, List<string> patterns, DateTime now) =>
+        (from k in db.Set<WatchedKeyRow>()
+         where k.Source == source && patterns.Contains(k.Pattern) && (k.IsPrefix || k.Pattern == key)
+         join w in db.Set<WatcherRow>() on new { k.Source, k.WatcherId } equals new { w.Source, w.WatcherId }
+         where w.ExpiresAt >= now
+         select w)
+        .AsNoTracking().Distinct();
 }

@@ -10,7 +10,8 @@ IBenchScenario[] all =
     new SupervisorScenario(),
     new ControlFlowScenario(),
     new ContextualScenario(),
-    new EventForwardingScenario()
+    new EventForwardingScenario(),
+    new WatchScenario()
 ];
 
 var transport = BenchContext.InMemory;

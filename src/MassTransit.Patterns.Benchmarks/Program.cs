@@ -11,7 +11,8 @@ IBenchScenario[] all =
     new ControlFlowScenario(),
     new ContextualScenario(),
     new EventForwardingScenario(),
-    new WatchScenario()
+    new WatchScenario(),
+    new MultibrokerScenario()
 ];
 
 var transport = BenchContext.InMemory;
@@ -44,7 +45,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-if (transport is not (BenchContext.InMemory or BenchContext.RabbitMq))
+if (transport is not (BenchContext.InMemory or BenchContext.RabbitMq or "multibroker"))
 {
     Console.Error.WriteLine($"--transport must be inmemory or rabbitmq (was '{transport}').");
     return 2;

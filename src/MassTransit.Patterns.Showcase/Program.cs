@@ -11,7 +11,8 @@ IShowcaseScenario[] all =
     new ControlFlowScenario(),
     new ContextualScenario(),
     new EventForwardingScenario(),
-    new WatchScenario()
+    new WatchScenario(),
+    new MultibrokerScenario()
 ];
 
 ShowcaseOptions options;

@@ -1,0 +1,47 @@
+using MassTransit.Patterns.Multibroker;
+
+namespace MassTransit.Patterns.RabbitMQ.Multibroker;
+
+/// <summary>
+/// A RabbitMQ broker of the multibroker: a MassTransit RabbitMQ bus on its own host, with publisher
+/// confirms on (a send returns only once this broker has the message), the pattern's configuration,
+/// the caller's, then <c>ConfigureEndpoints</c>.
+/// </summary>
+public sealed class RabbitMqMultibrokerTransport(Uri hostAddress, Action<IRabbitMqHostConfigurator>? host = null,
+    Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null) : MultibrokerTransport
+{
+    /// <summary>The broker's host address, e.g. <c>rabbitmq://host:5672/vhost</c>.</summary>
+    public Uri HostAddress { get; } = hostAddress ?? throw new ArgumentNullException(nameof(hostAddress));
+
+    /// <inheritdoc />
+    public override IBusControl CreateBus(string brokerName, IBusRegistrationContext context, Action<IBusRegistrationContext, IBusFactoryConfigurator> configureBus) =>
+        Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(HostAddress, h =>
+            {
+                h.PublisherConfirmation = true;
+                h.ConnectionName($"multibroker-{brokerName}");
+                host?.Invoke(h);
+            });
+            configureBus(context, cfg);
+            configure?.Invoke(context, cfg);
+            cfg.ConfigureEndpoints(context);
+        });
+}
+
+/// <summary>Adds RabbitMQ brokers to a multibroker.</summary>
+public static class RabbitMqMultibrokerExtensions
+{
+    /// <summary>
+    /// Adds the RabbitMQ broker at <paramref name="hostAddress"/> (credentials and connection settings
+    /// in <paramref name="host"/>) under <paramref name="name"/>, with <paramref name="weight"/>;
+    /// <paramref name="configure"/> adds RabbitMQ settings to its bus. Brokers are independent nodes
+    /// (not a cluster): each holds its own copy of every queue.
+    /// </summary>
+    public static IMultibrokerConfigurator RabbitMqBroker(this IMultibrokerConfigurator configurator, string name, Uri hostAddress,
+        Action<IRabbitMqHostConfigurator>? host = null, int weight = 1, Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        return configurator.Broker(name, new RabbitMqMultibrokerTransport(hostAddress, host, configure), weight);
+    }
+}

@@ -1,0 +1,77 @@
+namespace MassTransit.Patterns.Multibroker;
+
+/// <summary>One broker of the multibroker: its name, weight, bus and health.</summary>
+public sealed class MultibrokerBroker
+{
+    long _sent;
+    long _received;
+    long _sendFailures;
+    IBusControl? _bus;
+
+    internal MultibrokerBroker(int index, string name, int weight, MultibrokerTransport transport, BrokerHealth health)
+    {
+        Index = index;
+        Name = name;
+        Weight = weight;
+        Transport = transport;
+        Health = health;
+    }
+
+    /// <summary>The broker's position in the configuration.</summary>
+    public int Index { get; }
+
+    /// <summary>The broker's name, as configured.</summary>
+    public string Name { get; }
+
+    /// <summary>The broker's weight (Weighted and KeyHash strategies).</summary>
+    public int Weight { get; }
+
+    /// <summary>Where the broker stands: starting, healthy (in rotation), disconnected or ejected.</summary>
+    public BrokerState State => Health.State;
+
+    /// <summary>Why the broker was last out of rotation.</summary>
+    public string? LastFailure => Health.LastReason;
+
+    /// <summary>The broker's started bus, or null while it has not started. Use it to reach this broker only (e.g. a request pinned to it).</summary>
+    public IBus? Bus => Volatile.Read(ref _bus);
+
+    /// <summary>Messages sent or published through this broker and confirmed by it.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Messages received from this broker by its bus.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Send attempts on this broker that failed before its confirm.</summary>
+    public long SendFailures => Interlocked.Read(ref _sendFailures);
+
+    internal MultibrokerTransport Transport { get; }
+
+    internal BrokerHealth Health { get; }
+
+    internal IBusControl? BusControl => Volatile.Read(ref _bus);
+
+    internal bool WasInRotation { get; set; }
+
+    internal void Attach(IBusControl? bus) => Volatile.Write(ref _bus, bus);
+
+    internal void CountSent()
+    {
+        Interlocked.Increment(ref _sent);
+        MultibrokerMetrics.Sent(Name);
+    }
+
+    internal void CountReceived()
+    {
+        Interlocked.Increment(ref _received);
+        MultibrokerMetrics.Received(Name);
+    }
+
+    internal void CountFailure()
+    {
+        Interlocked.Increment(ref _sendFailures);
+        MultibrokerMetrics.SendFailed(Name);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} ({State})";
+}

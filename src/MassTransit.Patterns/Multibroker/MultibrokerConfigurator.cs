@@ -1,0 +1,117 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.Multibroker;
+
+/// <summary>
+/// Marker bus type under which the multibroker's consumers, sagas and definitions are registered (once).
+/// It is never resolved: each broker gets a bus of its own, built from these registrations.
+/// </summary>
+public interface IMultibrokerBus : IBus;
+
+/// <summary>Configures the multibroker: the brokers, the consumers they all host, the strategy and the failover policy.</summary>
+public interface IMultibrokerConfigurator
+{
+    /// <summary>The options (strategy, send timeout, ejection, health check...), to set directly.</summary>
+    MultibrokerOptions Options { get; }
+
+    /// <summary>Adds a broker: its unique name, the transport that builds its bus, its weight (Weighted and KeyHash strategies).</summary>
+    IMultibrokerConfigurator Broker(string name, MultibrokerTransport transport, int weight = 1);
+
+    /// <summary>Sets the strategy that picks a broker for each message.</summary>
+    IMultibrokerConfigurator Strategy(MultibrokerStrategy strategy);
+
+    /// <summary>
+    /// The key of messages of type <typeparamref name="T"/> (or deriving from it) for
+    /// <see cref="MultibrokerStrategy.KeyHash"/>: messages with one key go to one broker, in order,
+    /// while it is healthy. A null key falls back to round-robin.
+    /// </summary>
+    IMultibrokerConfigurator Key<T>(Func<T, string?> key)
+        where T : class;
+
+    /// <summary>
+    /// Registers consumers, sagas, definitions and endpoint callbacks once, as with <c>AddMassTransit</c>:
+    /// every broker's bus configures the same receive endpoints from them (<c>ConfigureEndpoints</c>).
+    /// A saga's repository is shared by every broker's bus: in one process an in-memory repository is;
+    /// across processes use a database (events of one saga can arrive through different brokers).
+    /// </summary>
+    IMultibrokerConfigurator Register(Action<IBusRegistrationConfigurator> register);
+
+    /// <summary>Configures each broker's bus (called once per broker with its name), before its endpoints are configured.</summary>
+    IMultibrokerConfigurator ConfigureBus(Action<IBusRegistrationContext, string, IBusFactoryConfigurator> configure);
+
+    /// <summary>Changes the options.</summary>
+    IMultibrokerConfigurator Configure(Action<MultibrokerOptions> configure);
+}
+
+sealed class MultibrokerConfigurator : IMultibrokerConfigurator
+{
+    public MultibrokerOptions Options { get; } = new();
+
+    public List<(string Name, MultibrokerTransport Transport, int Weight)> Brokers { get; } = [];
+
+    public Dictionary<Type, Func<object, string?>> Keys { get; } = [];
+
+    public List<Action<IBusRegistrationConfigurator>> Registrations { get; } = [];
+
+    public List<Action<IBusRegistrationContext, string, IBusFactoryConfigurator>> BusCallbacks { get; } = [];
+
+    public IMultibrokerConfigurator Broker(string name, MultibrokerTransport transport, int weight = 1)
+    {
+        Brokers.Add((name, transport, weight));
+        return this;
+    }
+
+    public IMultibrokerConfigurator Strategy(MultibrokerStrategy strategy)
+    {
+        Options.Strategy = strategy;
+        return this;
+    }
+
+    public IMultibrokerConfigurator Key<T>(Func<T, string?> key)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        Keys[typeof(T)] = m => key((T)m);
+        return this;
+    }
+
+    public IMultibrokerConfigurator Register(Action<IBusRegistrationConfigurator> register)
+    {
+        ArgumentNullException.ThrowIfNull(register);
+        Registrations.Add(register);
+        return this;
+    }
+
+    public IMultibrokerConfigurator ConfigureBus(Action<IBusRegistrationContext, string, IBusFactoryConfigurator> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        BusCallbacks.Add(configure);
+        return this;
+    }
+
+    public IMultibrokerConfigurator Configure(Action<MultibrokerOptions> configure)
+    {
+        configure(Options);
+        return this;
+    }
+
+    /// <summary>The options' own checks plus the broker list's, under one name.</summary>
+    public OptionsValidator Validate()
+    {
+        var validator = Options.CreateValidator();
+        validator.Require(Brokers.Count > 0, "Brokers", "must hold at least one broker (x.Broker(name, transport)).");
+        foreach (var group in Brokers.GroupBy(b => b.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+            validator.Require(false, "Brokers", $"names must be unique ('{group.Key}' appears {group.Count()} times).");
+        foreach (var (name, transport, weight) in Brokers)
+        {
+            validator.Require(!string.IsNullOrWhiteSpace(name), "Brokers", "a broker's name must not be empty.");
+            validator.Require(transport is not null, $"Brokers[{name}].Transport", "must be set.");
+            validator.Require(weight > 0, $"Brokers[{name}].Weight", $"must be greater than zero (was {weight}).");
+        }
+        validator.Require(Options.MinimumBrokersAtStart <= Brokers.Count, nameof(MultibrokerOptions.MinimumBrokersAtStart),
+            $"must not exceed the number of brokers ({Brokers.Count}) (was {Options.MinimumBrokersAtStart}).");
+        validator.Require(Options.MaxSendAttempts <= Brokers.Count, nameof(MultibrokerOptions.MaxSendAttempts),
+            $"must not exceed the number of brokers ({Brokers.Count}) (was {Options.MaxSendAttempts}).");
+        return validator;
+    }
+}

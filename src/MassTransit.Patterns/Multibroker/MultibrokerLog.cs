@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.Multibroker;
+
+static partial class MultibrokerLog
+{
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Multibroker broker {Broker} started ({Strategy}, {Count} brokers).")]
+    public static partial void BrokerStarted(ILogger logger, string broker, MultibrokerStrategy strategy, int count);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Multibroker broker {Broker} did not start ({Reason}); trying again in {RestartInterval}.")]
+    public static partial void BrokerStartFailed(ILogger logger, string broker, string reason, TimeSpan restartInterval);
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Multibroker broker {Broker} left the rotation: {State} ({Reason}).")]
+    public static partial void BrokerLeft(ILogger logger, string broker, BrokerState state, string reason);
+
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "Multibroker broker {Broker} rejoined the rotation.")]
+    public static partial void BrokerRejoined(ILogger logger, string broker);
+
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Warning, Message = "Multibroker send of {MessageId} through {Broker} failed ({Reason}); trying {Next}.")]
+    public static partial void SendFailedOver(ILogger logger, Guid? messageId, string broker, string reason, string next);
+
+    [LoggerMessage(EventId = 7006, Level = LogLevel.Error, Message = "Multibroker send of {MessageId} failed on every broker tried ({Attempts}).")]
+    public static partial void SendFailed(ILogger logger, Guid? messageId, int attempts);
+}

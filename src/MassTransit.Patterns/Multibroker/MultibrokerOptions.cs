@@ -1,0 +1,87 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.Multibroker;
+
+/// <summary>How the multibroker facade picks the broker for each message.</summary>
+public enum MultibrokerStrategy
+{
+    /// <summary>Each healthy broker in turn.</summary>
+    RoundRobin,
+
+    /// <summary>Healthy brokers in proportion to their weight (smooth weighted round-robin).</summary>
+    Weighted,
+
+    /// <summary>
+    /// By a key of the message (rendezvous hash over the brokers, weighted): one key always goes to the
+    /// same broker while it is healthy, so per-key order holds; when it leaves, only its keys move, each
+    /// to its own next broker. Messages without a key fall back to round-robin.
+    /// </summary>
+    KeyHash
+}
+
+/// <summary>Options of the multibroker pattern: strategy, send policy, health and failover.</summary>
+public sealed class MultibrokerOptions : IPatternOptions
+{
+    /// <summary>How messages are spread over the brokers (default <see cref="MultibrokerStrategy.RoundRobin"/>).</summary>
+    public MultibrokerStrategy Strategy { get; set; } = MultibrokerStrategy.RoundRobin;
+
+    /// <summary>
+    /// How long one attempt on one broker may take until the broker confirms (RabbitMQ publisher
+    /// confirm); then the attempt counts as a failure and the message goes to the next broker (default 10 s).
+    /// </summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Brokers tried for one message before the send fails; 0 = each broker once (default 0).</summary>
+    public int MaxSendAttempts { get; set; }
+
+    /// <summary>Consecutive failed sends (no confirm, timeout, connection error) that take a broker out of rotation (default 1).</summary>
+    public int FailuresToEject { get; set; } = 1;
+
+    /// <summary>How long a broker stays out of rotation after failed sends, doubled at each ejection in a row (default 2 s).</summary>
+    public TimeSpan EjectionTime { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Upper bound of the doubled ejection time (default 1 min).</summary>
+    public TimeSpan MaxEjectionTime { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often each broker's bus health (its connection and receive endpoints) is read (default 500 ms).</summary>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long one start of a broker's bus may take; a broker that does not start is retried every <see cref="RestartInterval"/> (default 30 s).</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Pause between start attempts of a broker whose bus did not start (default 5 s).</summary>
+    public TimeSpan RestartInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Brokers that must have started before the host's start completes (default 1; the others join when they start).</summary>
+    public int MinimumBrokersAtStart { get; set; } = 1;
+
+    /// <summary>
+    /// Consumers in this process run each message id once across the brokers (default true): the copy a
+    /// failed-over send may leave on the broker that failed is acknowledged without running the consumer.
+    /// In-process only; with several consumer processes use a durable inbox (event forwarding).
+    /// </summary>
+    public bool Deduplicate { get; set; } = true;
+
+    /// <summary>How long a consumed message id is remembered (default 1 min): covers a copy whose send failed over after the broker had it.</summary>
+    public TimeSpan DeduplicationWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long the id of a failed-over copy is remembered (default 1 h): covers the other copy coming back with its broker.</summary>
+    public TimeSpan FailoverDeduplicationWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator)
+    {
+        validator.Require(Enum.IsDefined(Strategy), nameof(Strategy), $"must be RoundRobin, Weighted or KeyHash (was {Strategy}).");
+        validator.Positive(SendTimeout, nameof(SendTimeout));
+        validator.NotNegative(MaxSendAttempts, nameof(MaxSendAttempts));
+        validator.Positive(FailuresToEject, nameof(FailuresToEject));
+        validator.Positive(EjectionTime, nameof(EjectionTime));
+        validator.Require(MaxEjectionTime >= EjectionTime, nameof(MaxEjectionTime), $"must be at least EjectionTime ({EjectionTime}) (was {MaxEjectionTime}).");
+        validator.Positive(HealthCheckInterval, nameof(HealthCheckInterval));
+        validator.Positive(StartTimeout, nameof(StartTimeout));
+        validator.Positive(RestartInterval, nameof(RestartInterval));
+        validator.NotNegative(MinimumBrokersAtStart, nameof(MinimumBrokersAtStart));
+        validator.Positive(DeduplicationWindow, nameof(DeduplicationWindow));
+        validator.Positive(FailoverDeduplicationWindow, nameof(FailoverDeduplicationWindow));
+    }
+}

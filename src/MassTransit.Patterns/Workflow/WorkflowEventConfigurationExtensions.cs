@@ -1,0 +1,115 @@
+using MassTransit.Configuration;
+using MassTransit.Middleware;
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Sagas;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>Configures the workflow event: the endpoint filter and the workflow processor (repair saga).</summary>
+public static class WorkflowEventConfigurationExtensions
+{
+    /// <summary>
+    /// Hands this endpoint's non-transient failures to the workflow processor instead of blocking the
+    /// queue or dead-ending them in <c>_error</c>: transient failures are retried in place first
+    /// (MassTransit's <c>UseMessageRetry</c>, inside this filter), bodies that cannot be deserialized
+    /// are captured raw. Call it first on the endpoint (before other retry or error-pipe configuration),
+    /// e.g. in a consumer definition: <c>e.UseWorkflowEvent(context, o =&gt; o.Delegate&lt;ValidationException&gt;())</c>.
+    /// </summary>
+    public static void UseWorkflowEvent(this IReceiveEndpointConfigurator configurator, IRegistrationContext? context = null,
+        Action<WorkflowEventOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        var options = new WorkflowEventOptions();
+        configure?.Invoke(options);
+        var loggerFactory = context?.GetService<ILoggerFactory>();
+        var logger = loggerFactory?.CreateLogger("MassTransit.Patterns.Workflow") ?? NullLogger.Instance;
+
+        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger));
+        if (options.RetryLimit > 0 && options.CreateValidator().IsValid)
+            configurator.UseMessageRetry(r =>
+            {
+                r.Handle<Exception>(options.IsTransient);
+                r.Interval(options.RetryLimit, options.RetryInterval);
+            });
+
+        if (options.CaptureMalformed)
+            configurator.ConfigureError(x =>
+            {
+                x.UseFilter(new WorkflowMalformedFilter(options, logger));
+                // What MassTransit puts there by default, kept for everything not captured.
+                x.UseFilter(new GenerateFaultFilter());
+                x.UseFilter(new ErrorTransportFilter());
+            });
+    }
+
+    /// <summary>
+    /// Registers the workflow processor: the repair saga (<see cref="WorkflowEventStateMachine"/>) and the
+    /// query consumer for a person's list and inspect requests, on the queue
+    /// <see cref="WorkflowProcessorOptions.QueueName"/>, with saga concurrency retry and the in-memory
+    /// outbox (a resubmission leaves only after the saga's state is saved). Chain a repository:
+    /// <c>.PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c> (map it with
+    /// <c>modelBuilder.AddWorkflowEventEntities()</c>) or <c>.InMemoryRepository()</c>.
+    /// </summary>
+    public static ISagaRegistrationConfigurator<WorkflowEventState> AddWorkflowEventProcessor(this IBusRegistrationConfigurator configurator,
+        Action<WorkflowProcessorOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        var options = new WorkflowProcessorOptions();
+        configure?.Invoke(options);
+        options.EnsureValid();
+        configurator.TryAddSingleton(options);
+        configurator.TryAddSingleton<WorkflowRepairerRegistry>();
+
+        void Endpoint(IEndpointRegistrationConfigurator e)
+        {
+            e.Name = options.QueueName;
+            e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+        }
+
+        configurator.AddConsumer<WorkflowQueryConsumer>().Endpoint(Endpoint);
+        return configurator.AddSagaStateMachine<WorkflowEventStateMachine, WorkflowEventState>().Endpoint(e =>
+        {
+            Endpoint(e);
+            e.AddConfigureEndpointCallback((ctx, cfg) =>
+            {
+                cfg.UseSagaConcurrencyRetry();
+                cfg.UseInMemoryOutbox(ctx);
+            });
+        });
+    }
+
+    /// <summary>
+    /// Registers an automatic repairer for <typeparamref name="T"/>: repairers of a type are tried in
+    /// registration order. <typeparamref name="TRepairer"/> is resolved per repair from the message scope.
+    /// </summary>
+    public static IBusRegistrationConfigurator AddMessageRepairer<T, TRepairer>(this IBusRegistrationConfigurator configurator)
+        where T : class
+        where TRepairer : class, IMessageRepairer<T>
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        configurator.TryAddScoped<TRepairer>();
+        configurator.AddSingleton(WorkflowRepairerRegistration.Typed<T, TRepairer>());
+        return configurator;
+    }
+
+    /// <summary>Registers a byte-level repairer, tried after the typed ones, also for bodies that could not be deserialized.</summary>
+    public static IBusRegistrationConfigurator AddRawMessageRepairer<TRepairer>(this IBusRegistrationConfigurator configurator)
+        where TRepairer : class, IRawMessageRepairer
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        configurator.TryAddScoped<TRepairer>();
+        configurator.AddSingleton(WorkflowRepairerRegistration.Raw<TRepairer>());
+        return configurator;
+    }
+
+    sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger) : IPipeSpecification<ConsumeContext>
+    {
+        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger));
+
+        public IEnumerable<ValidationResult> Validate() => options.CreateValidator().ToValidationResults();
+    }
+}

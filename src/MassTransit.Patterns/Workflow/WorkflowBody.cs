@@ -98,4 +98,55 @@ static class WorkflowBody
         var shown = text.Length <= max ? text : text[..max] + "…";
         return isBase64 ? "base64:" + shown : shown;
     }
+
+    /// <summary>
+    /// What changed between two bodies: for JSON, the changed paths with old and new values (at most
+    /// <paramref name="maxChanges"/>), e.g. <c>message.quantity: -5 -&gt; 5</c>; otherwise a preview of the old body.
+    /// </summary>
+    public static string Diff(byte[] before, byte[] after, int maxChanges = 10)
+    {
+        JsonNode? a, b;
+        try
+        {
+            a = JsonNode.Parse(before);
+            b = JsonNode.Parse(after);
+        }
+        catch (JsonException)
+        {
+            return "before: " + Preview(before);
+        }
+
+        var changes = new List<string>();
+        Compare(a, b, "", changes, maxChanges + 1);
+        if (changes.Count == 0)
+            return "no change in content";
+        var shown = string.Join(", ", changes.Take(maxChanges));
+        return changes.Count > maxChanges ? shown + ", …" : shown;
+    }
+
+    static void Compare(JsonNode? a, JsonNode? b, string path, List<string> changes, int limit)
+    {
+        if (changes.Count >= limit)
+            return;
+        if (a is JsonObject oa && b is JsonObject ob)
+        {
+            foreach (var key in oa.Select(p => p.Key).Union(ob.Select(p => p.Key)))
+                Compare(oa[key], ob[key], path.Length == 0 ? key : path + "." + key, changes, limit);
+            return;
+        }
+        if (a is JsonArray aa && b is JsonArray ab && aa.Count == ab.Count)
+        {
+            for (var i = 0; i < aa.Count; i++)
+                Compare(aa[i], ab[i], $"{path}[{i}]", changes, limit);
+            return;
+        }
+        if (!JsonNode.DeepEquals(a, b))
+            changes.Add($"{(path.Length == 0 ? "(root)" : path)}: {Short(a)} -> {Short(b)}");
+    }
+
+    static string Short(JsonNode? node)
+    {
+        var text = node?.ToJsonString() ?? "(none)";
+        return text.Length <= 80 ? text : text[..80] + "…";
+    }
 }

@@ -15,8 +15,9 @@ public static class WorkflowEventConfigurationExtensions
     /// <summary>
     /// Hands this endpoint's non-transient failures to the workflow processor instead of blocking the
     /// queue or dead-ending them in <c>_error</c>: transient failures are retried in place first
-    /// (MassTransit's <c>UseMessageRetry</c>, inside this filter), bodies that cannot be deserialized
-    /// are captured raw. Call it first on the endpoint (before other retry or error-pipe configuration),
+    /// (<see cref="WorkflowEventOptions.RetryLimit"/> times; a consumer's own <c>UseMessageRetry</c> runs
+    /// inside this filter too, so what it gives up on is handed off), bodies that cannot be deserialized
+    /// are captured raw. Call it before other error-pipe configuration on the endpoint,
     /// e.g. in a consumer definition: <c>e.UseWorkflowEvent(context, o =&gt; o.Delegate&lt;ValidationException&gt;())</c>.
     /// </summary>
     public static void UseWorkflowEvent(this IReceiveEndpointConfigurator configurator, IRegistrationContext? context = null,
@@ -29,13 +30,6 @@ public static class WorkflowEventConfigurationExtensions
         var logger = loggerFactory?.CreateLogger("MassTransit.Patterns.Workflow") ?? NullLogger.Instance;
 
         configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger));
-        if (options.RetryLimit > 0 && options.CreateValidator().IsValid)
-            configurator.UseMessageRetry(r =>
-            {
-                r.Handle<Exception>(options.IsTransient);
-                r.Interval(options.RetryLimit, options.RetryInterval);
-            });
-
         if (options.CaptureMalformed)
             configurator.ConfigureError(x =>
             {

@@ -17,6 +17,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         var scope = context.CreateFilterScope("workflowEvent");
         scope.Add("repairAddress", options.RepairAddress.ToString());
         scope.Add("retryLimit", options.RetryLimit);
+        scope.Add("retryInterval", options.RetryInterval);
     }
 
     public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
@@ -24,7 +25,20 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         var scope = new FaultDeferringConsumeContext(context);
         try
         {
-            await next.Send(scope).ConfigureAwait(false);
+            for (var retry = 0;; retry++)
+            {
+                try
+                {
+                    await next.Send(scope).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(exception) && !context.CancellationToken.IsCancellationRequested)
+                {
+                    // Retried in place: this attempt's faults are not reported, the next attempt gets a fresh scope.
+                    scope = new FaultDeferringConsumeContext(context);
+                    await Task.Delay(options.RetryInterval, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
         }
         catch (Exception exception) when (options.Classify(exception) == WorkflowDecision.Delegate && !context.CancellationToken.IsCancellationRequested)
         {

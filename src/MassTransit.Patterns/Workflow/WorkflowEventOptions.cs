@@ -19,7 +19,10 @@ public sealed class WorkflowEventOptions : IPatternOptions
     /// <summary>Automatic repair attempts for this endpoint's messages before a person must act; null uses the processor's <see cref="WorkflowProcessorOptions.MaxRepairAttempts"/>.</summary>
     public int? MaxRepairAttempts { get; set; }
 
-    /// <summary>In-place retries of a transient failure (MassTransit's <c>UseMessageRetry</c>, inside this filter); 0 turns them off.</summary>
+    /// <summary>
+    /// In-place retries of a transient failure, run by the filter around the consumers (a fresh scope per
+    /// attempt); 0 turns them off, e.g. when the consumers have MassTransit's <c>UseMessageRetry</c>.
+    /// </summary>
     public int RetryLimit { get; set; } = 3;
 
     /// <summary>The interval between in-place retries.</summary>

@@ -359,7 +359,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     static string Describe(byte[] before, byte[] after, string? note)
     {
         static string Hash(byte[] b) => Convert.ToHexString(SHA256.HashData(b))[..12].ToLowerInvariant();
-        var text = $"body {before.Length} -> {after.Length} bytes (sha256 {Hash(before)} -> {Hash(after)}); before: {WorkflowBody.Preview(before)}";
+        var text = $"{WorkflowBody.Diff(before, after)} (body {before.Length} -> {after.Length} bytes, sha256 {Hash(before)} -> {Hash(after)})";
         return note is { Length: > 0 } ? $"{note}; {text}" : text;
     }
 }

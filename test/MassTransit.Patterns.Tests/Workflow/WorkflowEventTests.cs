@@ -1,0 +1,184 @@
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Testing;
+using MassTransit.Patterns.Tests.Workflow.Messages;
+using MassTransit.Patterns.Workflow;
+using MassTransit.Testing;
+
+namespace MassTransit.Patterns.Tests.Workflow;
+
+/// <summary>The workflow event under MassTransit's test harness (in-memory transport and saga repository).</summary>
+public sealed class WorkflowEventTests
+{
+    [Fact]
+    public async Task A_repairable_message_is_handed_off_repaired_resubmitted_and_processed_once_while_good_messages_flow()
+    {
+        await using var rig = await WorkflowRig.StartAsync(repairers: x => x.AddMessageRepairer<PlaceOrder, DefaultCurrencyRepairer>());
+
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 2, null));
+        var good = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+            good.Add(await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 1, "USD")));
+
+        var saga = await rig.WaitForStateAsync(bad, "Completed", "the repaired copy is processed and the workflow completes");
+        await Eventually.True(() => good.All(id => rig.Ledger.ProcessedCount(id) == 1), TimeSpan.FromSeconds(20), "every good message is processed");
+
+        Assert.Equal(1, rig.Ledger.ProcessedCount(bad));
+        Assert.All(good, id => Assert.Equal(1, rig.Ledger.ProcessedCount(id)));
+        Assert.Equal(1, saga.RepairAttempts);
+        Assert.Equal(1, saga.Attempt);
+        Assert.Equal("repairer:DefaultCurrencyRepairer", saga.ResubmittedBy);
+        var actions = saga.ReadAudit().Select(a => a.Action).ToList();
+        Assert.Equal(["failed", "repaired", "resubmitted", "completed"], actions);
+        Assert.False(await rig.Harness.Published.Any<Fault<PlaceOrder>>(), "a delegated failure is not a fault");
+        Assert.Equal(0, rig.Harness.Sent.Select<PlaceOrder>().Count(m => m.Context.DestinationAddress?.AbsolutePath.EndsWith("_error") == true));
+    }
+
+    [Fact]
+    public async Task A_repairer_that_keeps_producing_a_bad_message_stops_after_max_attempts_and_the_message_waits_for_a_person()
+    {
+        const int max = 2;
+        await using var rig = await WorkflowRig.StartAsync(repairers: x => x.AddMessageRepairer<PlaceOrder, UselessQuantityRepairer>(), maxRepairAttempts: max);
+
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 0, "EUR"));
+
+        var saga = await rig.WaitForStateAsync(bad, "AwaitingPerson", "the repairer gives up after the maximum");
+        Assert.Equal(max, saga.RepairAttempts);
+        Assert.Equal(max, saga.Attempt);
+        Assert.Equal(max + 1, saga.Failures);
+        Assert.Equal(0, rig.Ledger.ProcessedCount(bad));
+        Assert.Equal(max, saga.ReadAudit().Count(a => a.Action == "resubmitted"));
+        Assert.Contains(saga.ReadAudit(), a => a.Action == "waiting" && a.Detail!.Contains("maximum is 2"));
+
+        // It stays there: no further copies are resubmitted.
+        var waiting = await rig.Client.ListAsync();
+        Assert.Contains(waiting, m => m.CorrelationId == bad && m.Failures == max + 1);
+        Assert.Equal(max, (await rig.FindAsync(bad))!.Attempt);
+    }
+
+    [Fact]
+    public async Task A_person_edits_and_resubmits_a_waiting_message_once_it_is_processed_once_and_the_audit_says_who_did_what()
+    {
+        await using var rig = await WorkflowRig.StartAsync();
+
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), -5, "EUR"));
+        await rig.WaitForStateAsync(bad, "AwaitingPerson", "no repairer: a person must act");
+
+        var details = await rig.Client.InspectAsync(bad);
+        Assert.True(details.Found);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(details.Body!)!;
+        Assert.Equal(-5, (int)body["message"]!["quantity"]!);
+        Assert.Equal(typeof(InvalidOrderException).FullName, details.Summary!.ExceptionType);
+
+        body["message"]!["quantity"] = 5;
+        var edited = await rig.Client.EditAsync(bad, body.ToJsonString(), "alice", "customer confirmed 5");
+        Assert.True(edited.Accepted, edited.Reason);
+        var resubmitted = await rig.Client.ResubmitAsync(bad, "alice");
+        Assert.True(resubmitted.Accepted, resubmitted.Reason);
+        var twice = await rig.Client.ResubmitAsync(bad, "bob");
+        Assert.False(twice.Accepted, "a second resubmit is refused while the first copy is on its way");
+
+        var saga = await rig.WaitForStateAsync(bad, "Completed", "the edited copy is processed");
+        await rig.Harness.InactivityTask;
+        Assert.Equal(1, rig.Ledger.ProcessedCount(bad));
+        var audit = saga.ReadAudit();
+        var edit = Assert.Single(audit, a => a.Action == "edited");
+        Assert.Equal("person:alice", edit.Actor);
+        Assert.Contains("customer confirmed 5", edit.Detail);
+        Assert.Contains("message.quantity: -5 -> 5", edit.Detail);
+        Assert.Contains(audit, a => a is { Action: "resubmitted", Actor: "person:alice" });
+        Assert.Contains(audit, a => a is { Action: "refused", Actor: "person:bob" });
+        Assert.Single(audit, a => a.Action == "completed");
+    }
+
+    [Fact]
+    public async Task A_person_discards_a_waiting_message_and_it_is_never_processed()
+    {
+        await using var rig = await WorkflowRig.StartAsync();
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 0, "EUR"));
+        await rig.WaitForStateAsync(bad, "AwaitingPerson", "a person must act");
+
+        var result = await rig.Client.DiscardAsync(bad, "carol", "duplicate order");
+
+        Assert.True(result.Accepted);
+        Assert.Equal("Discarded", result.State);
+        var saga = (await rig.FindAsync(bad))!;
+        Assert.Contains(saga.ReadAudit(), a => a is { Action: "discarded", Actor: "person:carol", Detail: "duplicate order" });
+        Assert.False((await rig.Client.ResubmitAsync(bad, "carol")).Accepted);
+        Assert.Equal(0, rig.Ledger.ProcessedCount(bad));
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_valid_JSON_is_captured_raw_and_a_person_can_fix_it()
+    {
+        await using var rig = await WorkflowRig.StartAsync();
+        var orderId = Guid.NewGuid();
+
+        var bad = await rig.SendRawAsync("{\"messageType\": [\"urn:message:Oops\"], \"message\": {\"orderId\": ");
+
+        var saga = await rig.WaitForStateAsync(bad, "AwaitingPerson", "the malformed body is captured");
+        Assert.True(saga.Malformed);
+        Assert.Equal("{\"messageType\": [\"urn:message:Oops\"], \"message\": {\"orderId\": ", System.Text.Encoding.UTF8.GetString(saga.Body));
+        Assert.Contains("orders", saga.SourceAddress);
+        Assert.False(await rig.Harness.Published.Any<ReceiveFault>(), "not a receive fault: captured");
+
+        var fixedBody = $$$"""{"messageId":"{{{bad}}}","messageType":["urn:message:MassTransit.Patterns.Tests.Workflow.Messages:PlaceOrder"],"message":{"orderId":"{{{orderId}}}","quantity":1,"currency":"EUR"}}""";
+        Assert.True((await rig.Client.EditAsync(bad, fixedBody, "dave")).Accepted);
+        Assert.True((await rig.Client.ResubmitAsync(bad, "dave")).Accepted);
+
+        await rig.WaitForStateAsync(bad, "Completed", "the fixed body is processed");
+        Assert.Equal(1, rig.Ledger.ProcessedCount(bad));
+    }
+
+    [Fact]
+    public async Task A_transient_failure_is_retried_in_place_and_never_delegated()
+    {
+        await using var rig = await WorkflowRig.StartAsync(o => o.RetryLimit = 3);
+        rig.Ledger.FailTransientlyTimes = 2;
+
+        var id = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 1, "EUR"));
+
+        await Eventually.True(() => rig.Ledger.ProcessedCount(id) == 1, TimeSpan.FromSeconds(20), "processed after two in-place retries");
+        await rig.Harness.InactivityTask;
+        Assert.Equal(3, rig.Ledger.TransientFailures[id]);
+        Assert.Null(await rig.FindAsync(id));
+        Assert.False(await rig.Harness.Sent.Any<WorkflowFailureReported>());
+    }
+
+    [Fact]
+    public async Task When_the_hand_off_fails_the_message_takes_the_normal_error_path()
+    {
+        await using var rig = await WorkflowRig.StartAsync(o => o.RepairAddress = new Uri("nowhere://unreachable/workflow"));
+
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 0, "EUR"));
+
+        Assert.True(await rig.Harness.Published.Any<Fault<PlaceOrder>>(x => x.Context.Message.FaultedMessageId == bad), "the fault is published");
+        await rig.Harness.InactivityTask;
+        Assert.Null(await rig.FindAsync(bad));
+        Assert.Equal(0, rig.Ledger.ProcessedCount(bad));
+    }
+
+    [Fact]
+    public async Task An_exception_sent_to_the_error_queue_is_not_delegated()
+    {
+        await using var rig = await WorkflowRig.StartAsync(o => o.UseErrorQueue<InvalidOrderException>(e => e.Message.StartsWith("quantity")));
+
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 0, "EUR"));
+
+        Assert.True(await rig.Harness.Published.Any<Fault<PlaceOrder>>(x => x.Context.Message.FaultedMessageId == bad));
+        Assert.Null(await rig.FindAsync(bad));
+    }
+
+    [Fact]
+    public void Invalid_options_are_named()
+    {
+        var options = new WorkflowEventOptions { RetryLimit = -1, MaxRepairAttempts = -2 };
+        var failures = options.CreateValidator().Failures.Select(f => f.Option).ToList();
+        Assert.Contains("WorkflowEventOptions.RetryLimit", failures);
+        Assert.Contains("WorkflowEventOptions.MaxRepairAttempts", failures);
+
+        var processor = new WorkflowProcessorOptions { QueueName = " ", AuditLimit = 1 };
+        var ex = Assert.Throws<PatternOptionsException>(() => processor.EnsureValid());
+        Assert.Contains("WorkflowProcessorOptions.QueueName", ex.Message);
+        Assert.Contains("WorkflowProcessorOptions.AuditLimit", ex.Message);
+    }
+}

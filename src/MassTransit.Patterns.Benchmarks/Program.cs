@@ -9,7 +9,8 @@ IBenchScenario[] all =
     new SupervisorScenario(),
     new ControlFlowScenario(),
     new ContextualScenario(),
-    new EventForwardingScenario()
+    new EventForwardingScenario(),
+    new WorkflowScenario()
 ];
 
 var transport = BenchContext.InMemory;

@@ -140,7 +140,7 @@ sealed class FaultDeferringConsumeContext(ConsumeContext context) : ConsumeConte
 /// <summary>Builds the failure reports the filters send.</summary>
 static class WorkflowReports
 {
-    const int DetailLimit = 8_000;
+    const int DetailLimit = 4_000;
 
     public static WorkflowFailureReported FromConsume(ConsumeContext context, Exception exception, WorkflowEventOptions options)
     {

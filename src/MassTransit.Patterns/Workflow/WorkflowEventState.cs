@@ -73,6 +73,9 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
     /// <summary>When it was completed or discarded.</summary>
     public DateTimeOffset? ResolvedAt { get; set; }
 
+    /// <summary>Entries in <see cref="Audit"/>.</summary>
+    public int AuditCount { get; set; }
+
     /// <summary>The audit trail as JSON (read it with <see cref="ReadAudit"/>).</summary>
     public string Audit { get; set; } = "[]";
 
@@ -86,11 +89,20 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
 
     internal void AddAudit(DateTimeOffset at, string actor, string action, string? detail, int limit)
     {
-        var entries = ReadAudit().ToList();
-        entries.Add(new WorkflowAuditEntry { At = at, Actor = actor, Action = action, Detail = detail });
-        if (entries.Count > limit)
-            entries.RemoveRange(1, entries.Count - limit);
-        Audit = JsonSerializer.Serialize(entries, JsonOptions);
+        var entry = JsonSerializer.Serialize(new WorkflowAuditEntry { At = at, Actor = actor, Action = action, Detail = detail }, JsonOptions);
+        AuditCount++;
+        if (AuditCount <= limit && Audit.Length >= 2 && Audit[^1] == ']')
+            Audit = Audit.Length <= 2 ? "[" + entry + "]" : string.Concat(Audit.AsSpan(0, Audit.Length - 1), ",", entry, "]");
+        else
+        {
+            // Beyond the limit the first entry (the original failure) is kept and the oldest after it dropped.
+            var entries = ReadAudit().ToList();
+            entries.Add(JsonSerializer.Deserialize<WorkflowAuditEntry>(entry, JsonOptions)!);
+            if (entries.Count > limit)
+                entries.RemoveRange(1, entries.Count - limit);
+            Audit = JsonSerializer.Serialize(entries, JsonOptions);
+            AuditCount = entries.Count;
+        }
         UpdatedAt = at;
     }
 

@@ -10,7 +10,8 @@ IShowcaseScenario[] all =
     new SupervisorScenario(),
     new ControlFlowScenario(),
     new ContextualScenario(),
-    new EventForwardingScenario()
+    new EventForwardingScenario(),
+    new WorkflowScenario()
 ];
 
 ShowcaseOptions options;

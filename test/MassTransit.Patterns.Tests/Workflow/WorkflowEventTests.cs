@@ -169,6 +169,33 @@ public sealed class WorkflowEventTests
     }
 
     [Fact]
+    public async Task A_consumers_own_UseMessageRetry_runs_inside_the_filter_and_what_it_gives_up_on_is_handed_off()
+    {
+        const int retries = 2;
+        await using var rig = await WorkflowRig.StartAsync(o => o.RetryLimit = 0,
+            consumer: c => c.UseMessageRetry(r => r.Immediate(retries)));
+        rig.Ledger.FailTransientlyTimes = 100; // never recovers
+
+        var id = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 1, "EUR"));
+
+        var saga = await rig.WaitForStateAsync(id, "AwaitingPerson", "handed off once MassTransit's retry gave up");
+        Assert.Equal(retries + 1, rig.Ledger.TransientFailures[id]);
+        Assert.Equal(typeof(TimeoutException).FullName, saga.ExceptionType);
+        Assert.False(await rig.Harness.Published.Any<Fault<PlaceOrder>>(), "no fault: the retried failure was delegated");
+    }
+
+    [Fact]
+    public void The_audit_keeps_the_first_entry_and_the_latest_ones_beyond_its_limit()
+    {
+        var state = new WorkflowEventState();
+        for (var i = 0; i < 10; i++)
+            state.AddAudit(DateTimeOffset.UnixEpoch.AddSeconds(i), "system", $"step{i}", null, limit: 4);
+
+        Assert.Equal(["step0", "step7", "step8", "step9"], state.ReadAudit().Select(a => a.Action));
+        Assert.Equal(4, state.AuditCount);
+    }
+
+    [Fact]
     public void Invalid_options_are_named()
     {
         var options = new WorkflowEventOptions { RetryLimit = -1, MaxRepairAttempts = -2 };

@@ -83,14 +83,14 @@ namespace MassTransit.Patterns.Tests.Workflow
         public WorkflowEventClient Client { get; }
 
         public static async Task<WorkflowRig> StartAsync(Action<WorkflowEventOptions>? endpoint = null, Action<IBusRegistrationConfigurator>? repairers = null,
-            int maxRepairAttempts = 3)
+            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null)
         {
             var services = new ServiceCollection().AddSingleton<OrderLedger>();
             services.AddMassTransitTestHarness(x =>
             {
                 x.AddWorkflowEventProcessor(o => o.MaxRepairAttempts = maxRepairAttempts).InMemoryRepository();
                 repairers?.Invoke(x);
-                x.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = Queue);
+                x.AddConsumer<OrderConsumer>(c => consumer?.Invoke(c)).Endpoint(e => e.Name = Queue);
                 x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
                 {
                     if (name == Queue)

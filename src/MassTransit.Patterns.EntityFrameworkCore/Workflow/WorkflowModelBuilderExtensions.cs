@@ -40,6 +40,8 @@ public static class WorkflowModelBuilderExtensions
             e.Property(x => x.ExceptionMessage).IsRequired();
             e.Property(x => x.ResubmittedBy).HasMaxLength(256);
             e.Property(x => x.Audit).IsRequired();
+            e.Property(x => x.HoldKey).HasMaxLength(256);
+            e.Property(x => x.HeldMessages).IsRequired();
             e.HasIndex(x => new { x.CurrentState, x.ReceivedAt });
             configure?.Invoke(e);
         }, tableName: tableName);

@@ -29,7 +29,8 @@ public static class WorkflowEventConfigurationExtensions
         var loggerFactory = context?.GetService<ILoggerFactory>();
         var logger = loggerFactory?.CreateLogger("MassTransit.Patterns.Workflow") ?? NullLogger.Instance;
 
-        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger));
+        var holds = context?.GetService<WorkflowHoldRegistry>();
+        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger, holds));
         if (options.CaptureMalformed)
             configurator.ConfigureError(x =>
             {
@@ -71,6 +72,12 @@ public static class WorkflowEventConfigurationExtensions
             e.AddConfigureEndpointCallback((ctx, cfg) =>
             {
                 cfg.UseSagaConcurrencyRetry();
+                // A held message can overtake its leader's failure report: wait for the leader.
+                cfg.UseMessageRetry(r =>
+                {
+                    r.Handle<WorkflowLeaderNotFoundException>();
+                    r.Interval(50, TimeSpan.FromMilliseconds(100));
+                });
                 cfg.UseInMemoryOutbox(ctx);
             });
         });
@@ -100,10 +107,32 @@ public static class WorkflowEventConfigurationExtensions
         return configurator;
     }
 
-    sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger) : IPipeSpecification<ConsumeContext>
+    /// <summary>
+    /// Turns on hold by key in this process (<see cref="WorkflowEventOptions.HoldByKey{T}"/>): the
+    /// registry of held keys, kept in step with the other instances and the processor by a consumer on
+    /// an instance endpoint.
+    /// </summary>
+    public static IBusRegistrationConfigurator AddWorkflowEventHoldByKey(this IBusRegistrationConfigurator configurator)
     {
-        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger));
+        ArgumentNullException.ThrowIfNull(configurator);
+        configurator.TryAddSingleton<WorkflowHoldRegistry>();
+        configurator.AddConsumer<WorkflowHoldConsumer>().Endpoint(e =>
+        {
+            e.Name = $"workflow-holds-{Environment.MachineName}-{Environment.ProcessId}-{NewId.NextGuid():N}".ToLowerInvariant();
+            e.Temporary = true;
+        });
+        return configurator;
+    }
 
-        public IEnumerable<ValidationResult> Validate() => options.CreateValidator().ToValidationResults();
+    sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IPipeSpecification<ConsumeContext>
+    {
+        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger, holds));
+
+        public IEnumerable<ValidationResult> Validate()
+        {
+            var validator = options.CreateValidator();
+            validator.Require(!options.HoldsByKey || holds is not null, "HoldByKey", "needs the hold registry: call x.AddWorkflowEventHoldByKey() and pass the registration context to UseWorkflowEvent.");
+            return validator.ToValidationResults();
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace MassTransit.Patterns.Workflow;
 /// moves on; a failed hand-off, or a failure not delegated, takes MassTransit's normal error path.
 /// A resubmitted copy processed successfully is reported to the processor.
 /// </summary>
-sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger) : IFilter<ConsumeContext>
+sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IFilter<ConsumeContext>
 {
     public void Probe(ProbeContext context)
     {
@@ -22,6 +22,19 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
 
     public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
+        string? key = null;
+        string? queue = null;
+        if (holds is not null && options.HoldsByKey && (key = options.KeyOf(context)) is not null)
+        {
+            queue = AddressNames.EntityName(context.ReceiveContext.InputAddress) ?? "";
+            if (holds.LeaderOf(queue, key) is { } leader && !IsLeaderOrReleasedBy(context, leader))
+            {
+                // Failing here takes the normal error path: the message is not lost (its place in order is).
+                await HoldAsync(context, leader, key, queue).ConfigureAwait(false);
+                return;
+            }
+        }
+
         var scope = new FaultDeferringConsumeContext(context);
         try
         {
@@ -42,8 +55,12 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         }
         catch (Exception exception) when (options.Classify(exception) == WorkflowDecision.Delegate && !context.CancellationToken.IsCancellationRequested)
         {
-            if (await HandOffAsync(context, exception).ConfigureAwait(false))
+            if (await HandOffAsync(context, exception, key).ConfigureAwait(false) is { } workflowId)
+            {
+                if (key is not null)
+                    await HoldKeyAsync(context, queue!, key, workflowId).ConfigureAwait(false);
                 return;
+            }
             await scope.NotifyPendingFaults().ConfigureAwait(false);
             throw;
         }
@@ -58,24 +75,65 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             await ReportProcessedAsync(context, originalId, attempt).ConfigureAwait(false);
     }
 
-    async Task<bool> HandOffAsync(ConsumeContext context, Exception exception)
+    static bool IsLeaderOrReleasedBy(ConsumeContext context, Guid leader)
+    {
+        if (WorkflowHeaders.TryGetLineage(context, out var originalId, out _) && originalId == leader)
+            return true;
+        return context.ReceiveContext.TransportHeaders.TryGetHeader(WorkflowHeaders.ReleasedBy, out var releasedBy)
+            && Guid.TryParse(releasedBy?.ToString(), out var releaser) && releaser == leader;
+    }
+
+    async Task HoldAsync(ConsumeContext context, Guid leader, string key, string queue)
+    {
+        var receive = context.ReceiveContext;
+        var endpoint = await receive.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+        await endpoint.Send(new WorkflowMessageHeld
+        {
+            CorrelationId = leader,
+            MessageId = context.MessageId ?? receive.GetMessageId() ?? NewId.NextGuid(),
+            Key = key,
+            Sequence = holds!.NextSequence(queue, key),
+            SourceAddress = receive.InputAddress,
+            ContentType = receive.ContentType?.ToString(),
+            Body = receive.Body.GetBytes(),
+            Headers = WorkflowReports.ReadHeaders(receive.TransportHeaders)
+        }, context.CancellationToken).ConfigureAwait(false);
+        WorkflowMetrics.Held(queue);
+    }
+
+    async Task HoldKeyAsync(ConsumeContext context, string queue, string key, Guid leader)
+    {
+        holds!.Hold(queue, key, leader);
+        try
+        {
+            // Other instances of this endpoint hold the key too (best effort: until they hear of it they do not).
+            var publish = await context.ReceiveContext.PublishEndpointProvider.GetPublishSendEndpoint<WorkflowKeyHeld>().ConfigureAwait(false);
+            await publish.Send(new WorkflowKeyHeld { Queue = queue, Key = key, LeaderId = leader }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogHoldAnnounceFailed(logger, e, key, queue);
+        }
+    }
+
+    async Task<Guid?> HandOffAsync(ConsumeContext context, Exception exception, string? key)
     {
         var queue = AddressNames.EntityName(context.ReceiveContext.InputAddress);
         try
         {
-            var report = WorkflowReports.FromConsume(context, exception, options);
+            var report = WorkflowReports.FromConsume(context, exception, options) with { HoldKey = key };
             var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
             await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
             WorkflowMetrics.Delegated(queue);
             if (report.Malformed)
                 WorkflowMetrics.Malformed(queue);
-            return true;
+            return report.CorrelationId;
         }
         catch (Exception handOff)
         {
             WorkflowMetrics.HandOffFailed(queue);
             LogHandOffFailed(logger, handOff, context.MessageId, queue);
-            return false;
+            return null;
         }
     }
 
@@ -102,6 +160,10 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error,
         Message = "Workflow event: handing message {MessageId} from {Queue} to the workflow processor failed; it takes the normal error path")]
     static partial void LogHandOffFailed(ILogger logger, Exception exception, Guid? messageId, string? queue);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
+        Message = "Workflow event: key {Key} of {Queue} is held here, but telling the other instances failed")]
+    static partial void LogHoldAnnounceFailed(ILogger logger, Exception exception, string key, string queue);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning,
         Message = "Workflow event: resubmitted message {OriginalMessageId} (attempt {Attempt}) was processed, but telling the workflow processor failed; its workflow stays Resubmitted")]
@@ -189,7 +251,7 @@ static class WorkflowReports
         };
     }
 
-    static Dictionary<string, string> ReadHeaders(Headers headers)
+    internal static Dictionary<string, string> ReadHeaders(Headers headers)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in headers.GetAll())

@@ -12,6 +12,7 @@ public sealed class WorkflowEventOptions : IPatternOptions
     readonly List<Func<Exception, bool>> _transient = [];
     readonly List<Func<Exception, bool>> _errorPath = [];
     bool _transientDefaults = true;
+    readonly List<Func<ConsumeContext, string?>> _keys = [];
 
     /// <summary>The workflow processor's address; by default <c>queue:workflow-repair</c> (see <see cref="WorkflowProcessorOptions.QueueName"/>).</summary>
     public Uri RepairAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
@@ -33,6 +34,31 @@ public sealed class WorkflowEventOptions : IPatternOptions
 
     /// <summary>Capture bodies that cannot be deserialized into the processor instead of the error queue (default true).</summary>
     public bool CaptureMalformed { get; set; } = true;
+
+    /// <summary>
+    /// Holds by key: while a message of key K waits in the processor (being repaired or waiting for a
+    /// person), the endpoint's later messages of K are held behind it and released in the order received
+    /// once it is completed or discarded. Needs <c>x.AddWorkflowEventHoldByKey()</c>. A null or empty key
+    /// is never held.
+    /// </summary>
+    public WorkflowEventOptions HoldByKey<T>(Func<T, string?> key)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        _keys.Add(context => context.TryGetMessage<T>(out var message) ? key(message.Message) : null);
+        return this;
+    }
+
+    /// <summary>True when some message type is held by key.</summary>
+    public bool HoldsByKey => _keys.Count > 0;
+
+    internal string? KeyOf(ConsumeContext context)
+    {
+        foreach (var key in _keys)
+            if (key(context) is { Length: > 0 } value)
+                return value;
+        return null;
+    }
 
     /// <summary>
     /// Hands failures with <typeparamref name="TException"/> (optionally only when <paramref name="when"/>

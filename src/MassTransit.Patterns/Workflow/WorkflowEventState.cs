@@ -73,6 +73,15 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
     /// <summary>When it was completed or discarded.</summary>
     public DateTimeOffset? ResolvedAt { get; set; }
 
+    /// <summary>The hold key (hold by key on): later messages of it wait behind this one.</summary>
+    public string? HoldKey { get; set; }
+
+    /// <summary>Messages held behind this one, as JSON (released in order when it is resolved).</summary>
+    public string HeldMessages { get; set; } = "[]";
+
+    /// <summary>Messages held behind this one (and not yet released).</summary>
+    public int HeldCount { get; set; }
+
     /// <summary>Entries in <see cref="Audit"/>.</summary>
     public int AuditCount { get; set; }
 
@@ -106,6 +115,14 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
         UpdatedAt = at;
     }
 
+    internal List<HeldMessage> ReadHeld() => JsonSerializer.Deserialize<List<HeldMessage>>(HeldMessages, JsonOptions) ?? [];
+
+    internal void WriteHeld(List<HeldMessage> held)
+    {
+        HeldMessages = JsonSerializer.Serialize(held, JsonOptions);
+        HeldCount = held.Count;
+    }
+
     internal HashSet<string> MessageTypeList() => [.. MessageTypes.Split(';', StringSplitOptions.RemoveEmptyEntries)];
 
     internal WorkflowFailureInfo ToFailureInfo() =>
@@ -125,3 +142,6 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
         UpdatedAt = UpdatedAt
     };
 }
+
+/// <summary>A message held behind a workflow (hold by key).</summary>
+sealed record HeldMessage(Guid MessageId, long Sequence, string? SourceAddress, string? ContentType, byte[] Body, Dictionary<string, string> Headers);

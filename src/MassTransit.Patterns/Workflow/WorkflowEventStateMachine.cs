@@ -49,7 +49,23 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
         });
 
+        Event(() => HeldReceived, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => throw new WorkflowLeaderNotFoundException(c.Message.CorrelationId)));
+        });
+
         Initially(When(Failed).ThenAsync(FirstFailureAsync));
+
+        During([Received, Repairing, Resubmitted, AwaitingPerson],
+            When(HeldReceived).Then(Hold));
+        During([Completed, Discarded],
+            When(HeldReceived).ThenAsync(async c =>
+            {
+                // The leader was resolved while this one was on its way: release it at once, behind those released before.
+                Hold(c);
+                await ReleaseHeldAsync(c).ConfigureAwait(false);
+            }));
 
         During(Resubmitted,
             When(Failed).ThenAsync(FailedAgainAsync),
@@ -94,6 +110,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     /// <summary>A resubmitted copy was processed.</summary>
     public Event<WorkflowMessageProcessed> Processed { get; private set; } = null!;
 
+    /// <summary>A later message of this one's key, held behind it.</summary>
+    public Event<WorkflowMessageHeld> HeldReceived { get; private set; } = null!;
+
     /// <summary>A person edits the body.</summary>
     public Event<EditWorkflowMessage> EditRequested { get; private set; } = null!;
 
@@ -121,6 +140,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.Headers = global::System.Text.Json.JsonSerializer.Serialize(m.Headers, WorkflowEventState.JsonOptions);
         saga.MaxRepairAttempts = m.MaxRepairAttempts ?? _options.MaxRepairAttempts;
         saga.Attempt = m.Attempt;
+        saga.HoldKey = m.HoldKey;
         saga.ReceivedAt = Now;
         RecordFailure(saga, m);
         await context.TransitionToState(Received).ConfigureAwait(false);
@@ -220,6 +240,48 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         context.Saga.ResolvedAt = Now;
         await context.TransitionToState(Discarded).ConfigureAwait(false);
         WorkflowMetrics.Discarded(Queue(context.Saga));
+        await ReleaseHeldAsync(context).ConfigureAwait(false);
+    }
+
+    void Hold(BehaviorContext<WorkflowEventState, WorkflowMessageHeld> context)
+    {
+        var m = context.Message;
+        var held = context.Saga.ReadHeld();
+        if (held.Any(h => h.MessageId == m.MessageId))
+            return;
+        held.Add(new HeldMessage(m.MessageId, m.Sequence, m.SourceAddress?.ToString(), m.ContentType, m.Body, m.Headers));
+        context.Saga.WriteHeld(held);
+        Audit(context.Saga, System, "held", $"message {m.MessageId} of key {m.Key} (#{m.Sequence}) waits behind this one");
+    }
+
+    /// <summary>Sends the messages held behind this one back to their queue in the order received, then tells the instances the key is free.</summary>
+    async Task ReleaseHeldAsync(BehaviorContext<WorkflowEventState> context)
+    {
+        var saga = context.Saga;
+        var held = saga.ReadHeld().OrderBy(h => h.Sequence).ToList();
+        foreach (var h in held)
+        {
+            var contentType = new ContentType(string.IsNullOrWhiteSpace(h.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : h.ContentType);
+            var endpoint = await context.GetSendEndpoint(new Uri(h.SourceAddress ?? saga.SourceAddress)).ConfigureAwait(false);
+            await endpoint.Send(new WorkflowRawBody(), send =>
+            {
+                send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(h.Body));
+                send.MessageId = h.MessageId;
+                foreach (var (key, value) in h.Headers)
+                    if (!IsTransportManaged(key))
+                        send.Headers.Set(key, value);
+                send.Headers.Set(WorkflowHeaders.ReleasedBy, saga.CorrelationId.ToString());
+            }, context.CancellationToken).ConfigureAwait(false);
+        }
+
+        if (held.Count > 0)
+        {
+            Audit(saga, System, "released", $"{held.Count} held message(s) of key {saga.HoldKey} released in order");
+            WorkflowMetrics.Released(Queue(saga), held.Count);
+            saga.WriteHeld([]);
+        }
+        if (saga.HoldKey is { } holdKey)
+            await context.Publish(new WorkflowKeyReleased { Queue = Queue(saga) ?? "", Key = holdKey, LeaderId = saga.CorrelationId }).ConfigureAwait(false);
     }
 
     async Task ResubmitAsync(BehaviorContext<WorkflowEventState> context, string by)
@@ -272,6 +334,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             WorkflowMetrics.ResolvedByPerson(Queue(saga));
         else
             WorkflowMetrics.Repaired(Queue(saga));
+        await ReleaseHeldAsync(context).ConfigureAwait(false);
     }
 
     async Task EditAsync(BehaviorContext<WorkflowEventState, EditWorkflowMessage> context)

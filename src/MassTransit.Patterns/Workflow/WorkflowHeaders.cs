@@ -15,6 +15,9 @@ public static class WorkflowHeaders
     /// <summary>Who resubmitted: <c>repairer:NAME</c> or <c>person:NAME</c>.</summary>
     public const string ResubmittedBy = "MT-Patterns-Workflow-ResubmittedBy";
 
+    /// <summary>A message held behind a repaired one (hold by key) and released by it: the leader's workflow id.</summary>
+    public const string ReleasedBy = "MT-Patterns-Workflow-ReleasedBy";
+
     /// <summary>
     /// The id to count a message by: the original message id for a resubmitted copy, otherwise the
     /// message id. A repaired or edited copy keeps the original message id anyway; this also covers a

@@ -50,6 +50,9 @@ public sealed record WorkflowFailureReported
 
     /// <summary>When it failed.</summary>
     public DateTimeOffset FailedAt { get; init; }
+
+    /// <summary>The hold key (hold by key on), whose later messages wait behind this one.</summary>
+    public string? HoldKey { get; init; }
 }
 
 /// <summary>A resubmitted copy (it carried lineage headers) was processed successfully by its consumer.</summary>

@@ -28,9 +28,18 @@ static class WorkflowMetrics
     static readonly Counter<long> PersonActionsCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
         Prefix + "person_actions", "{command}", "Commands of a person applied (edit, resubmit, discard).");
 
+    static readonly Counter<long> HeldCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "held", "{message}", "Messages held behind an earlier message of their key (hold by key).");
+    static readonly Counter<long> ReleasedCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "released", "{message}", "Held messages released, in order, after their key's leader was resolved.");
+
     static readonly KeyValuePair<string, object?> Pattern = new(PatternsTags.Pattern, "workflow");
 
     static TagList Tags(string? queue) => new() { Pattern, { PatternsTags.Queue, queue } };
+
+    public static void Held(string? queue) => HeldCounter.Add(1, Tags(queue));
+
+    public static void Released(string? queue, int count) => ReleasedCounter.Add(count, Tags(queue));
 
     public static void Delegated(string? queue) => DelegatedCounter.Add(1, Tags(queue));
 

@@ -185,6 +185,60 @@ public sealed class WorkflowEventTests
     }
 
     [Fact]
+    public async Task With_hold_by_key_later_messages_of_the_key_wait_behind_the_failed_one_and_are_released_in_order_after_it()
+    {
+        await using var rig = await WorkflowRig.StartAsync(holdByKey: true);
+        var a = Guid.NewGuid();
+        var b = Guid.NewGuid();
+
+        var a1 = await rig.SendAsync(new PlaceOrder(a, 0, "EUR"));   // bad: waits for a person
+        await rig.WaitForStateAsync(a1, "AwaitingPerson", "the first message of key A waits for a person");
+        var a2 = await rig.SendAsync(new PlaceOrder(a, 2, "EUR"));
+        var a3 = await rig.SendAsync(new PlaceOrder(a, 3, "EUR"));
+        var b1 = await rig.SendAsync(new PlaceOrder(b, 1, "EUR"));
+
+        await Eventually.True(() => rig.Ledger.ProcessedCount(b1) == 1, TimeSpan.FromSeconds(20), "another key is not held");
+        await Eventually.True(async () => (await rig.FindAsync(a1))?.HeldCount == 2, TimeSpan.FromSeconds(20), "A's later messages are held behind it");
+        Assert.Equal(0, rig.Ledger.ProcessedCount(a2));
+        Assert.Equal(0, rig.Ledger.ProcessedCount(a3));
+
+        var details = await rig.Client.InspectAsync(a1);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(details.Body!)!;
+        body["message"]!["quantity"] = 1;
+        Assert.True((await rig.Client.EditAsync(a1, body.ToJsonString(), "heidi")).Accepted);
+        Assert.True((await rig.Client.ResubmitAsync(a1, "heidi")).Accepted);
+
+        await Eventually.True(() => rig.Ledger.ProcessedCount(a3) == 1, TimeSpan.FromSeconds(20), "the held messages are released");
+        var order = rig.Ledger.Sequence.Where(id => id == a1 || id == a2 || id == a3).ToList();
+        Assert.Equal([a1, a2, a3], order);
+
+        // The key is free again: a later message goes straight through.
+        await Eventually.True(() => rig.Harness.Consumed.Select<WorkflowKeyReleased>().Any(), TimeSpan.FromSeconds(20), "the release is announced");
+        var a4 = await rig.SendAsync(new PlaceOrder(a, 4, "EUR"));
+        await Eventually.True(() => rig.Ledger.ProcessedCount(a4) == 1, TimeSpan.FromSeconds(20), "A is no longer held");
+        var saga = (await rig.FindAsync(a1))!;
+        Assert.Equal(0, saga.HeldCount);
+        Assert.Contains(saga.ReadAudit(), e => e.Action == "released" && e.Detail!.StartsWith("2 held"));
+        Assert.All([a1, a2, a3, a4, b1], id => Assert.Equal(1, rig.Ledger.ProcessedCount(id)));
+    }
+
+    [Fact]
+    public async Task With_hold_by_key_discarding_the_failed_message_releases_the_ones_behind_it()
+    {
+        await using var rig = await WorkflowRig.StartAsync(holdByKey: true);
+        var a = Guid.NewGuid();
+        var a1 = await rig.SendAsync(new PlaceOrder(a, 0, "EUR"));
+        await rig.WaitForStateAsync(a1, "AwaitingPerson", "the first message waits");
+        var a2 = await rig.SendAsync(new PlaceOrder(a, 2, "EUR"));
+        await Eventually.True(async () => (await rig.FindAsync(a1))?.HeldCount == 1, TimeSpan.FromSeconds(20), "the second is held");
+
+        Assert.True((await rig.Client.DiscardAsync(a1, "ivan", "cancelled")).Accepted);
+
+        await Eventually.True(() => rig.Ledger.ProcessedCount(a2) == 1, TimeSpan.FromSeconds(20), "released after the discard");
+        Assert.Equal(0, rig.Ledger.ProcessedCount(a1));
+    }
+
+    [Fact]
     public void The_audit_keeps_the_first_entry_and_the_latest_ones_beyond_its_limit()
     {
         var state = new WorkflowEventState();

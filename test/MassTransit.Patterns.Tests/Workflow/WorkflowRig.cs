@@ -22,6 +22,7 @@ namespace MassTransit.Patterns.Tests.Workflow
     {
         public readonly ConcurrentDictionary<Guid, int> Processed = new();
         public readonly ConcurrentDictionary<Guid, int> TransientFailures = new();
+        public readonly ConcurrentQueue<Guid> Sequence = new();
         public int FailTransientlyTimes;
 
         public int ProcessedCount(Guid id) => Processed.TryGetValue(id, out var n) ? n : 0;
@@ -40,6 +41,7 @@ namespace MassTransit.Patterns.Tests.Workflow
             if (context.Message.Quantity < 1)
                 throw new InvalidOrderException($"quantity {context.Message.Quantity}");
             ledger.Processed.AddOrUpdate(id, 1, (_, n) => n + 1);
+            ledger.Sequence.Enqueue(id);
             return Task.CompletedTask;
         }
     }
@@ -83,20 +85,29 @@ namespace MassTransit.Patterns.Tests.Workflow
         public WorkflowEventClient Client { get; }
 
         public static async Task<WorkflowRig> StartAsync(Action<WorkflowEventOptions>? endpoint = null, Action<IBusRegistrationConfigurator>? repairers = null,
-            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null)
+            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null, bool holdByKey = false)
         {
             var services = new ServiceCollection().AddSingleton<OrderLedger>();
             services.AddMassTransitTestHarness(x =>
             {
                 x.AddWorkflowEventProcessor(o => o.MaxRepairAttempts = maxRepairAttempts).InMemoryRepository();
                 repairers?.Invoke(x);
-                x.AddConsumer<OrderConsumer>(c => consumer?.Invoke(c)).Endpoint(e => e.Name = Queue);
+                if (holdByKey)
+                    x.AddWorkflowEventHoldByKey();
+                x.AddConsumer<OrderConsumer>(c => consumer?.Invoke(c)).Endpoint(e =>
+                {
+                    e.Name = Queue;
+                    if (holdByKey)
+                        e.ConcurrentMessageLimit = 1; // in-order consumption, so the order of release shows
+                });
                 x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
                 {
                     if (name == Queue)
                         cfg.UseWorkflowEvent(ctx, o =>
                         {
                             o.RetryInterval = TimeSpan.FromMilliseconds(10);
+                            if (holdByKey)
+                                o.HoldByKey<PlaceOrder>(m => m.OrderId.ToString());
                             endpoint?.Invoke(o);
                         });
                 });

@@ -54,9 +54,17 @@ public sealed class WorkflowEventOptions : IPatternOptions
 
     internal string? KeyOf(ConsumeContext context)
     {
-        foreach (var key in _keys)
-            if (key(context) is { Length: > 0 } value)
-                return value;
+        try
+        {
+            foreach (var key in _keys)
+                if (key(context) is { Length: > 0 } value)
+                    return value;
+        }
+        catch (Exception)
+        {
+            // A body that does not deserialize, or a selector that throws: no key, not held; the consume
+            // path below handles the message (a malformed body is captured there).
+        }
         return null;
     }
 

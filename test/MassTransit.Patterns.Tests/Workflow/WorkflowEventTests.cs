@@ -239,6 +239,28 @@ public sealed class WorkflowEventTests
     }
 
     [Fact]
+    public async Task A_duplicate_failure_report_and_a_late_processed_report_change_nothing()
+    {
+        await using var rig = await WorkflowRig.StartAsync(repairers: x => x.AddMessageRepairer<PlaceOrder, DefaultCurrencyRepairer>());
+        var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 1, null));
+        var saga = await rig.WaitForStateAsync(bad, "Completed", "repaired and processed");
+        var processor = await rig.Harness.Bus.GetSendEndpoint(new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName));
+
+        // The original redelivered and failing again (its ack was lost), and the processed copy reported twice.
+        await processor.Send(new WorkflowFailureReported { CorrelationId = bad, Attempt = 0, ExceptionType = "X", ExceptionMessage = "again" });
+        await processor.Send(new WorkflowMessageProcessed { CorrelationId = bad, Attempt = 1 });
+        await Eventually.True(async () => (await rig.FindAsync(bad))!.ReadAudit().Count(a => a.Action == "ignored") == 2, TimeSpan.FromSeconds(20),
+            "both reports are recorded as ignored");
+
+        var after = (await rig.FindAsync(bad))!;
+        Assert.Equal("Completed", after.CurrentState);
+        Assert.Equal(saga.Attempt, after.Attempt);
+        Assert.Equal(saga.Failures, after.Failures);
+        Assert.Equal(1, rig.Ledger.ProcessedCount(bad));
+        Assert.Equal(1, after.ReadAudit().Count(a => a.Action == "resubmitted"));
+    }
+
+    [Fact]
     public void The_audit_keeps_the_first_entry_and_the_latest_ones_beyond_its_limit()
     {
         var state = new WorkflowEventState();

@@ -49,12 +49,43 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
         }
     }
 
+    /// <summary>Counts deliveries per message id on one queue, and how many of them completed (were acknowledged) or faulted.</summary>
+    public sealed class DeliveryCounter(string queue) : IReceiveObserver
+    {
+        public readonly ConcurrentDictionary<Guid, int> Received = new();
+        public int Faulted;
+
+        public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
+
+        public Task PostReceive(ReceiveContext context)
+        {
+            if (context.InputAddress.AbsolutePath.EndsWith("/" + queue, StringComparison.Ordinal) && context.GetMessageId() is { } id)
+                Received.AddOrUpdate(id, 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        }
+
+        public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType) where T : class => Task.CompletedTask;
+
+        public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception) where T : class => Task.CompletedTask;
+
+        public Task ReceiveFault(ReceiveContext context, Exception exception)
+        {
+            Interlocked.Increment(ref Faulted);
+            return Task.CompletedTask;
+        }
+    }
+
     public sealed class CurrencyRepairer : IMessageRepairer<SubmitPayment>
     {
         public Task<RepairResult<SubmitPayment>> Repair(MessageRepairContext<SubmitPayment> context, CancellationToken cancellationToken) =>
             Task.FromResult(context.Message.Currency is null
                 ? RepairResult<SubmitPayment>.Repaired(context.Message with { Currency = "EUR" }, "defaulted the currency")
                 : RepairResult<SubmitPayment>.CannotRepair("the currency is not the problem"));
+    }
+
+    sealed class ObserverHandle(ConnectHandle handle) : IDisposable
+    {
+        public void Dispose() => handle.Disconnect();
     }
 
     /// <summary>
@@ -178,6 +209,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
         public async Task A_stream_with_five_percent_bad_messages_keeps_flowing_and_every_message_ends_processed_once_or_waiting_for_a_person()
         {
             await using var rig = await Rig.StartAsync();
+            var deliveries = new DeliveryCounter(rig.Queue);
+            using var _ = new ObserverHandle(rig.Bus.ConnectReceiveObserver(deliveries));
             var endpoint = await rig.Bus.GetSendEndpoint(new Uri($"exchange:{rig.Queue}"));
 
             var good = new List<Guid>();
@@ -237,6 +270,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
             Assert.Equal(Total, processed.Count + waiting.Count);
             Assert.Equal(0, rig.Ledger.LineageMismatches);
             Assert.Equal(0u, await Rig.DepthAsync(rig.Queue + "_error"));
+
+            // The endpoint moved on: a bad message took one delivery (no retry loop, no redelivery), acknowledged
+            // after its hand-off; a repaired one came back once more, as did the one the person fixed.
+            Assert.Equal(0, deliveries.Faulted);
+            Assert.All(good, id => Assert.Equal(1, deliveries.Received.GetValueOrDefault(id)));
+            Assert.All(repairable, id => Assert.Equal(2, deliveries.Received.GetValueOrDefault(id)));
+            Assert.All(unrepairable.Skip(1), id => Assert.Equal(1, deliveries.Received.GetValueOrDefault(id)));
+            Assert.Equal(2, deliveries.Received.GetValueOrDefault(chosen));
             var audit = (await rig.RowAsync(chosen))!.ReadAudit();
             Assert.Contains(audit, a => a is { Action: "edited", Actor: "person:frank" } && a.Detail!.Contains("message.amount: \"-1\" -> 42"));
         }

@@ -12,6 +12,8 @@ namespace MassTransit.Patterns.Workflow;
 /// <summary>Configures the workflow event: the endpoint filter and the workflow processor (repair saga).</summary>
 public static class WorkflowEventConfigurationExtensions
 {
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReceiveEndpointConfigurator, object> Configured = [];
+
     /// <summary>
     /// Hands this endpoint's non-transient failures to the workflow processor instead of blocking the
     /// queue or dead-ending them in <c>_error</c>: transient failures are retried in place first
@@ -24,6 +26,9 @@ public static class WorkflowEventConfigurationExtensions
         Action<WorkflowEventOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configurator);
+        if (!Configured.TryAdd(configurator, new object()))
+            throw new ConfigurationException(
+                $"UseWorkflowEvent was called twice on the endpoint {configurator.InputAddress}: configure it once per endpoint (its options cover every consumer there).");
         var options = new WorkflowEventOptions();
         configure?.Invoke(options);
         var loggerFactory = context?.GetService<ILoggerFactory>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Tests.Workflow.Messages;
@@ -269,6 +270,40 @@ public sealed class WorkflowEventTests
 
         Assert.Equal(["step0", "step7", "step8", "step9"], state.ReadAudit().Select(a => a.Action));
         Assert.Equal(4, state.AuditCount);
+    }
+
+    [Fact]
+    public async Task Hold_by_key_without_its_registry_and_a_second_UseWorkflowEvent_on_one_endpoint_fail_the_start()
+    {
+        var noRegistry = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var provider = new ServiceCollection().AddMassTransitTestHarness(x =>
+            {
+                x.AddWorkflowEventProcessor();
+                x.UsingInMemory((ctx, cfg) => cfg.ReceiveEndpoint("held", e =>
+                {
+                    e.UseWorkflowEvent(ctx, o => o.HoldByKey<PlaceOrder>(m => m.OrderId.ToString()));
+                    e.Handler<PlaceOrder>(_ => Task.CompletedTask);
+                }));
+            }).BuildServiceProvider(true);
+            await provider.GetRequiredService<ITestHarness>().Start();
+        });
+        Assert.Contains("HoldByKey", noRegistry.ToString());
+
+        var twice = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var provider = new ServiceCollection().AddMassTransitTestHarness(x =>
+            {
+                x.UsingInMemory((ctx, cfg) => cfg.ReceiveEndpoint("twice", e =>
+                {
+                    e.UseWorkflowEvent(ctx);
+                    e.UseWorkflowEvent(ctx);
+                    e.Handler<PlaceOrder>(_ => Task.CompletedTask);
+                }));
+            }).BuildServiceProvider(true);
+            await provider.GetRequiredService<ITestHarness>().Start();
+        });
+        Assert.Contains("called twice", twice.ToString());
     }
 
     [Fact]

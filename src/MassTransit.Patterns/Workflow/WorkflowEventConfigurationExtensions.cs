@@ -114,13 +114,19 @@ public static class WorkflowEventConfigurationExtensions
 
     /// <summary>
     /// Turns on hold by key in this process (<see cref="WorkflowEventOptions.HoldByKey{T}"/>): the
-    /// registry of held keys, kept in step with the other instances and the processor by a consumer on
-    /// an instance endpoint.
+    /// registry of held keys, loaded from the processor at bus start (the filter waits for it, at most
+    /// <see cref="WorkflowHoldLoaderOptions.LoadTimeout"/>) and kept in step with the other instances and
+    /// the processor by a consumer on an instance endpoint.
     /// </summary>
-    public static IBusRegistrationConfigurator AddWorkflowEventHoldByKey(this IBusRegistrationConfigurator configurator)
+    public static IBusRegistrationConfigurator AddWorkflowEventHoldByKey(this IBusRegistrationConfigurator configurator,
+        Action<WorkflowHoldLoaderOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configurator);
-        configurator.TryAddSingleton<WorkflowHoldRegistry>();
+        var options = new WorkflowHoldLoaderOptions();
+        configure?.Invoke(options);
+        configurator.TryAddSingleton(options);
+        configurator.TryAddSingleton(new WorkflowHoldRegistry(loadAtStart: true));
+        configurator.AddBusObserver<WorkflowHoldLoader>();
         configurator.AddConsumer<WorkflowHoldConsumer>().Endpoint(e =>
         {
             e.Name = $"workflow-holds-{Environment.MachineName}-{Environment.ProcessId}-{NewId.NextGuid():N}".ToLowerInvariant();

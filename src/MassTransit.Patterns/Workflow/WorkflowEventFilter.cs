@@ -27,6 +27,8 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         if (holds is not null && options.HoldsByKey && (key = options.KeyOf(context)) is not null)
         {
             queue = AddressNames.EntityName(context.ReceiveContext.InputAddress) ?? "";
+            if (!holds.Ready.IsCompleted)
+                await holds.Ready.WaitAsync(context.CancellationToken).ConfigureAwait(false);
             if (holds.LeaderOf(queue, key) is { } leader && !IsLeaderOrReleasedBy(context, leader))
             {
                 // Failing here takes the normal error path: the message is not lost (its place in order is).

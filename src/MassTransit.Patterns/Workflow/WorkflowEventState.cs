@@ -123,6 +123,8 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
         HeldCount = held.Count;
     }
 
+    internal string? QueueName() => MassTransit.Patterns.Addressing.AddressNames.EntityName(Uri.TryCreate(SourceAddress, UriKind.Absolute, out var uri) ? uri : null);
+
     internal HashSet<string> MessageTypeList() => [.. MessageTypes.Split(';', StringSplitOptions.RemoveEmptyEntries)];
 
     internal WorkflowFailureInfo ToFailureInfo() =>

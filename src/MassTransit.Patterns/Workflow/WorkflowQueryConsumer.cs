@@ -8,8 +8,21 @@ namespace MassTransit.Patterns.Workflow;
 /// </summary>
 public sealed class WorkflowQueryConsumer(IQuerySagaRepository<WorkflowEventState> query, ILoadSagaRepository<WorkflowEventState> load) :
     IConsumer<ListWorkflowMessages>,
-    IConsumer<InspectWorkflowMessage>
+    IConsumer<InspectWorkflowMessage>,
+    IConsumer<ListHeldKeys>
 {
+    /// <inheritdoc />
+    public async Task Consume(ConsumeContext<ListHeldKeys> context)
+    {
+        var ids = await query.Find(new SagaQuery<WorkflowEventState>(s => s.HoldKey != null && s.CurrentState != "Completed" && s.CurrentState != "Discarded"))
+            .ConfigureAwait(false);
+        var keys = new List<WorkflowKeyHeld>();
+        foreach (var id in ids)
+            if (await load.Load(id).ConfigureAwait(false) is { HoldKey: { } key } saga)
+                keys.Add(new WorkflowKeyHeld { Queue = saga.QueueName() ?? "", Key = key, LeaderId = saga.CorrelationId });
+        await context.RespondAsync(new HeldKeyList { Keys = [.. keys] }).ConfigureAwait(false);
+    }
+
     /// <inheritdoc />
     public async Task Consume(ConsumeContext<ListWorkflowMessages> context)
     {

@@ -203,6 +203,12 @@ public sealed class WorkflowEventTests
         Assert.Equal(0, rig.Ledger.ProcessedCount(a2));
         Assert.Equal(0, rig.Ledger.ProcessedCount(a3));
 
+        // A restarted instance learns from the processor which keys are still held.
+        var restarted = new WorkflowHoldRegistry();
+        Assert.Equal(1, await WorkflowHoldLoader.LoadAsync(restarted, rig.Harness.Bus, new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName), TimeSpan.FromSeconds(20)));
+        Assert.Equal(a1, restarted.LeaderOf(WorkflowRig.Queue, a.ToString()));
+        Assert.Null(restarted.LeaderOf(WorkflowRig.Queue, b.ToString()));
+
         var details = await rig.Client.InspectAsync(a1);
         var body = System.Text.Json.Nodes.JsonNode.Parse(details.Body!)!;
         body["message"]!["quantity"] = 1;

@@ -99,11 +99,12 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Workflow
                 {
                     x.AddWorkflowEventProcessor().PatternsEntityFrameworkRepository(r => r.ExistingDbContext<WorkflowDb>());
                     x.AddMessageRepairer<ShipParcel, DefaultCountryRepairer>();
+                    x.AddWorkflowEventHoldByKey();
                     x.AddConsumer<ShipParcelConsumer>().Endpoint(e => e.Name = "parcels");
                     x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
                     {
                         if (name == "parcels")
-                            cfg.UseWorkflowEvent(ctx);
+                            cfg.UseWorkflowEvent(ctx, o => o.HoldByKey<ShipParcel>(m => m.Country));
                     });
                 });
                 services.Configure<TestHarnessOptions>(o => o.TestTimeout = TimeSpan.FromSeconds(60));
@@ -194,6 +195,14 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Workflow
             var listed = await rig.Client.ListAsync();
             Assert.Contains(listed, m => m.CorrelationId == id && m.State == "AwaitingPerson");
 
+            // Hold by key: a later parcel to BE waits behind it, stored in its row, and the held key can be reloaded.
+            var later = await rig.SendAsync(new ShipParcel(Guid.NewGuid(), 4, "BE"));
+            await Eventually.True(async () => (await rig.RowAsync(id))?.HeldCount == 1, TimeSpan.FromSeconds(30), "the later parcel is held in the row");
+            Assert.False(rig.Shipped.ById.ContainsKey(later));
+            var holds = new WorkflowHoldRegistry();
+            Assert.Equal(1, await WorkflowHoldLoader.LoadAsync(holds, rig.Harness.Bus, new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName), TimeSpan.FromSeconds(30)));
+            Assert.Equal(id, holds.LeaderOf("parcels", "BE"));
+
             var details = await rig.Client.InspectAsync(id);
             var body = System.Text.Json.Nodes.JsonNode.Parse(details.Body!)!;
             body["message"]!["weight"] = 2;
@@ -202,6 +211,10 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Workflow
 
             var row = await rig.WaitForAsync(id, "Completed");
             Assert.Equal(1, rig.Shipped.ById[id]);
+            await Eventually.True(() => rig.Shipped.ById.ContainsKey(later), TimeSpan.FromSeconds(30), "the held parcel is released after it");
+            Assert.Equal(1, rig.Shipped.ById[later]);
+            row = (await rig.RowAsync(id))!;
+            Assert.Equal(0, row.HeldCount);
             var audit = row.ReadAudit();
             var edit = Assert.Single(audit, a => a.Action == "edited");
             Assert.Equal("person:erin", edit.Actor);

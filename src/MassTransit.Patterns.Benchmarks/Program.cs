@@ -4,12 +4,14 @@ using MassTransit.Patterns.Benchmarks.Scenarios;
 IBenchScenario[] all =
 [
     new OverheadScenario(),
+    new FilterCostScenario(),
     new ThreadDelegateScenario(),
     new AmbulanceScenario(),
     new SupervisorScenario(),
     new ControlFlowScenario(),
     new ContextualScenario(),
     new EventForwardingScenario(),
+    new WatchScenario(),
     new WorkflowScenario()
 ];
 

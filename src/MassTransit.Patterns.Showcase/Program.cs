@@ -11,6 +11,7 @@ IShowcaseScenario[] all =
     new ControlFlowScenario(),
     new ContextualScenario(),
     new EventForwardingScenario(),
+    new WatchScenario(),
     new WorkflowScenario()
 ];
 

@@ -76,31 +76,35 @@ public sealed partial class FlowMonitor : IHostedService
     async Task OnReading(QueueFlow flow, QueueDepthReading reading, CancellationToken cancellationToken)
     {
         var previous = flow.State;
+        var state = previous;
         long depth;
         if (reading.Sample is { } sample)
         {
             depth = sample.Measure(_options.Measure);
-            flow.State = FlowStateRules.Next(previous, depth, flow.Watched.HighWatermark, flow.Watched.LowWatermark, flow.Watched.StopMark);
+            state = FlowStateRules.Next(previous, depth, flow.Watched.HighWatermark, flow.Watched.LowWatermark, flow.Watched.StopMark);
             flow.Depth = depth;
         }
         else
             depth = flow.Depth;
 
         var now = _time.GetUtcNow();
-        var changed = flow.State != previous;
+        var changed = state != previous;
         if (changed)
         {
             Transitions.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, flow.Watched.Queue),
-                new KeyValuePair<string, object?>("masstransit.patterns.flow_state", flow.State.ToString()));
-            LogTransition(flow.Watched.Queue, previous, flow.State, depth);
+                new KeyValuePair<string, object?>("masstransit.patterns.flow_state", state.ToString()));
+            LogTransition(flow.Watched.Queue, previous, state, depth);
         }
         else if (now < flow.RenewAt)
             return;
 
-        var statement = new FlowControlStateChanged(_monitorId, Interlocked.Increment(ref _sequence), flow.Watched.Queue, flow.State, depth,
+        var statement = new FlowControlStateChanged(_monitorId, Interlocked.Increment(ref _sequence), flow.Watched.Queue, state, depth,
             flow.Watched.HighWatermark, flow.Watched.LowWatermark, flow.Watched.StopMark, flow.MessageTypes, now + _options.Lease);
         flow.RenewAt = now + _options.Lease / 3;
         _store.Apply(statement);
+        // Only now does the monitor report the new state: whoever reads StateOf(queue) == Slow can rely
+        // on the in-process gate already holding that statement.
+        flow.State = state;
 
         if (!_options.PublishToBus)
             return;

@@ -161,9 +161,10 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                 var urgent = await SendUrgentOneByOneAsync(endpoint, log, 5);
 
                 // Each urgent message waited for one message in flight to finish (at most Work), plus delivery:
-                // the bound is Work for the work in flight and Work again as slack for the broker and a busy
-                // 2-core machine. The backlog ahead of it in the queue would have cost Backlog * Work / 5 = 250 s.
-                var bound = Work + Work;
+                // the bound is Work for the work in flight and twice Work as slack for the broker and a 2-core
+                // machine running other test processes (one run measured 551 ms under such load). The backlog
+                // ahead of it in the queue would have cost Backlog * Work / 5 = 250 s, 330 times the bound.
+                var bound = Work + 2 * Work;
                 Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
                 Assert.All(urgent, u => Assert.True(u.Waited <= bound, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms"));
                 Assert.True(urgent.Max(u => u.NormalDoneBefore) < Backlog / 10, "the urgent messages were processed long before the backlog drained");

@@ -1,0 +1,68 @@
+namespace MassTransit.Patterns.Watch;
+
+/// <summary>
+/// A watch of some keys of a watch source: it registers with the address of its instance endpoint, holds
+/// the current value of each watched key, applies a change only when it is newer than the version it holds
+/// (an older notification arriving late never overwrites a newer value), renews its lease, and registers
+/// again (catching up) after a restart or a missed notification. Dispose it to stop watching.
+/// </summary>
+/// <typeparam name="TValue">The values' type.</typeparam>
+public interface IWatcher<TValue> : IAsyncDisposable
+{
+    /// <summary>The watcher's id.</summary>
+    Guid WatcherId { get; }
+
+    /// <summary>Where its notifications arrive (the bus's instance endpoint), once started.</summary>
+    Uri? Address { get; }
+
+    /// <summary>Completes at the first successful registration (the current values are then held); faults when the source refuses the watch.</summary>
+    Task Registered { get; }
+
+    /// <summary>The current value of every watched key that has one.</summary>
+    IReadOnlyDictionary<string, WatchEntry<TValue>> Values { get; }
+
+    /// <summary>The current value of <paramref name="key"/>.</summary>
+    bool TryGetValue(string key, out WatchEntry<TValue> entry);
+
+    /// <summary>Raised after a newer value of a key was applied (from a notification or a registration reply), outside the watcher's lock.</summary>
+    event EventHandler<WatchEntry<TValue>>? Changed;
+
+    /// <summary>Values applied so far.</summary>
+    long Applied { get; }
+
+    /// <summary>Values ignored because the watcher already held that version or a newer one.</summary>
+    long StaleIgnored { get; }
+}
+
+/// <summary>Starts watchers of <typeparamref name="TValue"/> at run time (several per process share its instance endpoint).</summary>
+/// <typeparam name="TValue">The values' type.</typeparam>
+public interface IWatcherFactory<TValue>
+{
+    /// <summary>
+    /// Starts a watcher and waits for its first registration, so that it holds the current values when this
+    /// returns. Invalid options throw <see cref="Configuration.PatternOptionsException"/> naming the option; a
+    /// refusal by the source throws <see cref="WatchRejectedException"/>. The bus must be started.
+    /// </summary>
+    Task<IWatcher<TValue>> Watch(Action<WatcherOptions> configure, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The watch source refused a registration (a key outside its allowed prefixes, too long, ...).</summary>
+public sealed class WatchRejectedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public WatchRejectedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public WatchRejectedException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public WatchRejectedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -64,28 +64,12 @@ public static class WorkflowEventConfigurationExtensions
         configurator.TryAddSingleton(options);
         configurator.TryAddSingleton<WorkflowRepairerRegistry>();
 
-        void Endpoint(IEndpointRegistrationConfigurator e)
+        configurator.AddConsumer<WorkflowQueryConsumer>().Endpoint(e =>
         {
             e.Name = options.QueueName;
             e.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
-        }
-
-        configurator.AddConsumer<WorkflowQueryConsumer>().Endpoint(Endpoint);
-        return configurator.AddSagaStateMachine<WorkflowEventStateMachine, WorkflowEventState>().Endpoint(e =>
-        {
-            Endpoint(e);
-            e.AddConfigureEndpointCallback((ctx, cfg) =>
-            {
-                cfg.UseSagaConcurrencyRetry();
-                // A held message can overtake its leader's failure report: wait for the leader.
-                cfg.UseMessageRetry(r =>
-                {
-                    r.Handle<WorkflowLeaderNotFoundException>();
-                    r.Interval(50, TimeSpan.FromMilliseconds(100));
-                });
-                cfg.UseInMemoryOutbox(ctx);
-            });
         });
+        return configurator.AddSagaStateMachine<WorkflowEventStateMachine, WorkflowEventState>(typeof(WorkflowEventSagaDefinition));
     }
 
     /// <summary>
@@ -145,5 +129,29 @@ public static class WorkflowEventConfigurationExtensions
             validator.Require(!options.HoldsByKey || holds is not null, "HoldByKey", "needs the hold registry: call x.AddWorkflowEventHoldByKey() and pass the registration context to UseWorkflowEvent.");
             return validator.ToValidationResults();
         }
+    }
+}
+
+/// <summary>
+/// The processor's endpoint: its queue and concurrency from <see cref="WorkflowProcessorOptions"/>, saga
+/// concurrency conflicts retried, and the in-memory outbox (a resubmission or release leaves only after
+/// the state is saved).
+/// </summary>
+public sealed class WorkflowEventSagaDefinition : SagaDefinition<WorkflowEventState>
+{
+    /// <summary>Created by the container with the processor's options.</summary>
+    public WorkflowEventSagaDefinition(WorkflowProcessorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        EndpointName = options.QueueName;
+        ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+    }
+
+    /// <inheritdoc />
+    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<WorkflowEventState> sagaConfigurator,
+        IRegistrationContext context)
+    {
+        endpointConfigurator.UseSagaConcurrencyRetry();
+        endpointConfigurator.UseInMemoryOutbox(context);
     }
 }

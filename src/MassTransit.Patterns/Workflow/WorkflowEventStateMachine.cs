@@ -49,13 +49,13 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
         });
 
-        Event(() => HeldReceived, e =>
-        {
-            e.CorrelateById(m => m.Message.CorrelationId);
-            e.OnMissingInstance(m => m.ExecuteAsync(c => throw new WorkflowLeaderNotFoundException(c.Message.CorrelationId)));
-        });
+        Event(() => HeldReceived, e => e.CorrelateById(m => m.Message.CorrelationId));
 
-        Initially(When(Failed).ThenAsync(FirstFailureAsync));
+        Initially(
+            When(Failed).ThenAsync(FirstFailureAsync),
+            // A held message that overtook its leader's failure report: the leader's row starts with it, Received.
+            When(HeldReceived).Then(Hold).TransitionTo(Received));
+        During(Received, When(Failed).ThenAsync(FirstFailureAsync));
 
         During([Received, Repairing, Resubmitted, AwaitingPerson],
             When(HeldReceived).Then(Hold));
@@ -77,8 +77,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             When(DiscardRequested).ThenAsync(c => PersonDiscardAsync(c)));
 
         // Late or duplicate reports, and a person's commands outside AwaitingPerson, change nothing.
+        During([Repairing, AwaitingPerson, Completed, Discarded],
+            When(Failed).Then(c => Ignore(c, "failure", c.Message.Attempt)));
         During([Received, Repairing, AwaitingPerson, Completed, Discarded],
-            When(Failed).Then(c => Ignore(c, "failure", c.Message.Attempt)),
             When(Processed).Then(c => Ignore(c, "processed", c.Message.Attempt)));
         During([Received, Repairing, Resubmitted, Completed, Discarded],
             When(EditRequested).ThenAsync(c => RefuseAsync(c, "edit", c.Message.Actor)),

@@ -126,13 +126,6 @@ public sealed class WorkflowHoldConsumer(WorkflowHoldRegistry registry) : IConsu
     }
 }
 
-/// <summary>The processor received a held message before the failure of its leader: retried until the leader exists.</summary>
-public sealed class WorkflowLeaderNotFoundException(Guid leaderId) : Exception($"The workflow {leaderId} a message is held behind does not exist (yet).")
-{
-    /// <summary>The leader's id.</summary>
-    public Guid LeaderId { get; } = leaderId;
-}
-
 /// <summary>Asks the processor which keys it holds (request; answered with <see cref="HeldKeyList"/>).</summary>
 public sealed record ListHeldKeys;
 

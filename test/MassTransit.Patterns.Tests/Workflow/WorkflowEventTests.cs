@@ -268,6 +268,40 @@ public sealed class WorkflowEventTests
     }
 
     [Fact]
+    public async Task A_held_message_that_overtakes_its_leaders_failure_report_starts_the_leaders_row_and_is_kept()
+    {
+        await using var rig = await WorkflowRig.StartAsync(holdByKey: true);
+        var leader = NewId.NextGuid();
+        var processor = await rig.Harness.Bus.GetSendEndpoint(new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName));
+
+        await processor.Send(new WorkflowMessageHeld { CorrelationId = leader, MessageId = NewId.NextGuid(), Key = "k", Sequence = 1, Body = [1] });
+        await Eventually.True(async () => (await rig.FindAsync(leader))?.CurrentState == "Received", TimeSpan.FromSeconds(20), "the held report starts the row");
+        await processor.Send(new WorkflowFailureReported
+        {
+            CorrelationId = leader, ExceptionType = "X", ExceptionMessage = "bad", HoldKey = "k",
+            SourceAddress = new Uri("loopback://localhost/" + WorkflowRig.Queue)
+        });
+
+        var saga = await rig.WaitForStateAsync(leader, "AwaitingPerson", "the leader's failure is then handled as a first failure");
+        Assert.Equal(1, saga.HeldCount);
+        Assert.Equal(1, saga.Failures);
+        Assert.False(await rig.Harness.Published.Any<Fault<WorkflowMessageHeld>>());
+    }
+
+    [Fact]
+    public async Task The_processor_endpoint_has_the_outbox_and_the_concurrency_retry()
+    {
+        await using var rig = await WorkflowRig.StartAsync();
+
+        var probe = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(rig.Harness.Bus.GetProbeResult()))!;
+        var endpoint = probe["Results"]!["bus"]!["host"]!["receiveEndpoint"]!.AsArray()
+            .Single(e => (string?)e!["name"] == WorkflowProcessorOptions.DefaultQueueName)!.ToJsonString();
+
+        Assert.Contains("\"filterType\":\"outbox\"", endpoint);
+        Assert.Contains("\"filterType\":\"retry\"", endpoint);
+    }
+
+    [Fact]
     public void The_audit_keeps_the_first_entry_and_the_latest_ones_beyond_its_limit()
     {
         var state = new WorkflowEventState();

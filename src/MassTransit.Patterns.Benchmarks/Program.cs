@@ -12,6 +12,7 @@ IBenchScenario[] all =
     new ContextualScenario(),
     new EventForwardingScenario(),
     new WatchScenario(),
+    new WorkflowScenario(),
     new MultibrokerScenario()
 ];
 

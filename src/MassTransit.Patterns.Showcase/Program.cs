@@ -12,6 +12,7 @@ IShowcaseScenario[] all =
     new ContextualScenario(),
     new EventForwardingScenario(),
     new WatchScenario(),
+    new WorkflowScenario(),
     new MultibrokerScenario()
 ];
 

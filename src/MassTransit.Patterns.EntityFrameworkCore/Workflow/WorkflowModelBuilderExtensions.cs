@@ -1,0 +1,50 @@
+using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.Workflow;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.Workflow;
+
+/// <summary>Maps the workflow processor's saga (one row per failed message, with its raw body and audit trail) into the application's DbContext.</summary>
+public static class WorkflowModelBuilderExtensions
+{
+    /// <summary>The default table of <see cref="WorkflowEventState"/>.</summary>
+    public const string Table = "WorkflowEvents";
+
+    /// <summary>
+    /// Maps <see cref="WorkflowEventState"/> as a saga instance (key, integer version token) with column
+    /// sizes and an index on the state, so the person's list of waiting messages is a range read. The
+    /// raw body is a binary column, the headers and the audit trail are JSON text columns, written in
+    /// the same row and statement as the state (an audit entry commits with the step it records).
+    /// Register the repository with <c>x.AddWorkflowEventProcessor().PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c>.
+    /// </summary>
+    /// <param name="modelBuilder">The model builder of the application's DbContext.</param>
+    /// <param name="schema">The table's schema; null for the default one.</param>
+    /// <param name="tableName">The table's name.</param>
+    /// <param name="configure">Further mapping.</param>
+    public static ModelBuilder AddWorkflowEventEntities(this ModelBuilder modelBuilder, string? schema = null, string tableName = Table,
+        Action<EntityTypeBuilder<WorkflowEventState>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.AddSagaInstance<WorkflowEventState>(e =>
+        {
+            e.ToTable(tableName, schema);
+            e.Property(x => x.CurrentState).HasMaxLength(64).IsRequired();
+            e.Property(x => x.MessageType).HasMaxLength(512);
+            e.Property(x => x.MessageTypes).HasMaxLength(4000).IsRequired();
+            e.Property(x => x.SourceAddress).HasMaxLength(1024).IsRequired();
+            e.Property(x => x.ContentType).HasMaxLength(256);
+            e.Property(x => x.Body).IsRequired();
+            e.Property(x => x.Headers).IsRequired();
+            e.Property(x => x.ExceptionType).HasMaxLength(512).IsRequired();
+            e.Property(x => x.ExceptionMessage).IsRequired();
+            e.Property(x => x.ResubmittedBy).HasMaxLength(256);
+            e.Property(x => x.Audit).IsRequired();
+            e.Property(x => x.HoldKey).HasMaxLength(256);
+            e.Property(x => x.HeldMessages).IsRequired();
+            e.HasIndex(x => new { x.CurrentState, x.ReceivedAt });
+            configure?.Invoke(e);
+        }, tableName: tableName);
+        return modelBuilder;
+    }
+}

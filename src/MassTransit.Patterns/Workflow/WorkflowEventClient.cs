@@ -1,0 +1,55 @@
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// A person's API to the workflow processor (what a web page calls): list and inspect waiting
+/// messages, edit, resubmit or discard one. Each command is answered once applied (or refused) and
+/// recorded in the message's audit with the actor.
+/// </summary>
+public sealed class WorkflowEventClient
+{
+    readonly IClientFactory _clients;
+    readonly Uri _address;
+    readonly RequestTimeout _timeout;
+
+    /// <summary>Talks to the processor at <paramref name="processorAddress"/> (e.g. <c>queue:workflow-repair</c>).</summary>
+    public WorkflowEventClient(IBus bus, Uri? processorAddress = null, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        _clients = bus.CreateClientFactory();
+        _address = processorAddress ?? new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+        _timeout = timeout ?? TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>Messages in <paramref name="state"/> (e.g. <c>AwaitingPerson</c>), or all, newest first.</summary>
+    public async Task<IReadOnlyList<WorkflowMessageSummary>> ListAsync(string? state = "AwaitingPerson", int limit = 100, CancellationToken cancellationToken = default) =>
+        (await Request<ListWorkflowMessages, WorkflowMessageList>(new ListWorkflowMessages { State = state, Limit = limit }, cancellationToken).ConfigureAwait(false)).Messages;
+
+    /// <summary>Body, headers, failure and audit of one message.</summary>
+    public Task<WorkflowMessageDetails> InspectAsync(Guid id, CancellationToken cancellationToken = default) =>
+        Request<InspectWorkflowMessage, WorkflowMessageDetails>(new InspectWorkflowMessage { CorrelationId = id }, cancellationToken);
+
+    /// <summary>Replaces the body of a waiting message.</summary>
+    public Task<WorkflowCommandResult> EditAsync(Guid id, string body, string actor, string? comment = null, string? contentType = null,
+        CancellationToken cancellationToken = default) =>
+        Request<EditWorkflowMessage, WorkflowCommandResult>(new EditWorkflowMessage
+        {
+            CorrelationId = id, Body = body, Actor = actor, Comment = comment, ContentType = contentType
+        }, cancellationToken);
+
+    /// <summary>Resubmits a waiting message to its source queue.</summary>
+    public Task<WorkflowCommandResult> ResubmitAsync(Guid id, string actor, string? comment = null, CancellationToken cancellationToken = default) =>
+        Request<ResubmitWorkflowMessage, WorkflowCommandResult>(new ResubmitWorkflowMessage { CorrelationId = id, Actor = actor, Comment = comment }, cancellationToken);
+
+    /// <summary>Discards a waiting message.</summary>
+    public Task<WorkflowCommandResult> DiscardAsync(Guid id, string actor, string? comment = null, CancellationToken cancellationToken = default) =>
+        Request<DiscardWorkflowMessage, WorkflowCommandResult>(new DiscardWorkflowMessage { CorrelationId = id, Actor = actor, Comment = comment }, cancellationToken);
+
+    async Task<TResponse> Request<TRequest, TResponse>(TRequest request, CancellationToken cancellationToken)
+        where TRequest : class
+        where TResponse : class
+    {
+        var client = _clients.CreateRequestClient<TRequest>(_address, _timeout);
+        var response = await client.GetResponse<TResponse>(request, cancellationToken).ConfigureAwait(false);
+        return response.Message;
+    }
+}

@@ -1,0 +1,271 @@
+using MassTransit.Context;
+using MassTransit.Patterns.Addressing;
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// The consume filter of the workflow event: a delegated failure is handed to the workflow processor
+/// (body, headers, source, exception, attempt) and the original is acknowledged, so the endpoint
+/// moves on; a failed hand-off, or a failure not delegated, takes MassTransit's normal error path.
+/// A resubmitted copy processed successfully is reported to the processor.
+/// </summary>
+sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IFilter<ConsumeContext>
+{
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("workflowEvent");
+        scope.Add("repairAddress", options.RepairAddress.ToString());
+        scope.Add("retryLimit", options.RetryLimit);
+        scope.Add("retryInterval", options.RetryInterval);
+    }
+
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+    {
+        string? key = null;
+        string? queue = null;
+        if (holds is not null && options.HoldsByKey && (key = options.KeyOf(context)) is not null)
+        {
+            queue = AddressNames.EntityName(context.ReceiveContext.InputAddress) ?? "";
+            if (!holds.Ready.IsCompleted)
+                await holds.Ready.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+            if (holds.LeaderOf(queue, key) is { } leader && !IsLeaderOrReleasedBy(context, leader))
+            {
+                // Failing here takes the normal error path: the message is not lost (its place in order is).
+                await HoldAsync(context, leader, key, queue).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        var scope = new FaultDeferringConsumeContext(context);
+        try
+        {
+            for (var retry = 0;; retry++)
+            {
+                try
+                {
+                    await next.Send(scope).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(exception) && !context.CancellationToken.IsCancellationRequested)
+                {
+                    // Retried in place: this attempt's faults are not reported, the next attempt gets a fresh scope.
+                    scope = new FaultDeferringConsumeContext(context);
+                    await Task.Delay(options.RetryInterval, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception exception) when (options.Classify(exception) == WorkflowDecision.Delegate && !context.CancellationToken.IsCancellationRequested)
+        {
+            if (await HandOffAsync(context, exception, key).ConfigureAwait(false) is { } workflowId)
+            {
+                if (key is not null)
+                    await HoldKeyAsync(context, queue!, key, workflowId).ConfigureAwait(false);
+                return;
+            }
+            await scope.NotifyPendingFaults().ConfigureAwait(false);
+            throw;
+        }
+        catch
+        {
+            await scope.NotifyPendingFaults().ConfigureAwait(false);
+            throw;
+        }
+
+        await scope.NotifyPendingFaults().ConfigureAwait(false);
+        if (WorkflowHeaders.TryGetLineage(context, out var originalId, out var attempt))
+            await ReportProcessedAsync(context, originalId, attempt).ConfigureAwait(false);
+    }
+
+    static bool IsLeaderOrReleasedBy(ConsumeContext context, Guid leader)
+    {
+        if (WorkflowHeaders.TryGetLineage(context, out var originalId, out _) && originalId == leader)
+            return true;
+        return context.ReceiveContext.TransportHeaders.TryGetHeader(WorkflowHeaders.ReleasedBy, out var releasedBy)
+            && Guid.TryParse(releasedBy?.ToString(), out var releaser) && releaser == leader;
+    }
+
+    async Task HoldAsync(ConsumeContext context, Guid leader, string key, string queue)
+    {
+        var receive = context.ReceiveContext;
+        var endpoint = await receive.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+        await endpoint.Send(new WorkflowMessageHeld
+        {
+            CorrelationId = leader,
+            MessageId = context.MessageId ?? receive.GetMessageId() ?? NewId.NextGuid(),
+            Key = key,
+            Sequence = holds!.NextSequence(queue, key),
+            SourceAddress = receive.InputAddress,
+            ContentType = receive.ContentType?.ToString(),
+            Body = receive.Body.GetBytes(),
+            Headers = WorkflowReports.ReadHeaders(receive.TransportHeaders)
+        }, context.CancellationToken).ConfigureAwait(false);
+        WorkflowMetrics.Held(queue);
+    }
+
+    async Task HoldKeyAsync(ConsumeContext context, string queue, string key, Guid leader)
+    {
+        holds!.Hold(queue, key, leader);
+        try
+        {
+            // Other instances of this endpoint hold the key too (best effort: until they hear of it they do not).
+            var publish = await context.ReceiveContext.PublishEndpointProvider.GetPublishSendEndpoint<WorkflowKeyHeld>().ConfigureAwait(false);
+            await publish.Send(new WorkflowKeyHeld { Queue = queue, Key = key, LeaderId = leader }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogHoldAnnounceFailed(logger, e, key, queue);
+        }
+    }
+
+    async Task<Guid?> HandOffAsync(ConsumeContext context, Exception exception, string? key)
+    {
+        var queue = AddressNames.EntityName(context.ReceiveContext.InputAddress);
+        try
+        {
+            var report = WorkflowReports.FromConsume(context, exception, options) with { HoldKey = key };
+            var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+            await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
+            WorkflowMetrics.Delegated(queue);
+            if (report.Malformed)
+                WorkflowMetrics.Malformed(queue);
+            return report.CorrelationId;
+        }
+        catch (Exception handOff)
+        {
+            WorkflowMetrics.HandOffFailed(queue);
+            LogHandOffFailed(logger, handOff, context.MessageId, queue);
+            return null;
+        }
+    }
+
+    async Task ReportProcessedAsync(ConsumeContext context, Guid originalId, int attempt)
+    {
+        try
+        {
+            var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+            await endpoint.Send(new WorkflowMessageProcessed
+            {
+                CorrelationId = originalId,
+                Attempt = attempt,
+                InputAddress = context.ReceiveContext.InputAddress,
+                ProcessedAt = DateTimeOffset.UtcNow
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The message was processed; reprocessing it to repeat the report would do its work twice.
+            LogProcessedReportFailed(logger, e, originalId, attempt);
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Error,
+        Message = "Workflow event: handing message {MessageId} from {Queue} to the workflow processor failed; it takes the normal error path")]
+    static partial void LogHandOffFailed(ILogger logger, Exception exception, Guid? messageId, string? queue);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
+        Message = "Workflow event: key {Key} of {Queue} is held here, but telling the other instances failed")]
+    static partial void LogHoldAnnounceFailed(ILogger logger, Exception exception, string key, string queue);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning,
+        Message = "Workflow event: resubmitted message {OriginalMessageId} (attempt {Attempt}) was processed, but telling the workflow processor failed; its workflow stays Resubmitted")]
+    static partial void LogProcessedReportFailed(ILogger logger, Exception exception, Guid originalMessageId, int attempt);
+}
+
+/// <summary>
+/// Holds back the faults the consumers report (which would publish <c>Fault&lt;T&gt;</c>) until the
+/// filter knows whether the failure is delegated: a delegated message has not faulted, it is being repaired.
+/// </summary>
+sealed class FaultDeferringConsumeContext(ConsumeContext context) : ConsumeContextScope(context)
+{
+    readonly ConsumeContext _context = context;
+    readonly List<Func<Task>> _pending = [];
+
+    public override Task NotifyFaulted<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
+    {
+        lock (_pending)
+            _pending.Add(() => _context.NotifyFaulted(context, duration, consumerType, exception));
+        return Task.CompletedTask;
+    }
+
+    public async Task NotifyPendingFaults()
+    {
+        Func<Task>[] pending;
+        lock (_pending)
+        {
+            pending = [.. _pending];
+            _pending.Clear();
+        }
+        foreach (var notify in pending)
+            await notify().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Builds the failure reports the filters send.</summary>
+static class WorkflowReports
+{
+    const int DetailLimit = 4_000;
+
+    public static WorkflowFailureReported FromConsume(ConsumeContext context, Exception exception, WorkflowEventOptions options)
+    {
+        var lineage = WorkflowHeaders.TryGetLineage(context, out var originalId, out var attempt);
+        var receive = context.ReceiveContext;
+        return new WorkflowFailureReported
+        {
+            CorrelationId = lineage ? originalId : context.MessageId ?? receive.GetMessageId() ?? NewId.NextGuid(),
+            MessageId = context.MessageId,
+            Attempt = lineage ? attempt : 0,
+            MessageTypes = [.. context.SupportedMessageTypes],
+            SourceAddress = receive.InputAddress,
+            ContentType = receive.ContentType?.ToString(),
+            Body = receive.Body.GetBytes(),
+            Headers = ReadHeaders(receive.TransportHeaders),
+            ExceptionType = exception.GetType().FullName ?? exception.GetType().Name,
+            ExceptionMessage = exception.Message,
+            ExceptionDetail = Trim(exception.ToString()),
+            Malformed = WorkflowEventOptions.IsDeserialization(exception),
+            RetryCount = options.IsTransient(exception) ? options.RetryLimit : 0,
+            MaxRepairAttempts = options.MaxRepairAttempts,
+            FailedAt = DateTimeOffset.UtcNow
+        };
+    }
+
+    public static WorkflowFailureReported FromReceive(ExceptionReceiveContext context, WorkflowEventOptions options)
+    {
+        var lineage = WorkflowHeaders.TryRead(context.TransportHeaders, out var originalId, out var attempt);
+        var exception = context.Exception;
+        return new WorkflowFailureReported
+        {
+            CorrelationId = lineage ? originalId : context.GetMessageId() ?? NewId.NextGuid(),
+            MessageId = context.GetMessageId(),
+            Attempt = lineage ? attempt : 0,
+            MessageTypes = [],
+            SourceAddress = context.InputAddress,
+            ContentType = context.ContentType?.ToString(),
+            Body = context.Body.GetBytes(),
+            Headers = ReadHeaders(context.TransportHeaders),
+            ExceptionType = exception.GetType().FullName ?? exception.GetType().Name,
+            ExceptionMessage = exception.Message,
+            ExceptionDetail = Trim(exception.ToString()),
+            Malformed = true,
+            MaxRepairAttempts = options.MaxRepairAttempts,
+            FailedAt = DateTimeOffset.UtcNow
+        };
+    }
+
+    internal static Dictionary<string, string> ReadHeaders(Headers headers)
+    {
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in headers.GetAll())
+            if (value is not null)
+                result[key] = value switch
+                {
+                    byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                    IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+                    _ => value.ToString() ?? ""
+                };
+        return result;
+    }
+
+    static string Trim(string text) => text.Length <= DetailLimit ? text : text[..DetailLimit];
+}

@@ -1,0 +1,192 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// Options of one endpoint's workflow event filter: which failures are handed to the workflow
+/// processor, which are retried in place first, and where the processor listens.
+/// </summary>
+public sealed class WorkflowEventOptions : IPatternOptions
+{
+    readonly List<Func<Exception, bool>> _delegated = [];
+    readonly List<Func<Exception, bool>> _transient = [];
+    readonly List<Func<Exception, bool>> _errorPath = [];
+    bool _transientDefaults = true;
+    readonly List<Func<ConsumeContext, string?>> _keys = [];
+
+    /// <summary>The workflow processor's address; by default <c>queue:workflow-repair</c> (see <see cref="WorkflowProcessorOptions.QueueName"/>).</summary>
+    public Uri RepairAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+
+    /// <summary>Automatic repair attempts for this endpoint's messages before a person must act; null uses the processor's <see cref="WorkflowProcessorOptions.MaxRepairAttempts"/>.</summary>
+    public int? MaxRepairAttempts { get; set; }
+
+    /// <summary>
+    /// In-place retries of a transient failure, run by the filter around the consumers (a fresh scope per
+    /// attempt); 0 turns them off, e.g. when the consumers have MassTransit's <c>UseMessageRetry</c>.
+    /// </summary>
+    public int RetryLimit { get; set; } = 3;
+
+    /// <summary>The interval between in-place retries.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>When in-place retries of a transient failure are exhausted: hand it to the processor (true, default) or take the normal error path (false).</summary>
+    public bool DelegateExhaustedRetries { get; set; } = true;
+
+    /// <summary>Capture bodies that cannot be deserialized into the processor instead of the error queue (default true).</summary>
+    public bool CaptureMalformed { get; set; } = true;
+
+    /// <summary>
+    /// Holds by key: while a message of key K waits in the processor (being repaired or waiting for a
+    /// person), the endpoint's later messages of K are held behind it and released in the order received
+    /// once it is completed or discarded. Needs <c>x.AddWorkflowEventHoldByKey()</c>. A null or empty key
+    /// is never held.
+    /// </summary>
+    public WorkflowEventOptions HoldByKey<T>(Func<T, string?> key)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        _keys.Add(context => context.TryGetMessage<T>(out var message) ? key(message.Message) : null);
+        return this;
+    }
+
+    /// <summary>True when some message type is held by key.</summary>
+    public bool HoldsByKey => _keys.Count > 0;
+
+    internal string? KeyOf(ConsumeContext context)
+    {
+        try
+        {
+            foreach (var key in _keys)
+                if (key(context) is { Length: > 0 } value)
+                    return value;
+        }
+        catch (Exception)
+        {
+            // A body that does not deserialize, or a selector that throws: no key, not held; the consume
+            // path below handles the message (a malformed body is captured there).
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Hands failures with <typeparamref name="TException"/> (optionally only when <paramref name="when"/>
+    /// holds) to the processor. Without any <c>Delegate</c> call every failure that is neither transient
+    /// nor sent to the error path is delegated.
+    /// </summary>
+    public WorkflowEventOptions Delegate<TException>(Func<TException, bool>? when = null)
+        where TException : Exception
+    {
+        _delegated.Add(Match(when));
+        return this;
+    }
+
+    /// <summary>
+    /// Retries failures with <typeparamref name="TException"/> in place first (<see cref="RetryLimit"/>
+    /// times, <see cref="RetryInterval"/> apart). The first call replaces the default transient set
+    /// (<see cref="TimeoutException"/>).
+    /// </summary>
+    public WorkflowEventOptions RetryInPlace<TException>(Func<TException, bool>? when = null)
+        where TException : Exception
+    {
+        if (_transientDefaults)
+        {
+            _transient.Clear();
+            _transientDefaults = false;
+        }
+        _transient.Add(Match(when));
+        return this;
+    }
+
+    /// <summary>Failures with <typeparamref name="TException"/> take MassTransit's normal error path (the <c>_error</c> queue), not the processor.</summary>
+    public WorkflowEventOptions UseErrorQueue<TException>(Func<TException, bool>? when = null)
+        where TException : Exception
+    {
+        _errorPath.Add(Match(when));
+        return this;
+    }
+
+    /// <summary>True when <paramref name="exception"/> is retried in place.</summary>
+    public bool IsTransient(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (_transientDefaults)
+            return exception is TimeoutException;
+        return _transient.Any(m => m(exception));
+    }
+
+    /// <summary>What happens to a failure that reached the filter (after any in-place retries).</summary>
+    public WorkflowDecision Classify(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (exception is OperationCanceledException)
+            return WorkflowDecision.ErrorPath;
+        if (_errorPath.Any(m => m(exception)))
+            return WorkflowDecision.ErrorPath;
+        if (IsTransient(exception))
+            return DelegateExhaustedRetries ? WorkflowDecision.Delegate : WorkflowDecision.ErrorPath;
+        if (IsDeserialization(exception))
+            return CaptureMalformed ? WorkflowDecision.Delegate : WorkflowDecision.ErrorPath;
+        return _delegated.Count == 0 || _delegated.Any(m => m(exception)) ? WorkflowDecision.Delegate : WorkflowDecision.ErrorPath;
+    }
+
+    internal static bool IsDeserialization(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is System.Runtime.Serialization.SerializationException or System.Text.Json.JsonException)
+                return true;
+        return false;
+    }
+
+    static Func<Exception, bool> Match<TException>(Func<TException, bool>? when)
+        where TException : Exception =>
+        e => e is TException t && (when is null || when(t));
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator)
+    {
+        validator.NotNull(RepairAddress, nameof(RepairAddress));
+        validator.NotNegative(RetryLimit, nameof(RetryLimit));
+        if (RetryLimit > 0)
+            validator.Positive(RetryInterval, nameof(RetryInterval));
+        if (MaxRepairAttempts is { } max)
+            validator.NotNegative(max, nameof(MaxRepairAttempts));
+    }
+}
+
+/// <summary>What the workflow event filter does with a failure.</summary>
+public enum WorkflowDecision
+{
+    /// <summary>Hand it to the workflow processor and acknowledge the original.</summary>
+    Delegate,
+
+    /// <summary>MassTransit's normal error path (fault, <c>_error</c> queue).</summary>
+    ErrorPath
+}
+
+/// <summary>Options of the workflow processor (the repair saga).</summary>
+public sealed class WorkflowProcessorOptions : IPatternOptions
+{
+    /// <summary>The processor's default queue name.</summary>
+    public const string DefaultQueueName = "workflow-repair";
+
+    /// <summary>The queue the saga (and the person's commands) listen on.</summary>
+    public string QueueName { get; set; } = DefaultQueueName;
+
+    /// <summary>Automatic repair attempts (resubmissions of a repaired copy) before a person must act, unless the endpoint says otherwise.</summary>
+    public int MaxRepairAttempts { get; set; } = 3;
+
+    /// <summary>Audit entries kept per message (the oldest after the first are dropped beyond it).</summary>
+    public int AuditLimit { get; set; } = 200;
+
+    /// <summary>Messages the processor's endpoint handles at once.</summary>
+    public int ConcurrentMessageLimit { get; set; } = 16;
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator)
+    {
+        validator.NotEmpty(QueueName, nameof(QueueName));
+        validator.NotNegative(MaxRepairAttempts, nameof(MaxRepairAttempts));
+        validator.InRange(AuditLimit, 2, 100_000, nameof(AuditLimit));
+        validator.Positive(ConcurrentMessageLimit, nameof(ConcurrentMessageLimit));
+    }
+}

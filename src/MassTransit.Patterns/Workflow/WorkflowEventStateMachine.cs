@@ -1,0 +1,432 @@
+using System.Net.Mime;
+using System.Security.Cryptography;
+using MassTransit.Patterns.Addressing;
+using MassTransit.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// The workflow processor: one instance per failed message (keyed by its original message id). It
+/// tries the registered repairers in order; a repaired copy is resubmitted to its source queue with
+/// lineage headers and the original message id, and the workflow completes when that copy is
+/// processed, or counts another failure. After <see cref="WorkflowEventState.MaxRepairAttempts"/>
+/// automatic attempts, or when no repairer can help, the message waits for a person, who can edit,
+/// resubmit or discard it. Every step is in the audit trail.
+/// </summary>
+public sealed class WorkflowEventStateMachine : MassTransitStateMachine<WorkflowEventState>
+{
+    const string System = "system";
+    readonly WorkflowProcessorOptions _options;
+    readonly TimeProvider _time;
+
+    /// <summary>Creates the state machine with the processor's options (from the container when registered with <c>AddWorkflowEventProcessor</c>).</summary>
+    public WorkflowEventStateMachine(WorkflowProcessorOptions? options = null, TimeProvider? time = null)
+    {
+        _options = options ?? new WorkflowProcessorOptions();
+        _time = time ?? TimeProvider.System;
+
+        InstanceState(x => x.CurrentState);
+        Event(() => Failed, e => e.CorrelateById(m => m.Message.CorrelationId));
+        Event(() => Processed, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+        Event(() => EditRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
+        });
+        Event(() => ResubmitRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
+        });
+        Event(() => DiscardRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
+        });
+
+        Event(() => HeldReceived, e => e.CorrelateById(m => m.Message.CorrelationId));
+
+        Initially(
+            When(Failed).ThenAsync(FirstFailureAsync),
+            // A held message that overtook its leader's failure report: the leader's row starts with it, Received.
+            When(HeldReceived).Then(Hold).TransitionTo(Received));
+        During(Received, When(Failed).ThenAsync(FirstFailureAsync));
+
+        During([Received, Repairing, Resubmitted, AwaitingPerson],
+            When(HeldReceived).Then(Hold));
+        During([Completed, Discarded],
+            When(HeldReceived).ThenAsync(async c =>
+            {
+                // The leader was resolved while this one was on its way: release it at once, behind those released before.
+                Hold(c);
+                await ReleaseHeldAsync(c).ConfigureAwait(false);
+            }));
+
+        During(Resubmitted,
+            When(Failed).ThenAsync(FailedAgainAsync),
+            When(Processed).ThenAsync(ProcessedAsync));
+
+        During(AwaitingPerson,
+            When(EditRequested).ThenAsync(EditAsync),
+            When(ResubmitRequested).ThenAsync(PersonResubmitAsync),
+            When(DiscardRequested).ThenAsync(c => PersonDiscardAsync(c)));
+
+        // Late or duplicate reports, and a person's commands outside AwaitingPerson, change nothing.
+        During([Repairing, AwaitingPerson, Completed, Discarded],
+            When(Failed).Then(c => Ignore(c, "failure", c.Message.Attempt)));
+        During([Received, Repairing, AwaitingPerson, Completed, Discarded],
+            When(Processed).Then(c => Ignore(c, "processed", c.Message.Attempt)));
+        During([Received, Repairing, Resubmitted, Completed, Discarded],
+            When(EditRequested).ThenAsync(c => RefuseAsync(c, "edit", c.Message.Actor)),
+            When(ResubmitRequested).ThenAsync(c => RefuseAsync(c, "resubmit", c.Message.Actor)),
+            When(DiscardRequested).ThenAsync(c => RefuseAsync(c, "discard", c.Message.Actor)));
+    }
+
+    /// <summary>The failure was recorded.</summary>
+    public State Received { get; private set; } = null!;
+
+    /// <summary>Repairers are running.</summary>
+    public State Repairing { get; private set; } = null!;
+
+    /// <summary>A copy was resubmitted; waiting for it to be processed or to fail.</summary>
+    public State Resubmitted { get; private set; } = null!;
+
+    /// <summary>A person must edit, resubmit or discard it.</summary>
+    public State AwaitingPerson { get; private set; } = null!;
+
+    /// <summary>A resubmitted copy was processed (final).</summary>
+    public State Completed { get; private set; } = null!;
+
+    /// <summary>Discarded by a repairer or a person (final).</summary>
+    public State Discarded { get; private set; } = null!;
+
+    /// <summary>A delegated failure (first or of a resubmitted copy).</summary>
+    public Event<WorkflowFailureReported> Failed { get; private set; } = null!;
+
+    /// <summary>A resubmitted copy was processed.</summary>
+    public Event<WorkflowMessageProcessed> Processed { get; private set; } = null!;
+
+    /// <summary>A later message of this one's key, held behind it.</summary>
+    public Event<WorkflowMessageHeld> HeldReceived { get; private set; } = null!;
+
+    /// <summary>A person edits the body.</summary>
+    public Event<EditWorkflowMessage> EditRequested { get; private set; } = null!;
+
+    /// <summary>A person resubmits.</summary>
+    public Event<ResubmitWorkflowMessage> ResubmitRequested { get; private set; } = null!;
+
+    /// <summary>A person discards.</summary>
+    public Event<DiscardWorkflowMessage> DiscardRequested { get; private set; } = null!;
+
+    DateTimeOffset Now => _time.GetUtcNow();
+
+    void Audit(WorkflowEventState saga, string actor, string action, string? detail) => saga.AddAudit(Now, actor, action, detail, _options.AuditLimit);
+
+    static string? Queue(WorkflowEventState saga) => AddressNames.EntityName(Uri.TryCreate(saga.SourceAddress, UriKind.Absolute, out var uri) ? uri : null);
+
+    async Task FirstFailureAsync(BehaviorContext<WorkflowEventState, WorkflowFailureReported> context)
+    {
+        var saga = context.Saga;
+        var m = context.Message;
+        saga.MessageTypes = string.Join(';', m.MessageTypes);
+        saga.MessageType = m.MessageTypes.FirstOrDefault();
+        saga.SourceAddress = m.SourceAddress?.ToString() ?? "";
+        saga.ContentType = m.ContentType;
+        saga.Body = m.Body;
+        saga.Headers = global::System.Text.Json.JsonSerializer.Serialize(m.Headers, WorkflowEventState.JsonOptions);
+        saga.MaxRepairAttempts = m.MaxRepairAttempts ?? _options.MaxRepairAttempts;
+        saga.Attempt = m.Attempt;
+        saga.HoldKey = m.HoldKey;
+        saga.ReceivedAt = Now;
+        RecordFailure(saga, m);
+        await context.TransitionToState(Received).ConfigureAwait(false);
+        await RepairOrWaitAsync(context).ConfigureAwait(false);
+    }
+
+    void RecordFailure(WorkflowEventState saga, WorkflowFailureReported m)
+    {
+        saga.Failures++;
+        saga.Malformed = m.Malformed;
+        saga.ExceptionType = m.ExceptionType;
+        saga.ExceptionMessage = m.ExceptionMessage;
+        saga.ExceptionDetail = m.ExceptionDetail;
+        Audit(saga, System, m.Malformed ? "malformed" : "failed",
+            $"attempt {m.Attempt}: {m.ExceptionType}: {m.ExceptionMessage}{(m.RetryCount > 0 ? $" (after {m.RetryCount} retries in place)" : "")}");
+    }
+
+    async Task FailedAgainAsync(BehaviorContext<WorkflowEventState, WorkflowFailureReported> context)
+    {
+        var saga = context.Saga;
+        if (context.Message.Attempt != saga.Attempt)
+        {
+            Ignore(context, "failure", context.Message.Attempt);
+            return;
+        }
+
+        RecordFailure(saga, context.Message);
+        if (saga.ResubmittedBy?.StartsWith("person:", StringComparison.Ordinal) == true)
+        {
+            Audit(saga, System, "waiting", "the copy a person resubmitted failed again");
+            await WaitAsync(context).ConfigureAwait(false);
+            return;
+        }
+        await RepairOrWaitAsync(context).ConfigureAwait(false);
+    }
+
+    async Task RepairOrWaitAsync(BehaviorContext<WorkflowEventState> context)
+    {
+        var saga = context.Saga;
+        await context.TransitionToState(Repairing).ConfigureAwait(false);
+        if (saga.RepairAttempts >= saga.MaxRepairAttempts)
+        {
+            Audit(saga, System, "waiting", $"{saga.RepairAttempts} automatic repair attempt(s) made, the maximum is {saga.MaxRepairAttempts}");
+            await WaitAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var services = context.TryGetPayload<IServiceProvider>(out var provider) ? provider : null;
+        var registry = services?.GetService<WorkflowRepairerRegistry>();
+        var tried = 0;
+        if (services is not null && registry is not null)
+            foreach (var repairer in registry.For(saga))
+            {
+                tried++;
+                RepairAttempt attempt;
+                try
+                {
+                    attempt = await repairer.Run(services, saga, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Audit(saga, repairer.Name, "repairer_failed", $"{e.GetType().Name}: {e.Message}");
+                    continue;
+                }
+
+                switch (attempt.Outcome)
+                {
+                    case RepairOutcome.Repaired:
+                        Audit(saga, repairer.Name, "repaired", Describe(saga.Body, attempt.Body!, attempt.Note));
+                        saga.Body = attempt.Body!;
+                        saga.ContentType = attempt.ContentType ?? saga.ContentType;
+                        saga.RepairAttempts++;
+                        await ResubmitAsync(context, "repairer:" + repairer.Name).ConfigureAwait(false);
+                        return;
+                    case RepairOutcome.Discard:
+                        Audit(saga, repairer.Name, "discarded", attempt.Note);
+                        await DiscardAsync(context).ConfigureAwait(false);
+                        return;
+                    default:
+                        Audit(saga, repairer.Name, "not_repaired", attempt.Note);
+                        break;
+                }
+            }
+
+        Audit(saga, System, "waiting", tried == 0 ? "no repairer is registered for this message" : "no repairer could repair it");
+        await WaitAsync(context).ConfigureAwait(false);
+    }
+
+    async Task WaitAsync(BehaviorContext<WorkflowEventState> context)
+    {
+        await context.TransitionToState(AwaitingPerson).ConfigureAwait(false);
+        WorkflowMetrics.Waiting(Queue(context.Saga));
+    }
+
+    async Task DiscardAsync(BehaviorContext<WorkflowEventState> context)
+    {
+        context.Saga.ResolvedAt = Now;
+        await context.TransitionToState(Discarded).ConfigureAwait(false);
+        WorkflowMetrics.Discarded(Queue(context.Saga));
+        await ReleaseHeldAsync(context).ConfigureAwait(false);
+    }
+
+    void Hold(BehaviorContext<WorkflowEventState, WorkflowMessageHeld> context)
+    {
+        var m = context.Message;
+        var held = context.Saga.ReadHeld();
+        if (held.Any(h => h.MessageId == m.MessageId))
+            return;
+        held.Add(new HeldMessage(m.MessageId, m.Sequence, m.SourceAddress?.ToString(), m.ContentType, m.Body, m.Headers));
+        context.Saga.WriteHeld(held);
+        Audit(context.Saga, System, "held", $"message {m.MessageId} of key {m.Key} (#{m.Sequence}) waits behind this one");
+    }
+
+    /// <summary>Sends the messages held behind this one back to their queue in the order received, then tells the instances the key is free.</summary>
+    async Task ReleaseHeldAsync(BehaviorContext<WorkflowEventState> context)
+    {
+        var saga = context.Saga;
+        var held = saga.ReadHeld().OrderBy(h => h.Sequence).ToList();
+        foreach (var h in held)
+        {
+            var contentType = new ContentType(string.IsNullOrWhiteSpace(h.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : h.ContentType);
+            var endpoint = await context.GetSendEndpoint(new Uri(h.SourceAddress ?? saga.SourceAddress)).ConfigureAwait(false);
+            await endpoint.Send(new WorkflowRawBody(), send =>
+            {
+                send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(h.Body));
+                send.MessageId = h.MessageId;
+                foreach (var (key, value) in h.Headers)
+                    if (!IsTransportManaged(key))
+                        send.Headers.Set(key, value);
+                send.Headers.Set(WorkflowHeaders.ReleasedBy, saga.CorrelationId.ToString());
+            }, context.CancellationToken).ConfigureAwait(false);
+        }
+
+        if (held.Count > 0)
+        {
+            Audit(saga, System, "released", $"{held.Count} held message(s) of key {saga.HoldKey} released in order");
+            WorkflowMetrics.Released(Queue(saga), held.Count);
+            saga.WriteHeld([]);
+        }
+        if (saga.HoldKey is { } holdKey)
+            await context.Publish(new WorkflowKeyReleased { Queue = Queue(saga) ?? "", Key = holdKey, LeaderId = saga.CorrelationId }).ConfigureAwait(false);
+    }
+
+    async Task ResubmitAsync(BehaviorContext<WorkflowEventState> context, string by)
+    {
+        var saga = context.Saga;
+        saga.Attempt++;
+        saga.ResubmittedBy = by;
+        var body = WorkflowBody.WithLineage(saga.Body, saga.CorrelationId, saga.Attempt, by);
+        var contentType = new ContentType(string.IsNullOrWhiteSpace(saga.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : saga.ContentType);
+        var headers = saga.ReadHeaders();
+        var attempt = saga.Attempt;
+        var endpoint = await context.GetSendEndpoint(new Uri(saga.SourceAddress)).ConfigureAwait(false);
+        await endpoint.Send(new WorkflowRawBody(), send =>
+        {
+            send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(body));
+            send.MessageId = saga.CorrelationId;
+            foreach (var (key, value) in headers)
+                if (!IsTransportManaged(key))
+                    send.Headers.Set(key, value);
+            send.Headers.Set(WorkflowHeaders.OriginalMessageId, saga.CorrelationId.ToString());
+            send.Headers.Set(WorkflowHeaders.Attempt, attempt.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
+            send.Headers.Set(WorkflowHeaders.ResubmittedBy, by);
+        }, context.CancellationToken).ConfigureAwait(false);
+        Audit(saga, by, "resubmitted", $"attempt {attempt} to {saga.SourceAddress}");
+        await context.TransitionToState(Resubmitted).ConfigureAwait(false);
+        WorkflowMetrics.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
+    }
+
+    static bool IsTransportManaged(string header) =>
+        header.StartsWith("MT-Fault", StringComparison.OrdinalIgnoreCase) || header.StartsWith("MT-Reason", StringComparison.OrdinalIgnoreCase)
+        || header.StartsWith("MT-Redelivery", StringComparison.OrdinalIgnoreCase) || header.StartsWith("MT-Patterns-Workflow", StringComparison.OrdinalIgnoreCase)
+        || header.StartsWith("x-", StringComparison.OrdinalIgnoreCase) || header.StartsWith("MT-Host", StringComparison.OrdinalIgnoreCase)
+        || header is "Content-Type" or "MessageId" or "CorrelationId" or "ConversationId" or "InitiatorId" or "RequestId" or "RoutingKey"
+            or "publishId" or "MT-Activity-Id" or "traceparent" or "tracestate";
+
+    async Task ProcessedAsync(BehaviorContext<WorkflowEventState, WorkflowMessageProcessed> context)
+    {
+        var saga = context.Saga;
+        if (context.Message.Attempt != saga.Attempt)
+        {
+            Ignore(context, "processed", context.Message.Attempt);
+            return;
+        }
+
+        var byPerson = saga.ResubmittedBy?.StartsWith("person:", StringComparison.Ordinal) == true;
+        Audit(saga, System, "completed", $"attempt {saga.Attempt} processed by {context.Message.InputAddress}");
+        saga.ResolvedAt = Now;
+        await context.TransitionToState(Completed).ConfigureAwait(false);
+        if (byPerson)
+            WorkflowMetrics.ResolvedByPerson(Queue(saga));
+        else
+            WorkflowMetrics.Repaired(Queue(saga));
+        await ReleaseHeldAsync(context).ConfigureAwait(false);
+    }
+
+    async Task EditAsync(BehaviorContext<WorkflowEventState, EditWorkflowMessage> context)
+    {
+        var saga = context.Saga;
+        var m = context.Message;
+        if (string.IsNullOrWhiteSpace(m.Actor))
+        {
+            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            return;
+        }
+
+        var body = global::System.Text.Encoding.UTF8.GetBytes(m.Body);
+        var detail = Describe(saga.Body, body, m.Comment);
+        if (m.ContentType is { Length: > 0 } contentType && contentType != saga.ContentType)
+            detail += $"; content type {saga.ContentType} -> {contentType}";
+        Audit(saga, "person:" + m.Actor, "edited", detail);
+        saga.Body = body;
+        saga.ContentType = m.ContentType is { Length: > 0 } ? m.ContentType : saga.ContentType;
+        WorkflowMetrics.PersonAction("edit");
+        await RespondAsync(context, true, null).ConfigureAwait(false);
+    }
+
+    async Task PersonResubmitAsync(BehaviorContext<WorkflowEventState, ResubmitWorkflowMessage> context)
+    {
+        if (string.IsNullOrWhiteSpace(context.Message.Actor))
+        {
+            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            return;
+        }
+
+        if (context.Message.Comment is { Length: > 0 } comment)
+            Audit(context.Saga, "person:" + context.Message.Actor, "comment", comment);
+        await ResubmitAsync(context, "person:" + context.Message.Actor).ConfigureAwait(false);
+        WorkflowMetrics.PersonAction("resubmit");
+        await RespondAsync(context, true, null).ConfigureAwait(false);
+    }
+
+    async Task PersonDiscardAsync(BehaviorContext<WorkflowEventState, DiscardWorkflowMessage> context)
+    {
+        if (string.IsNullOrWhiteSpace(context.Message.Actor))
+        {
+            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            return;
+        }
+
+        Audit(context.Saga, "person:" + context.Message.Actor, "discarded", context.Message.Comment);
+        await DiscardAsync(context).ConfigureAwait(false);
+        WorkflowMetrics.PersonAction("discard");
+        await RespondAsync(context, true, null).ConfigureAwait(false);
+    }
+
+    void Ignore(BehaviorContext<WorkflowEventState> context, string what, int attempt) =>
+        Audit(context.Saga, System, "ignored", $"{what} report of attempt {attempt} in state {context.Saga.CurrentState} (current attempt {context.Saga.Attempt})");
+
+    async Task RefuseAsync<T>(BehaviorContext<WorkflowEventState, T> context, string command, string actor)
+        where T : class
+    {
+        Audit(context.Saga, "person:" + actor, "refused", $"{command} is only possible while the message waits for a person (state {context.Saga.CurrentState})");
+        await RespondAsync(context, false, $"The message is {context.Saga.CurrentState}; {command} needs AwaitingPerson.").ConfigureAwait(false);
+    }
+
+    static async Task RespondAsync<T>(BehaviorContext<WorkflowEventState, T> context, bool accepted, string? reason)
+        where T : class
+    {
+        if (context.ResponseAddress is null)
+            return;
+        await context.RespondAsync(new WorkflowCommandResult
+        {
+            CorrelationId = context.Saga.CorrelationId,
+            Accepted = accepted,
+            State = context.Saga.CurrentState,
+            Reason = reason
+        }).ConfigureAwait(false);
+    }
+
+    static async Task NotFoundAsync(ConsumeContext context, Guid id)
+    {
+        if (context.ResponseAddress is null)
+            return;
+        await context.RespondAsync(new WorkflowCommandResult { CorrelationId = id, Accepted = false, State = "", Reason = "No workflow message has this id." })
+            .ConfigureAwait(false);
+    }
+
+    static string Describe(byte[] before, byte[] after, string? note)
+    {
+        static string Hash(byte[] b) => Convert.ToHexString(SHA256.HashData(b))[..12].ToLowerInvariant();
+        var text = $"{WorkflowBody.Diff(before, after)} (body {before.Length} -> {after.Length} bytes, sha256 {Hash(before)} -> {Hash(after)})";
+        return note is { Length: > 0 } ? $"{note}; {text}" : text;
+    }
+}
+
+/// <summary>The placeholder a resubmission is sent as: the transport carries the stored raw body, not this object.</summary>
+public sealed class WorkflowRawBody;

@@ -1,0 +1,52 @@
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// The lineage headers a resubmitted message carries: the id of the message it repairs and the
+/// attempt. They are set on the transport and, for a MassTransit envelope, inside the envelope too.
+/// </summary>
+public static class WorkflowHeaders
+{
+    /// <summary>The original message id (the workflow's id).</summary>
+    public const string OriginalMessageId = "MT-Patterns-Workflow-OriginalMessageId";
+
+    /// <summary>The resubmission attempt, 1 for the first resubmitted copy.</summary>
+    public const string Attempt = "MT-Patterns-Workflow-Attempt";
+
+    /// <summary>Who resubmitted: <c>repairer:NAME</c> or <c>person:NAME</c>.</summary>
+    public const string ResubmittedBy = "MT-Patterns-Workflow-ResubmittedBy";
+
+    /// <summary>A message held behind a repaired one (hold by key) and released by it: the leader's workflow id.</summary>
+    public const string ReleasedBy = "MT-Patterns-Workflow-ReleasedBy";
+
+    /// <summary>
+    /// The id to count a message by: the original message id for a resubmitted copy, otherwise the
+    /// message id. A repaired or edited copy keeps the original message id anyway; this also covers a
+    /// body a person replaced with one carrying another id.
+    /// </summary>
+    public static Guid? GetWorkflowOriginalMessageId(this ConsumeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return TryGetLineage(context, out var id, out _) ? id : context.MessageId;
+    }
+
+    /// <summary>The lineage attempt of this copy: 0 for a message never resubmitted.</summary>
+    public static int GetWorkflowAttempt(this ConsumeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return TryGetLineage(context, out _, out var attempt) ? attempt : 0;
+    }
+
+    internal static bool TryGetLineage(ConsumeContext context, out Guid originalId, out int attempt) =>
+        TryRead(context.Headers, out originalId, out attempt) || TryRead(context.ReceiveContext.TransportHeaders, out originalId, out attempt);
+
+    internal static bool TryRead(Headers headers, out Guid originalId, out int attempt)
+    {
+        originalId = Guid.Empty;
+        attempt = 0;
+        if (!headers.TryGetHeader(OriginalMessageId, out var idValue) || !Guid.TryParse(idValue?.ToString(), out originalId))
+            return false;
+        if (headers.TryGetHeader(Attempt, out var attemptValue))
+            _ = int.TryParse(attemptValue?.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out attempt);
+        return true;
+    }
+}

@@ -1,0 +1,43 @@
+using MassTransit.Patterns.Addressing;
+using Microsoft.Extensions.Logging;
+
+namespace MassTransit.Patterns.Workflow;
+
+/// <summary>
+/// The first filter of the endpoint's error pipe: a body that failed to deserialize (before any
+/// consume filter could see it) is handed to the workflow processor with its raw bytes and
+/// acknowledged. Anything else, or a failed hand-off, continues to MassTransit's fault and error
+/// transport filters, so the message is never lost.
+/// </summary>
+sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogger logger) : IFilter<ExceptionReceiveContext>
+{
+    public void Probe(ProbeContext context) => context.CreateFilterScope("workflowMalformed");
+
+    public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
+    {
+        if (options.CaptureMalformed && WorkflowEventOptions.IsDeserialization(context.Exception) && !context.TryGetPayload<ConsumeContext>(out _))
+        {
+            var queue = AddressNames.EntityName(context.InputAddress);
+            try
+            {
+                var report = WorkflowReports.FromReceive(context, options);
+                var endpoint = await context.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+                await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
+                WorkflowMetrics.Delegated(queue);
+                WorkflowMetrics.Malformed(queue);
+                return;
+            }
+            catch (Exception e)
+            {
+                WorkflowMetrics.HandOffFailed(queue);
+                LogCaptureFailed(logger, e, queue);
+            }
+        }
+
+        await next.Send(context).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error,
+        Message = "Workflow event: capturing a malformed message from {Queue} failed; it goes to the error queue")]
+    static partial void LogCaptureFailed(ILogger logger, Exception exception, string? queue);
+}

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Net.Mime;
+using MassTransit.Patterns.Testing;
+using MassTransit.Patterns.Workflow;
+using MassTransit.Serialization;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MassTransit.Patterns.Tests.Workflow.Messages
+{
+    public record PlaceOrder(Guid OrderId, int Quantity, string? Currency);
+}
+
+namespace MassTransit.Patterns.Tests.Workflow
+{
+    using Messages;
+
+    public sealed class InvalidOrderException(string message) : Exception(message);
+
+    /// <summary>What the consumer saw: successful processing counted by original message id.</summary>
+    public sealed class OrderLedger
+    {
+        public readonly ConcurrentDictionary<Guid, int> Processed = new();
+        public readonly ConcurrentDictionary<Guid, int> TransientFailures = new();
+        public readonly ConcurrentQueue<Guid> Sequence = new();
+        public int FailTransientlyTimes;
+
+        public int ProcessedCount(Guid id) => Processed.TryGetValue(id, out var n) ? n : 0;
+    }
+
+    /// <summary>Rejects orders without a currency or with a quantity below one; fails transiently first when asked.</summary>
+    public sealed class OrderConsumer(OrderLedger ledger) : IConsumer<PlaceOrder>
+    {
+        public Task Consume(ConsumeContext<PlaceOrder> context)
+        {
+            var id = context.GetWorkflowOriginalMessageId()!.Value;
+            if (ledger.FailTransientlyTimes > 0 && ledger.TransientFailures.AddOrUpdate(id, 1, (_, n) => n + 1) <= ledger.FailTransientlyTimes)
+                throw new TimeoutException("the database is slow");
+            if (context.Message.Currency is null)
+                throw new InvalidOrderException("currency missing");
+            if (context.Message.Quantity < 1)
+                throw new InvalidOrderException($"quantity {context.Message.Quantity}");
+            ledger.Processed.AddOrUpdate(id, 1, (_, n) => n + 1);
+            ledger.Sequence.Enqueue(id);
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Fills a missing currency.</summary>
+    public sealed class DefaultCurrencyRepairer : IMessageRepairer<PlaceOrder>
+    {
+        public Task<RepairResult<PlaceOrder>> Repair(MessageRepairContext<PlaceOrder> context, CancellationToken cancellationToken) =>
+            Task.FromResult(context.Message.Currency is null
+                ? RepairResult<PlaceOrder>.Repaired(context.Message with { Currency = "EUR" }, "currency defaulted to EUR")
+                : RepairResult<PlaceOrder>.CannotRepair("currency is set"));
+    }
+
+    /// <summary>Claims to repair a bad quantity but produces a message that is still bad.</summary>
+    public sealed class UselessQuantityRepairer : IMessageRepairer<PlaceOrder>
+    {
+        public Task<RepairResult<PlaceOrder>> Repair(MessageRepairContext<PlaceOrder> context, CancellationToken cancellationToken) =>
+            Task.FromResult(context.Message.Quantity < 1
+                ? RepairResult<PlaceOrder>.Repaired(context.Message with { Quantity = context.Message.Quantity - 1 }, "tried another quantity")
+                : RepairResult<PlaceOrder>.CannotRepair());
+    }
+
+    /// <summary>A bus under MassTransit's test harness with an "orders" endpoint behind the workflow event filter.</summary>
+    public sealed class WorkflowRig : IAsyncDisposable
+    {
+        public const string Queue = "orders";
+        readonly ServiceProvider _provider;
+
+        WorkflowRig(ServiceProvider provider)
+        {
+            _provider = provider;
+            Harness = provider.GetRequiredService<ITestHarness>();
+            Ledger = provider.GetRequiredService<OrderLedger>();
+            Client = new WorkflowEventClient(Harness.Bus, timeout: TimeSpan.FromSeconds(20));
+        }
+
+        public ITestHarness Harness { get; }
+
+        public OrderLedger Ledger { get; }
+
+        public WorkflowEventClient Client { get; }
+
+        public static async Task<WorkflowRig> StartAsync(Action<WorkflowEventOptions>? endpoint = null, Action<IBusRegistrationConfigurator>? repairers = null,
+            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null, bool holdByKey = false)
+        {
+            var services = new ServiceCollection().AddSingleton<OrderLedger>();
+            services.AddMassTransitTestHarness(x =>
+            {
+                x.AddWorkflowEventProcessor(o => o.MaxRepairAttempts = maxRepairAttempts).InMemoryRepository();
+                repairers?.Invoke(x);
+                if (holdByKey)
+                    x.AddWorkflowEventHoldByKey();
+                x.AddConsumer<OrderConsumer>(c => consumer?.Invoke(c)).Endpoint(e =>
+                {
+                    e.Name = Queue;
+                    if (holdByKey)
+                        e.ConcurrentMessageLimit = 1; // in-order consumption, so the order of release shows
+                });
+                x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
+                {
+                    if (name == Queue)
+                        cfg.UseWorkflowEvent(ctx, o =>
+                        {
+                            o.RetryInterval = TimeSpan.FromMilliseconds(10);
+                            if (holdByKey)
+                                o.HoldByKey<PlaceOrder>(m => m.OrderId.ToString());
+                            endpoint?.Invoke(o);
+                        });
+                });
+            });
+            services.Configure<TestHarnessOptions>(o => o.TestTimeout = TimeSpan.FromSeconds(60));
+            var provider = services.BuildServiceProvider(true);
+            var rig = new WorkflowRig(provider);
+            await rig.Harness.Start();
+            return rig;
+        }
+
+        public async Task<Guid> SendAsync(PlaceOrder order)
+        {
+            var id = NewId.NextGuid();
+            var endpoint = await Harness.Bus.GetSendEndpoint(new Uri($"queue:{Queue}"));
+            await endpoint.Send(order, c => c.MessageId = id);
+            return id;
+        }
+
+        /// <summary>Sends bytes as they are, with a content type, as a producer with a broken serializer would.</summary>
+        public async Task<Guid> SendRawAsync(string body, string contentType = "application/vnd.masstransit+json")
+        {
+            var id = NewId.NextGuid();
+            var endpoint = await Harness.Bus.GetSendEndpoint(new Uri($"queue:{Queue}"));
+            await endpoint.Send(new WorkflowRawBody(), c =>
+            {
+                c.Serializer = new CopyBodySerializer(new ContentType(contentType), new StringMessageBody(body));
+                c.MessageId = id;
+            });
+            return id;
+        }
+
+        public async Task<WorkflowEventState?> FindAsync(Guid id) =>
+            await _provider.GetRequiredService<ILoadSagaRepository<WorkflowEventState>>().Load(id);
+
+        public async Task<WorkflowEventState> WaitForStateAsync(Guid id, string state, string because)
+        {
+            WorkflowEventState? saga = null;
+            await Eventually.True(async () => (saga = await FindAsync(id))?.CurrentState == state, TimeSpan.FromSeconds(20),
+                $"{because} (state {saga?.CurrentState ?? "none"})");
+            return saga!;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Harness.Stop();
+            await _provider.DisposeAsync();
+        }
+    }
+}

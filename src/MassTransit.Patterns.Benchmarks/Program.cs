@@ -48,7 +48,7 @@ for (var i = 0; i < args.Length; i++)
 
 if (transport is not (BenchContext.InMemory or BenchContext.RabbitMq or "multibroker"))
 {
-    Console.Error.WriteLine($"--transport must be inmemory or rabbitmq (was '{transport}').");
+    Console.Error.WriteLine($"--transport must be inmemory, rabbitmq or multibroker (was '{transport}').");
     return 2;
 }
 

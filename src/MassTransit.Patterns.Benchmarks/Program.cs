@@ -38,7 +38,7 @@ for (var i = 0; i < args.Length; i++)
                 Console.WriteLine($"{s.Name} ({string.Join(", ", s.Transports)})");
             return 0;
         case var a when a.StartsWith("--", StringComparison.Ordinal):
-            Console.Error.WriteLine($"Unknown option '{a}'. Options: --transport inmemory|rabbitmq, --quick, --out DIR, --list.");
+            Console.Error.WriteLine($"Unknown option '{a}'. Options: --transport inmemory|rabbitmq|multibroker, --quick, --out DIR, --list.");
             return 2;
         default:
             names.Add(args[i].ToLowerInvariant());

@@ -366,45 +366,16 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     }
 
     /// <summary>PostgreSQL (a database of its own) with RabbitMQ, a SQLite file in memory runs; emptied between runs, dropped at the end.</summary>
-    sealed class BenchDatabase : IAsyncDisposable
+    sealed class BenchDatabase(BenchDatabase<BenchDb> database) : IAsyncDisposable
     {
-        BenchDatabase(Action<DbContextOptionsBuilder> configure) => Configure = configure;
+        public Action<DbContextOptionsBuilder> Configure => database.Configure;
 
-        public Action<DbContextOptionsBuilder> Configure { get; }
-
-        public static async Task<BenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken)
-        {
-            Action<DbContextOptionsBuilder> configure;
-            if (postgres)
-            {
-                var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                    { Database = $"bench_fwd_{Guid.NewGuid():N}"[..24], MaxPoolSize = 64 }.ConnectionString;
-                configure = o => o.UseNpgsql(connection);
-            }
-            else
-            {
-                var file = Path.Combine(Path.GetTempPath(), $"mtp-bench-fwd-{Guid.NewGuid():N}.db");
-                configure = o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60");
-            }
-            var database = new BenchDatabase(configure);
-            await using var db = database.Open();
-            await db.Database.EnsureDeletedAsync(cancellationToken);
-            await db.Database.EnsureCreatedAsync(cancellationToken);
-            if (!postgres)
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
-            return database;
-        }
-
-        BenchDb Open()
-        {
-            var builder = new DbContextOptionsBuilder<BenchDb>();
-            Configure(builder);
-            return new BenchDb(builder.Options);
-        }
+        public static async Task<BenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken) =>
+            new(await BenchDatabase<BenchDb>.CreateAsync(postgres, "fwd", o => new BenchDb(o), cancellationToken));
 
         public async Task ClearAsync(CancellationToken cancellationToken)
         {
-            await using var db = Open();
+            await using var db = database.Open();
             await db.Effects.ExecuteDeleteAsync(cancellationToken);
             await db.Set<InboxEntry>().ExecuteDeleteAsync(cancellationToken);
             await db.Set<OutboxEntry>().ExecuteDeleteAsync(cancellationToken);
@@ -412,26 +383,17 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
         public async Task<int> OutboxCountAsync(CancellationToken cancellationToken)
         {
-            await using var db = Open();
+            await using var db = database.Open();
             return await db.Set<OutboxEntry>().CountAsync(cancellationToken);
         }
 
         public async Task<Dictionary<Guid, int>> AppliedAsync(CancellationToken cancellationToken)
         {
-            await using var db = Open();
+            await using var db = database.Open();
             return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count, cancellationToken);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var db = Open();
-            var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
-            await db.Database.EnsureDeletedAsync();
-            if (file is not null)
-                foreach (var f in new[] { file + "-wal", file + "-shm" })
-                    File.Delete(f);
-        }
+        public ValueTask DisposeAsync() => database.DisposeAsync();
     }
 
     /// <summary>Removes a run's queues and exchanges from the broker.</summary>

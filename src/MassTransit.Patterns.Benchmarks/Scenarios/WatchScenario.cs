@@ -70,7 +70,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var endpoint = $"bench-watch-{Guid.NewGuid():N}"[..24];
             var tracker = new Tracker();
 
-            await using var database = await WatchBenchDatabase.CreateAsync(rabbit, cancellationToken);
+            await using var database = await BenchDatabase<WatchBenchDb>.CreateAsync(rabbit, "watch", o => new WatchBenchDb(o), cancellationToken);
             var services = new ServiceCollection();
             services.AddDbContext<WatchBenchDb>(database.Configure);
             services.AddEntityFrameworkWatchStore<WatchBenchDb>();
@@ -324,54 +324,6 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     public sealed class WatchBenchDb(DbContextOptions<WatchBenchDb> options) : DbContext(options)
     {
         protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.AddWatchEntities();
-    }
-
-    /// <summary>A fresh PostgreSQL database or SQLite file for one run, deleted afterwards.</summary>
-    sealed class WatchBenchDatabase : IAsyncDisposable
-    {
-        WatchBenchDatabase(Action<DbContextOptionsBuilder> configure) => Configure = configure;
-
-        public Action<DbContextOptionsBuilder> Configure { get; }
-
-        public static async Task<WatchBenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken)
-        {
-            Action<DbContextOptionsBuilder> configure;
-            if (postgres)
-            {
-                var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                    { Database = $"bench_watch_{Guid.NewGuid():N}"[..24], MaxPoolSize = 64 }.ConnectionString;
-                configure = o => o.UseNpgsql(connection);
-            }
-            else
-            {
-                var file = Path.Combine(Path.GetTempPath(), $"mtp-bench-watch-{Guid.NewGuid():N}.db");
-                configure = o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60");
-            }
-            var database = new WatchBenchDatabase(configure);
-            await using var db = database.Open();
-            await db.Database.EnsureDeletedAsync(cancellationToken);
-            await db.Database.EnsureCreatedAsync(cancellationToken);
-            if (!postgres)
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
-            return database;
-        }
-
-        WatchBenchDb Open()
-        {
-            var builder = new DbContextOptionsBuilder<WatchBenchDb>();
-            Configure(builder);
-            return new WatchBenchDb(builder.Options);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await using var db = Open();
-            var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
-            await db.Database.EnsureDeletedAsync();
-            if (file is not null)
-                foreach (var f in new[] { file + "-wal", file + "-shm" })
-                    File.Delete(f);
-        }
     }
 }
 

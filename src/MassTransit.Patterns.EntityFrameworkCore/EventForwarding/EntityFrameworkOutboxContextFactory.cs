@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using MassTransit.Middleware;
 using Microsoft.EntityFrameworkCore;
@@ -76,15 +77,14 @@ public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCon
     /// </summary>
     async Task<bool> TryClaimAsync(Guid messageId, Guid consumerId, IDbContextTransaction transaction, CancellationToken cancellationToken)
     {
-        var entry = _db.Add(new InboxEntry { MessageId = messageId, ConsumerId = consumerId, Consumed = DateTime.UtcNow });
         try
         {
-            await _db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            // One INSERT statement, without the change tracker: this runs for every consumed message.
+            await _db.Database.ExecuteSqlRawAsync(InboxInsert.For(_db), [messageId, consumerId, DateTime.UtcNow], cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (DbUpdateException)
+        catch (Exception exception) when (exception is DbException or DbUpdateException)
         {
-            entry.State = EntityState.Detached;
             await RollbackQuietly(transaction).ConfigureAwait(false);
             var consumed = await _db.Set<InboxEntry>().AsNoTracking()
                 .AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken).ConfigureAwait(false);
@@ -119,4 +119,26 @@ public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCon
 sealed class ForwardingConsumeOptions : OutboxConsumeOptions
 {
     public bool Inbox { get; init; } = true;
+}
+
+/// <summary>
+/// The inbox claim as one parameterized INSERT, with the table and column names the application's
+/// model maps (schema, renamed table) quoted by its provider, built once per DbContext type.
+/// </summary>
+static class InboxInsert
+{
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> Statements = new();
+
+    public static string For(DbContext db) => Statements.GetOrAdd(db.GetType(), _ => Build(db));
+
+    static string Build(DbContext db)
+    {
+        var entity = db.Model.FindEntityType(typeof(InboxEntry))
+            ?? throw new InvalidOperationException($"{db.GetType().Name} does not map the inbox: call modelBuilder.AddEventForwardingEntities() in OnModelCreating.");
+        var sql = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<ISqlGenerationHelper>(db);
+        var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        string Column(string property) => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
+        return $"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ({Column(nameof(InboxEntry.MessageId))}, {Column(nameof(InboxEntry.ConsumerId))}, " +
+            $"{Column(nameof(InboxEntry.Consumed))}) VALUES ({{0}}, {{1}}, {{2}})";
+    }
 }

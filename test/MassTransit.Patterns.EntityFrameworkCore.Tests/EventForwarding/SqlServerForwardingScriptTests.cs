@@ -62,6 +62,23 @@ public sealed class SqlServerForwardingScriptTests
         Assert.Contains("CONSTRAINT [PK_ForwardingOutboxLease] PRIMARY KEY ([Name])", script);
     }
 
+    sealed class RenamedInboxDb(DbContextOptions<RenamedInboxDb> options) : DbContext(options)
+    {
+        protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+            modelBuilder.AddEventForwardingEntities(schema: "messaging", inbox: e => e.ToTable("Inbox", "messaging"));
+    }
+
+    [Fact]
+    public void The_inbox_claim_is_one_insert_into_the_mapped_table_quoted_for_SQL_Server()
+    {
+        using var db = Create();
+        Assert.Equal("INSERT INTO [ForwardingInbox] ([MessageId], [ConsumerId], [Consumed]) VALUES ({0}, {1}, {2})", InboxInsert.For(db));
+
+        using var renamed = new RenamedInboxDb(new DbContextOptionsBuilder<RenamedInboxDb>()
+            .UseSqlServer("Server=127.0.0.1,1;Database=never_connected;User Id=sa;Password=unused;TrustServerCertificate=True").Options);
+        Assert.Equal("INSERT INTO [messaging].[Inbox] ([MessageId], [ConsumerId], [Consumed]) VALUES ({0}, {1}, {2})", InboxInsert.For(renamed));
+    }
+
     [Fact]
     public void The_delivery_queries_translate_for_SQL_Server()
     {

@@ -123,13 +123,14 @@ sealed class ForwardingConsumeOptions : OutboxConsumeOptions
 
 /// <summary>
 /// The inbox claim as one parameterized INSERT, with the table and column names the application's
-/// model maps (schema, renamed table) quoted by its provider, built once per DbContext type.
+/// model maps (schema, renamed table) quoted by its provider, built once per model (a DbContext type
+/// used with two providers has two models, and two statements).
 /// </summary>
 static class InboxInsert
 {
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> Statements = new();
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Statements = new();
 
-    public static string For(DbContext db) => Statements.GetOrAdd(db.GetType(), _ => Build(db));
+    public static string For(DbContext db) => Statements.GetValue(db.Model, _ => Build(db));
 
     static string Build(DbContext db)
     {

@@ -1,0 +1,149 @@
+using System.Diagnostics.Metrics;
+using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Workflow;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.Workflow;
+
+/// <summary>How long resolved workflow rows (Completed, Discarded) are kept before the retention service removes them.</summary>
+public sealed class WorkflowEventRetentionOptions : IPatternOptions
+{
+    /// <summary>How long a row is kept after it was resolved, for its audit trail. Default 30 days.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the service looks for rows past their retention. Default 1 hour.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Rows removed per statement. Default 500.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <inheritdoc />
+    public void Validate(OptionsValidator validator) =>
+        validator.Positive(Retention, nameof(Retention))
+            .Positive(Interval, nameof(Interval))
+            .Positive(BatchSize, nameof(BatchSize));
+}
+
+/// <summary>
+/// Removes workflow rows that were resolved (Completed or Discarded) longer than
+/// <see cref="WorkflowEventRetentionOptions.Retention"/> ago, in batches, every
+/// <see cref="WorkflowEventRetentionOptions.Interval"/>. Rows that wait for a person, or are still
+/// being repaired, are never removed. Several instances may run it: a row goes to whichever gets there first.
+/// </summary>
+public sealed partial class WorkflowEventRetentionService<TDbContext> : BackgroundService
+    where TDbContext : DbContext
+{
+    static readonly string[] Resolved = ["Completed", "Discarded"];
+    static readonly Counter<long> Removed = PatternsDiagnostics.Meter.CreateCounter<long>(
+        PatternsDiagnostics.InstrumentPrefix + "workflow.retention_removed", "{row}", "Resolved workflow rows removed after their retention.");
+
+    readonly IServiceScopeFactory _scopes;
+    readonly WorkflowEventRetentionOptions _options;
+    readonly TimeProvider _time;
+    readonly ILogger _logger;
+
+    /// <summary>Created once by the container.</summary>
+    public WorkflowEventRetentionService(IServiceScopeFactory scopes, IOptions<WorkflowEventRetentionOptions> options,
+        ILogger<WorkflowEventRetentionService<TDbContext>> logger, TimeProvider? time = null)
+    {
+        _scopes = scopes;
+        _options = options.Value;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RemoveExpiredAsync(stoppingToken).ConfigureAwait(false);
+                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                LogRetentionFailed(_logger, typeof(TDbContext).Name, exception.Message);
+                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Removes every resolved row past its retention; returns how many.</summary>
+    public async Task<int> RemoveExpiredAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = _time.GetUtcNow() - _options.Retention;
+        var total = 0;
+        while (true)
+        {
+            await using var scope = _scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+            var expired = await ExpiredIdsAsync(db, cutoff, cancellationToken).ConfigureAwait(false);
+            if (expired.Count == 0)
+                return total;
+            var removed = await db.Set<WorkflowEventState>()
+                .Where(x => expired.Contains(x.CorrelationId) && Resolved.Contains(x.CurrentState))
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            total += removed;
+            Removed.Add(removed);
+            if (expired.Count < _options.BatchSize)
+                return total;
+        }
+    }
+
+    async Task<List<Guid>> ExpiredIdsAsync(TDbContext db, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var resolved = db.Set<WorkflowEventState>().AsNoTracking().Where(x => Resolved.Contains(x.CurrentState) && x.ResolvedAt != null);
+        if (db.Database.ProviderName != "Microsoft.EntityFrameworkCore.Sqlite")
+            return await resolved.Where(x => x.ResolvedAt < cutoff).Select(x => x.CorrelationId).Take(_options.BatchSize)
+                .ToListAsync(cancellationToken).ConfigureAwait(false);
+
+        // SQLite cannot compare DateTimeOffset values in SQL: the resolved rows' times are compared here.
+        var ids = new List<Guid>();
+        await foreach (var row in resolved.Select(x => new { x.CorrelationId, x.ResolvedAt }).AsAsyncEnumerable().WithCancellation(cancellationToken)
+                           .ConfigureAwait(false))
+        {
+            if (row.ResolvedAt < cutoff)
+            {
+                ids.Add(row.CorrelationId);
+                if (ids.Count == _options.BatchSize)
+                    break;
+            }
+        }
+        return ids;
+    }
+
+    [LoggerMessage(EventId = 4311, Level = LogLevel.Warning, Message = "Workflow rows of {DbContext}: retention clean-up failed, tried again next interval: {Reason}")]
+    static partial void LogRetentionFailed(ILogger logger, string dbContext, string reason);
+}
+
+/// <summary>Registers the retention of resolved workflow rows.</summary>
+public static class WorkflowEventRetentionExtensions
+{
+    /// <summary>
+    /// Removes resolved workflow rows (Completed, Discarded) of <typeparamref name="TDbContext"/> after
+    /// <see cref="WorkflowEventRetentionOptions.Retention"/> (default 30 days); waiting rows are kept.
+    /// Invalid options fail the host's start naming the option.
+    /// </summary>
+    public static IServiceCollection AddWorkflowEventRetention<TDbContext>(this IServiceCollection services,
+        Action<WorkflowEventRetentionOptions>? configure = null)
+        where TDbContext : DbContext
+    {
+        services.AddPatternOptions(configure);
+        services.TryAddSingleton<WorkflowEventRetentionService<TDbContext>>();
+        services.AddHostedService(sp => sp.GetRequiredService<WorkflowEventRetentionService<TDbContext>>());
+        return services;
+    }
+}

@@ -366,12 +366,12 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     }
 
     /// <summary>PostgreSQL (a database of its own) with RabbitMQ, a SQLite file in memory runs; emptied between runs, dropped at the end.</summary>
-    sealed class BenchDatabase(BenchDatabase<BenchDb> database) : IAsyncDisposable
+    sealed class BenchDatabase(ThrowawayDatabase<BenchDb> database) : IAsyncDisposable
     {
         public Action<DbContextOptionsBuilder> Configure => database.Configure;
 
         public static async Task<BenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken) =>
-            new(await BenchDatabase<BenchDb>.CreateAsync(postgres, "fwd", o => new BenchDb(o), cancellationToken));
+            new(await ThrowawayDatabase<BenchDb>.CreateAsync(postgres, "bench_fwd", o => new BenchDb(o), cancellationToken: cancellationToken));
 
         public async Task ClearAsync(CancellationToken cancellationToken)
         {

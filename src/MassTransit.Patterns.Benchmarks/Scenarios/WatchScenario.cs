@@ -70,7 +70,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var endpoint = $"bench-watch-{Guid.NewGuid():N}"[..24];
             var tracker = new Tracker();
 
-            await using var database = await BenchDatabase<WatchBenchDb>.CreateAsync(rabbit, "watch", o => new WatchBenchDb(o), cancellationToken);
+            await using var database = await ThrowawayDatabase<WatchBenchDb>.CreateAsync(rabbit, "bench_watch", o => new WatchBenchDb(o), cancellationToken: cancellationToken);
             var services = new ServiceCollection();
             services.AddDbContext<WatchBenchDb>(database.Configure);
             services.AddEntityFrameworkWatchStore<WatchBenchDb>();

@@ -5,49 +5,33 @@ using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding;
 
 /// <summary>A database for the forwarding tests: a SQLite file or a fresh PostgreSQL database, deleted afterwards.</summary>
 public sealed class ForwardingDatabase : IAsyncDisposable
 {
-    ForwardingDatabase(Store store, Action<DbContextOptionsBuilder> configure)
+    readonly ThrowawayDatabase<ForwardingDb> _database;
+
+    ForwardingDatabase(Store store, ThrowawayDatabase<ForwardingDb> database)
     {
         Store = store;
-        Configure = configure;
+        _database = database;
     }
 
     public Store Store { get; }
 
-    public Action<DbContextOptionsBuilder> Configure { get; }
+    public Action<DbContextOptionsBuilder> Configure => _database.Configure;
 
     public static async Task<ForwardingDatabase> CreateAsync(Store store)
     {
-        var sqliteFile = Path.Combine(Path.GetTempPath(), $"mtp-fwd-{Guid.NewGuid():N}.db");
-        var postgres = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-            { Database = $"fwd_{Guid.NewGuid():N}"[..20], MaxPoolSize = 40 }.ConnectionString;
-        Action<DbContextOptionsBuilder> configure = store switch
-        {
-            Store.Sqlite => o => o.UseSqlite($"Data Source={sqliteFile};Pooling=False;Default Timeout=60"),
-            Store.PostgreSql => o => o.UseNpgsql(postgres),
-            _ => throw new ArgumentOutOfRangeException(nameof(store), store, "the inbox and outbox need a relational database")
-        };
-        var database = new ForwardingDatabase(store, configure);
-        await using var db = database.Open();
-        await db.Database.EnsureDeletedAsync();
-        await db.Database.EnsureCreatedAsync();
-        if (store == Store.Sqlite)
-            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
-        return database;
+        if (store is not (Store.Sqlite or Store.PostgreSql))
+            throw new ArgumentOutOfRangeException(nameof(store), store, "the inbox and outbox need a relational database");
+        return new ForwardingDatabase(store,
+            await ThrowawayDatabase<ForwardingDb>.CreateAsync(store == Store.PostgreSql, "fwd", o => new ForwardingDb(o), maxPoolSize: 40));
     }
 
-    public ForwardingDb Open()
-    {
-        var builder = new DbContextOptionsBuilder<ForwardingDb>();
-        Configure(builder);
-        return new ForwardingDb(builder.Options);
-    }
+    public ForwardingDb Open() => _database.Open();
 
     public async Task<T> Read<T>(Func<ForwardingDb, Task<T>> read)
     {
@@ -55,15 +39,7 @@ public sealed class ForwardingDatabase : IAsyncDisposable
         return await read(db);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await using var db = Open();
-        var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
-        await db.Database.EnsureDeletedAsync();
-        if (file is not null)
-            foreach (var f in new[] { file + "-wal", file + "-shm" })
-                File.Delete(f);
-    }
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
 }
 
 /// <summary>

@@ -5,7 +5,6 @@ using MassTransit.Patterns.Watch;
 using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Watch.Messages
 {
@@ -24,56 +23,29 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Watch
     /// <summary>A SQLite file or a fresh PostgreSQL database holding the watch tables, deleted afterwards.</summary>
     sealed class WatchDatabase : IAsyncDisposable
     {
-        readonly Action<DbContextOptionsBuilder> _configure;
+        readonly ThrowawayDatabase<WatchDb> _database;
 
-        WatchDatabase(Action<DbContextOptionsBuilder> configure) => _configure = configure;
+        WatchDatabase(ThrowawayDatabase<WatchDb> database) => _database = database;
 
         public static async Task<WatchDatabase> CreateAsync(Store store)
         {
-            var file = Path.Combine(Path.GetTempPath(), $"mtp-watch-{Guid.NewGuid():N}.db");
-            var postgres = store == Store.PostgreSql
-                ? new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString) { Database = $"watch_{Guid.NewGuid():N}"[..20], MaxPoolSize = 40 }.ConnectionString
-                : null;
-            Action<DbContextOptionsBuilder> configure = store switch
-            {
-                Store.Sqlite => o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60"),
-                Store.PostgreSql => o => o.UseNpgsql(postgres),
-                _ => throw new ArgumentOutOfRangeException(nameof(store), store, "a relational store")
-            };
-            var database = new WatchDatabase(configure);
-            await using var db = database.Open();
-            await db.Database.EnsureDeletedAsync();
-            await db.Database.EnsureCreatedAsync();
-            if (store == Store.Sqlite)
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
-            return database;
+            if (store is not (Store.Sqlite or Store.PostgreSql))
+                throw new ArgumentOutOfRangeException(nameof(store), store, "a relational store");
+            return new WatchDatabase(await ThrowawayDatabase<WatchDb>.CreateAsync(store == Store.PostgreSql, "watch", o => new WatchDb(o), maxPoolSize: 40));
         }
 
-        public WatchDb Open()
-        {
-            var builder = new DbContextOptionsBuilder<WatchDb>();
-            _configure(builder);
-            return new WatchDb(builder.Options);
-        }
+        public WatchDb Open() => _database.Open();
 
         /// <summary>A container with the EF Core watch store over this database (a "process" of the source).</summary>
         public ServiceCollection Services()
         {
             var services = new ServiceCollection();
-            services.AddDbContext<WatchDb>(_configure);
+            services.AddDbContext<WatchDb>(_database.Configure);
             services.AddEntityFrameworkWatchStore<WatchDb>();
             return services;
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await using var db = Open();
-            var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
-            await db.Database.EnsureDeletedAsync();
-            if (file is not null)
-                foreach (var f in new[] { file + "-wal", file + "-shm" })
-                    File.Delete(f);
-        }
+        public ValueTask DisposeAsync() => _database.DisposeAsync();
     }
 
     /// <summary>The EF Core watch store on SQLite and PostgreSQL: versions, the registry, leases, and a source restarted on the same database.</summary>

@@ -1,4 +1,3 @@
-using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas;
 using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using MassTransit.Patterns.Testing;
@@ -7,7 +6,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Workflow;
 
@@ -34,19 +32,8 @@ public sealed class WorkflowRetentionTests
     [InlineData(Store.PostgreSql)]
     public async Task Resolved_rows_past_their_retention_are_removed_and_waiting_or_recent_ones_kept(Store store)
     {
-        var services = new ServiceCollection().AddLogging();
-        string? file = null;
-        if (store == Store.Sqlite)
-        {
-            file = Path.Combine(Path.GetTempPath(), $"mtp-workflow-retention-{Guid.NewGuid():N}.db");
-            services.AddDbContext<WorkflowDb>(o => o.UseSqlite($"Data Source={file};Pooling=False"));
-        }
-        else
-        {
-            var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                { Database = $"wf_retention_{Guid.NewGuid():N}"[..24] }.ConnectionString;
-            services.AddDbContext<WorkflowDb>(o => o.UseNpgsql(connection));
-        }
+        await using var database = await ThrowawayDatabase<WorkflowDb>.CreateAsync(store == Store.PostgreSql, "wf_retention", o => new WorkflowDb(o));
+        var services = new ServiceCollection().AddLogging().AddDbContext<WorkflowDb>(database.Configure);
         // A batch smaller than the expired rows, so more than one round is needed.
         services.AddWorkflowEventRetention<WorkflowDb>(o =>
         {
@@ -54,49 +41,37 @@ public sealed class WorkflowRetentionTests
             o.BatchSize = 3;
         });
         await using var provider = services.BuildServiceProvider(true);
+
+        var now = DateTimeOffset.UtcNow;
+        var old = now - TimeSpan.FromDays(8);
+        var expired = new[]
+        {
+            Row("Completed", old, old), Row("Completed", old, old), Row("Completed", old, old),
+            Row("Discarded", old, old), Row("Discarded", old, old)
+        };
+        var kept = new[]
+        {
+            Row("Completed", old, now - TimeSpan.FromDays(1)),   // failed long ago, resolved recently
+            Row("Discarded", now, now),
+            Row("AwaitingPerson", old - TimeSpan.FromDays(30), null),
+            Row("Resubmitted", old, null)
+        };
         await using (var scope = provider.CreateAsyncScope())
-            await scope.ServiceProvider.GetRequiredService<WorkflowDb>().Database.EnsureCreatedAsync();
-        try
         {
-            var now = DateTimeOffset.UtcNow;
-            var old = now - TimeSpan.FromDays(8);
-            var expired = new[]
-            {
-                Row("Completed", old, old), Row("Completed", old, old), Row("Completed", old, old),
-                Row("Discarded", old, old), Row("Discarded", old, old)
-            };
-            var kept = new[]
-            {
-                Row("Completed", old, now - TimeSpan.FromDays(1)),   // failed long ago, resolved recently
-                Row("Discarded", now, now),
-                Row("AwaitingPerson", old - TimeSpan.FromDays(30), null),
-                Row("Resubmitted", old, null)
-            };
-            await using (var scope = provider.CreateAsyncScope())
-            {
-                var db = scope.ServiceProvider.GetRequiredService<WorkflowDb>();
-                db.AddRange(expired);
-                db.AddRange(kept);
-                await db.SaveChangesAsync();
-            }
-
-            var removed = await provider.GetRequiredService<WorkflowEventRetentionService<WorkflowDb>>().RemoveExpiredAsync(CancellationToken.None);
-
-            Assert.Equal(expired.Length, removed);
-            await using (var scope = provider.CreateAsyncScope())
-            {
-                var left = await scope.ServiceProvider.GetRequiredService<WorkflowDb>().Set<WorkflowEventState>().AsNoTracking()
-                    .Select(x => x.CorrelationId).ToListAsync();
-                Assert.Equal(kept.Select(k => k.CorrelationId).Order(), left.Order());
-            }
+            var db = scope.ServiceProvider.GetRequiredService<WorkflowDb>();
+            db.AddRange(expired);
+            db.AddRange(kept);
+            await db.SaveChangesAsync();
         }
-        finally
+
+        var removed = await provider.GetRequiredService<WorkflowEventRetentionService<WorkflowDb>>().RemoveExpiredAsync(CancellationToken.None);
+
+        Assert.Equal(expired.Length, removed);
+        await using (var scope = provider.CreateAsyncScope())
         {
-            await using (var scope = provider.CreateAsyncScope())
-                await scope.ServiceProvider.GetRequiredService<WorkflowDb>().Database.EnsureDeletedAsync();
-            if (file is not null)
-                foreach (var f in new[] { file, file + "-wal", file + "-shm" })
-                    File.Delete(f);
+            var left = await scope.ServiceProvider.GetRequiredService<WorkflowDb>().Set<WorkflowEventState>().AsNoTracking()
+                .Select(x => x.CorrelationId).ToListAsync();
+            Assert.Equal(kept.Select(k => k.CorrelationId).Order(), left.Order());
         }
     }
 

@@ -1,20 +1,20 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
-using MassTransit.Patterns.Testing;
 
-namespace MassTransit.Patterns.Benchmarks.Infrastructure;
+namespace MassTransit.Patterns.Testing;
 
 /// <summary>
-/// A database of one scenario run: on PostgreSQL (the RabbitMQ runs) a database of its own on the
-/// server build/services.sh started, otherwise a SQLite file in WAL mode; created empty from the
-/// model of <typeparamref name="TDb"/>, dropped (files and all) when disposed.
+/// A database of one test or benchmark run: on PostgreSQL a database of its own on the server
+/// build/services.sh started, otherwise a SQLite file in WAL mode; created empty from the model of
+/// <typeparamref name="TDb"/>, dropped (files and all) when disposed. Linked into the projects that
+/// reference EF Core's SQLite and PostgreSQL providers.
 /// </summary>
-public sealed class BenchDatabase<TDb> : IAsyncDisposable
+public sealed class ThrowawayDatabase<TDb> : IAsyncDisposable
     where TDb : DbContext
 {
     readonly Func<DbContextOptions<TDb>, TDb> _create;
 
-    BenchDatabase(Action<DbContextOptionsBuilder> configure, Func<DbContextOptions<TDb>, TDb> create)
+    ThrowawayDatabase(Action<DbContextOptionsBuilder> configure, Func<DbContextOptions<TDb>, TDb> create)
     {
         Configure = configure;
         _create = create;
@@ -24,25 +24,26 @@ public sealed class BenchDatabase<TDb> : IAsyncDisposable
     public Action<DbContextOptionsBuilder> Configure { get; }
 
     /// <param name="postgres">PostgreSQL when true, SQLite otherwise.</param>
-    /// <param name="name">A short name for the database or file (the scenario's).</param>
+    /// <param name="name">A short name for the database or file.</param>
     /// <param name="create">Creates the context from options (its constructor).</param>
+    /// <param name="maxPoolSize">PostgreSQL connections pooled at most.</param>
     /// <param name="cancellationToken">Stops the creation.</param>
-    public static async Task<BenchDatabase<TDb>> CreateAsync(bool postgres, string name, Func<DbContextOptions<TDb>, TDb> create,
-        CancellationToken cancellationToken)
+    public static async Task<ThrowawayDatabase<TDb>> CreateAsync(bool postgres, string name, Func<DbContextOptions<TDb>, TDb> create,
+        int maxPoolSize = 64, CancellationToken cancellationToken = default)
     {
         Action<DbContextOptionsBuilder> configure;
         if (postgres)
         {
             var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                { Database = $"bench_{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = 64 }.ConnectionString;
+                { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = maxPoolSize }.ConnectionString;
             configure = o => o.UseNpgsql(connection);
         }
         else
         {
-            var file = Path.Combine(Path.GetTempPath(), $"mtp-bench-{name}-{Guid.NewGuid():N}.db");
+            var file = Path.Combine(Path.GetTempPath(), $"mtp-{name}-{Guid.NewGuid():N}.db");
             configure = o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60");
         }
-        var database = new BenchDatabase<TDb>(configure, create);
+        var database = new ThrowawayDatabase<TDb>(configure, create);
         await using var db = database.Open();
         await db.Database.EnsureDeletedAsync(cancellationToken);
         await db.Database.EnsureCreatedAsync(cancellationToken);
@@ -62,9 +63,10 @@ public sealed class BenchDatabase<TDb> : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        // Pooled connections would keep the PostgreSQL database from being dropped.
-        NpgsqlConnection.ClearAllPools();
         await using var db = Open();
+        // Pooled connections would keep the PostgreSQL database from being dropped.
+        if (db.Database.GetDbConnection() is NpgsqlConnection connection)
+            NpgsqlConnection.ClearPool(connection);
         var file = db.Database.IsSqlite() ? db.Database.GetDbConnection().DataSource : null;
         await db.Database.EnsureDeletedAsync();
         if (file is not null)

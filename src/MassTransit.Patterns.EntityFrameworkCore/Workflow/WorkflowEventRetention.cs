@@ -67,7 +67,6 @@ public sealed partial class WorkflowEventRetentionService<TDbContext> : Backgrou
             try
             {
                 await RemoveExpiredAsync(stoppingToken).ConfigureAwait(false);
-                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -76,7 +75,15 @@ public sealed partial class WorkflowEventRetentionService<TDbContext> : Backgrou
             catch (Exception exception)
             {
                 LogRetentionFailed(_logger, typeof(TDbContext).Name, exception.Message);
+            }
+
+            try
+            {
                 await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
             }
         }
     }

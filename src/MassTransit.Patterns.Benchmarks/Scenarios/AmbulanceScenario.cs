@@ -6,7 +6,6 @@ using MassTransit.Patterns.RabbitMQ.Ambulance;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.Benchmarks.Messages
 {
@@ -201,22 +200,10 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             }
         }
 
-        static async Task DeleteAsync(string queue)
+        static Task DeleteAsync(string queue)
         {
-            var factory = new ConnectionFactory
-            {
-                HostName = ServiceEnvironment.RabbitHost,
-                Port = ServiceEnvironment.RabbitAmqpPort,
-                UserName = ServiceEnvironment.RabbitUser,
-                Password = ServiceEnvironment.RabbitPassword
-            };
-            await using var connection = await factory.CreateConnectionAsync();
-            await using var channel = await connection.CreateChannelAsync();
             var lane = queue + AmbulanceLaneOptions.DefaultSuffix;
-            foreach (var name in new[] { queue, lane, queue + "_skipped", lane + "_skipped", queue + "_error", lane + "_error" })
-                await channel.QueueDeleteAsync(name);
-            foreach (var name in new[] { queue, lane, lane + ".urgent", queue + "_skipped", lane + "_skipped", queue + "_error", lane + "_error" })
-                await channel.ExchangeDeleteAsync(name);
+            return RabbitCleanup.DeleteEndpointsAsync([queue, lane], lane + ".urgent");
         }
 
         /// <summary>One run's record: urgent waits, the backlog's drain, and when everything is done.</summary>

@@ -5,7 +5,6 @@ using MassTransit.Patterns.RabbitMQ.Contextual;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.Benchmarks.Scenarios;
 
@@ -176,29 +175,8 @@ public sealed class ContextualScenario : IBenchScenario
         Password = ServiceEnvironment.RabbitPassword
     };
 
-    static async Task DeleteAsync(string queue, bool contextual)
-    {
-        var factory = new ConnectionFactory
-        {
-            HostName = ServiceEnvironment.RabbitHost,
-            Port = ServiceEnvironment.RabbitAmqpPort,
-            UserName = ServiceEnvironment.RabbitUser,
-            Password = ServiceEnvironment.RabbitPassword
-        };
-        await using var connection = await factory.CreateConnectionAsync();
-        var names = new List<string> { queue };
-        if (contextual)
-            names.AddRange(new[] { "A", "B", "C" }.Select(c => $"{queue}.ctx.{c}"));
-        foreach (var name in names.SelectMany(n => new[] { n, n + "_error", n + "_skipped" }))
-        {
-            await using var channel = await connection.CreateChannelAsync();
-            await channel.QueueDeleteAsync(name);
-            await channel.ExchangeDeleteAsync(name);
-        }
-        if (contextual)
-        {
-            await using var channel = await connection.CreateChannelAsync();
-            await channel.ExchangeDeleteAsync(queue + ".router");
-        }
-    }
+    static Task DeleteAsync(string queue, bool contextual) =>
+        contextual
+            ? RabbitCleanup.DeleteEndpointsAsync([queue, .. new[] { "A", "B", "C" }.Select(c => $"{queue}.ctx.{c}")], queue + ".router")
+            : RabbitCleanup.DeleteEndpointsAsync([queue]);
 }

@@ -213,7 +213,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             {
                 await host.StopAsync(CancellationToken.None);
                 if (context.Transport == BenchContext.RabbitMq)
-                    await RabbitCleanup.DeleteAsync(queue, downstream);
+                    await RabbitCleanup.DeleteEndpointsAsync([queue, downstream]);
             }
 
             var applied = await database.AppliedAsync(cancellationToken);
@@ -394,27 +394,5 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
         }
 
         public ValueTask DisposeAsync() => database.DisposeAsync();
-    }
-
-    /// <summary>Removes a run's queues and exchanges from the broker.</summary>
-    static class RabbitCleanup
-    {
-        public static async Task DeleteAsync(params string[] queues)
-        {
-            var factory = new global::RabbitMQ.Client.ConnectionFactory
-            {
-                HostName = ServiceEnvironment.RabbitHost,
-                Port = ServiceEnvironment.RabbitAmqpPort,
-                UserName = ServiceEnvironment.RabbitUser,
-                Password = ServiceEnvironment.RabbitPassword
-            };
-            await using var connection = await factory.CreateConnectionAsync();
-            await using var channel = await connection.CreateChannelAsync();
-            foreach (var name in queues.SelectMany(q => new[] { q, q + "_error", q + "_skipped" }))
-            {
-                await channel.QueueDeleteAsync(name, false, false);
-                await channel.ExchangeDeleteAsync(name, false);
-            }
-        }
     }
 }

@@ -183,7 +183,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     await StopProcessAsync(process);
                 await sourceBus.StopAsync(CancellationToken.None);
                 if (rabbit)
-                    await DeleteAsync(endpoint);
+                    await RabbitCleanup.DeleteEndpointsAsync([endpoint]);
             }
         }
 
@@ -299,24 +299,6 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 if (DateTime.UtcNow > deadline)
                     throw new TimeoutException($"timed out waiting for: {what}");
                 await Task.Delay(10);
-            }
-        }
-
-        static async Task DeleteAsync(string endpoint)
-        {
-            var factory = new global::RabbitMQ.Client.ConnectionFactory
-            {
-                HostName = ServiceEnvironment.RabbitHost,
-                Port = ServiceEnvironment.RabbitAmqpPort,
-                UserName = ServiceEnvironment.RabbitUser,
-                Password = ServiceEnvironment.RabbitPassword
-            };
-            await using var connection = await factory.CreateConnectionAsync();
-            foreach (var name in new[] { endpoint, endpoint + "_error", endpoint + "_skipped" })
-            {
-                await using var channel = await connection.CreateChannelAsync();
-                await channel.QueueDeleteAsync(name, false, false);
-                await channel.ExchangeDeleteAsync(name, false);
             }
         }
     }

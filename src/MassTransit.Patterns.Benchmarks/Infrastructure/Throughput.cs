@@ -45,17 +45,7 @@ public static class Throughput
         {
             var send = await bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
             var watch = Stopwatch.StartNew();
-            var batch = new List<Task>(256);
-            for (var i = 0; i < count; i++)
-            {
-                batch.Add(send.Send(new BenchMessage(i), cancellationToken));
-                if (batch.Count == 256)
-                {
-                    await Task.WhenAll(batch);
-                    batch.Clear();
-                }
-            }
-            await Task.WhenAll(batch);
+            await Batches.SendAsync(count, i => send.Send(new BenchMessage(i), cancellationToken));
             await counter.Completed.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
             return count / watch.Elapsed.TotalSeconds;
         }

@@ -160,17 +160,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 }, cancellationToken);
                 await run.WarmedUp.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
 
-                var batch = new List<Task>(256);
-                for (var i = 0; i < backlog; i++)
-                {
-                    batch.Add(endpoint.Send(new AmbulanceBenchMessage(i, false, 0), cancellationToken));
-                    if (batch.Count == batch.Capacity)
-                    {
-                        await Task.WhenAll(batch);
-                        batch.Clear();
-                    }
-                }
-                await Task.WhenAll(batch);
+                await Batches.SendAsync(backlog, i => endpoint.Send(new AmbulanceBenchMessage(i, false, 0), cancellationToken));
 
                 // Consumers were held while the backlog was sent (each took its prefetch); now they go.
                 run.Go();

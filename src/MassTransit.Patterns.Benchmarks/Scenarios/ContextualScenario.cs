@@ -120,17 +120,7 @@ public sealed class ContextualScenario : IBenchScenario
             var idle = log.Quiet.GetValueAtPercentile(99) / 1000.0;
 
             // The burst, then the quiet tenants again while it is queued.
-            var batch = new List<Task>(200);
-            for (var i = 0; i < burst; i++)
-            {
-                batch.Add(endpoint.Send(new TenantWork("A", i)));
-                if (batch.Count == batch.Capacity)
-                {
-                    await Task.WhenAll(batch);
-                    batch.Clear();
-                }
-            }
-            await Task.WhenAll(batch);
+            await Batches.SendAsync(burst, i => endpoint.Send(new TenantWork("A", i)), inFlight: 200);
             context.Progress($"{(contextualQueues ? "contextual" : "single queue")}: burst of {burst} sent");
             log.Quiet = Log.New();
             await SendQuietAsync(endpoint, log, quiet, 10 + quiet);

@@ -197,22 +197,15 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             {
                 var send = await bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
                 var watch = Stopwatch.StartNew();
-                var batch = new List<Task>(256);
-                for (var i = 0; i < count; i++)
+                await Batches.SendAsync(count, i =>
                 {
                     var poison = isPoison(i);
                     var repairable = poison && i / PoisonEvery % 2 == 0;
                     if (poison)
                         poisonIds.Add((ids[i], repairable));
                     var id = ids[i];
-                    batch.Add(send.Send(new WorkflowBenchMessage(i, poison, repairable), c => c.MessageId = id, cancellationToken));
-                    if (batch.Count == 256)
-                    {
-                        await Task.WhenAll(batch);
-                        batch.Clear();
-                    }
-                }
-                await Task.WhenAll(batch);
+                    return send.Send(new WorkflowBenchMessage(i, poison, repairable), c => c.MessageId = id, cancellationToken);
+                });
                 await ledger.GoodDone.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
                 var rate = goodCount / watch.Elapsed.TotalSeconds;
 

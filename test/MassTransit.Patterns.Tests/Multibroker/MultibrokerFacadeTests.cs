@@ -37,7 +37,8 @@ public class MultibrokerFailoverTests
     [Fact]
     public async Task A_broker_that_goes_down_leaves_the_rotation_its_sends_fail_over_under_the_same_message_id_and_it_rejoins_when_up()
     {
-        await using var kit = await MultibrokerKit.StartAsync(3);
+        // Health is checked only when the test says so: the outage must be found by a send, not by a periodic check racing it.
+        await using var kit = await MultibrokerKit.StartAsync(3, x => x.Options.HealthCheckInterval = TimeSpan.FromHours(1));
         var ct = TestContext.Current.CancellationToken;
         kit.Transports[1].Outage.Down();   // no health check yet: the next send to b1 fails and fails over
 
@@ -59,7 +60,11 @@ public class MultibrokerFailoverTests
         Assert.NotEqual(BrokerState.Healthy, kit.Broker(1).State);
 
         kit.Transports[1].Outage.Up();
-        await Eventually.True(() => kit.Broker(1).State == BrokerState.Healthy, MultibrokerKit.Timeout, "b1 rejoins once its outage ends");
+        await Eventually.True(() =>
+        {
+            kit.CheckHealth();
+            return kit.Broker(1).State == BrokerState.Healthy;
+        }, MultibrokerKit.Timeout, "b1 rejoins once its outage ends");
         for (var i = 0; i < 30; i++)
             await kit.Multibroker.SendAsync(Orders, new Order("c", 100 + i), cancellationToken: ct);
         await Eventually.True(() => kit.Recorder.Orders.Count >= 60, MultibrokerKit.Timeout, "60 orders consumed");
@@ -69,7 +74,8 @@ public class MultibrokerFailoverTests
     [Fact]
     public async Task With_every_broker_down_the_send_fails_naming_them_after_trying_each_once()
     {
-        await using var kit = await MultibrokerKit.StartAsync(2);
+        // Health is checked only when the test says so: the outage must be found by the sends, not by a periodic check racing them.
+        await using var kit = await MultibrokerKit.StartAsync(2, x => x.Options.HealthCheckInterval = TimeSpan.FromHours(1));
         foreach (var t in kit.Transports)
             t.Outage.Down();
         var e = await Assert.ThrowsAsync<MultibrokerSendException>(() =>
@@ -244,7 +250,8 @@ public class MultibrokerMessagingTests
         });
         listener.Start();
 
-        await using var kit = await MultibrokerKit.StartAsync(2, prefix: "metrics");
+        // Health is checked only when the test says so: the outage must be found by a send, not by a periodic check racing it.
+        await using var kit = await MultibrokerKit.StartAsync(2, x => x.Options.HealthCheckInterval = TimeSpan.FromHours(1), prefix: "metrics");
         kit.Transports[1].Outage.Down();
         for (var i = 0; i < 4; i++)
             await kit.Multibroker.SendAsync(MultibrokerKit.Orders, new Order("c", i), cancellationToken: TestContext.Current.CancellationToken);

@@ -56,9 +56,10 @@ public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCon
 
         if (inbox && !await TryClaimAsync(messageId, options.ConsumerId, transaction, cancellationToken).ConfigureAwait(false))
         {
+            // Counted once decided, before the pipe acknowledges the copy: whoever sees it consumed sees it counted.
+            ForwardingDiagnostics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingDiagnostics.ConsumerTag, options.ConsumerType));
             var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
             await next.Send(duplicate).ConfigureAwait(false);
-            ForwardingDiagnostics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingDiagnostics.ConsumerTag, options.ConsumerType));
             return 0;
         }
 

@@ -169,7 +169,12 @@ namespace MassTransit.Patterns.Tests.Multibroker
             {
                 x.Register(r =>
                 {
-                    r.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = OrdersQueue);
+                    // One at a time: per-key order is kept by the broker and shown only by an ordered consumer.
+                    r.AddConsumer<OrderConsumer>().Endpoint(e =>
+                    {
+                        e.Name = OrdersQueue;
+                        e.ConcurrentMessageLimit = 1;
+                    });
                     r.AddConsumer<OrderPlacedConsumer>().Endpoint(e => e.Name = "multibroker-placed");
                     r.AddConsumer<PriceConsumer>().Endpoint(e => e.Name = "multibroker-price");
                     r.AddConsumer<ExplodeConsumer>().Endpoint(e => e.Name = "multibroker-explode");

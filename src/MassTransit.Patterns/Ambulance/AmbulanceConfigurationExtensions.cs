@@ -82,7 +82,14 @@ public static class AmbulanceConfigurationExtensions
             lane.Gate = new LaneGate(options.QueueName, options.LaneName, options.ConcurrentMessageLimit, options.Mode, options.UrgentWeight);
             AmbulanceMetrics.Track(lane.Gate);
             consumers.TryGetValue(lane, out var laneConsumers);
-            configurator.ReceiveEndpoint(options.LaneName, e => ConfigureLaneEndpoint(e, lane, context, laneConsumers));
+            // A lane beside a ConfigureEndpoints endpoint is declared the way ConfigureEndpoints declares that endpoint:
+            // through its endpoint definition, so the transport applies it (temporary queues, the definitions'
+            // AddConfigureEndpointCallback callbacks) to the lane as it does to the queue.
+            if (laneConsumers?.Definition is { } definition && context is not null)
+                configurator.ReceiveEndpoint(new LaneEndpointDefinition(definition, options, context), null,
+                    e => ConfigureLaneEndpoint(e, lane, context, laneConsumers));
+            else
+                configurator.ReceiveEndpoint(options.LaneName, e => ConfigureLaneEndpoint(e, lane, context, laneConsumers));
         }
 
         // Endpoints declared with ReceiveEndpoint are created after their lane, so the observer finds the lane configured.
@@ -102,8 +109,11 @@ public static class AmbulanceConfigurationExtensions
             lane.ConfigureEndpoint!(endpoint);
         else if (context is not null && consumers is not null)
         {
+            // What ConfigureEndpoints does next for the queue endpoint, in its order: the AddConfigureEndpointsCallback
+            // callbacks, called with the queue's name (a callback that picks its endpoint by name picks the lane too),
+            // then the consumers and sagas with their definitions.
             if (context is IBusRegistrationContext busContext)
-                busContext.GetConfigureReceiveEndpoints().Configure(options.LaneName, endpoint);
+                busContext.GetConfigureReceiveEndpoints().Configure(options.QueueName, endpoint);
             foreach (var consumer in consumers.Consumers)
                 consumer.Configure(endpoint, context);
             foreach (var saga in consumers.Sagas)
@@ -185,15 +195,32 @@ public static class AmbulanceConfigurationExtensions
             }
 
             var queue = lane.Options.QueueName;
-            var found = new LaneConsumers(
-                selector.GetRegistrations<IConsumerRegistration>(context)
-                    .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetEndpointName(formatter) == queue).ToList(),
-                selector.GetRegistrations<ISagaRegistration>(context)
-                    .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetEndpointName(formatter) == queue).ToList());
-            if (!string.IsNullOrWhiteSpace(queue) && found.Consumers.Count + found.Sagas.Count == 0)
+            var laneConsumers = selector.GetRegistrations<IConsumerRegistration>(context)
+                .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetEndpointName(formatter) == queue).ToList();
+            var laneSagas = selector.GetRegistrations<ISagaRegistration>(context)
+                .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetEndpointName(formatter) == queue).ToList();
+            if (!string.IsNullOrWhiteSpace(queue) && laneConsumers.Count + laneSagas.Count == 0)
                 failures.Add(new OptionFailure($"AmbulanceConfigurator.{what}",
                     $"no consumer or saga registered for ConfigureEndpoints is on endpoint '{queue}'."));
-            consumers[lane] = found;
+
+            // What else ConfigureEndpoints would put on the endpoint has no copy on the lane: an urgent message for it would
+            // find nothing there. Said at start-up rather than found in the lane's _skipped queue.
+            var uncarried = selector.GetRegistrations<IExecuteActivityRegistration>(context)
+                .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetExecuteEndpointName(formatter) == queue)
+                .Select(r => r.Type.Name)
+                .Concat(selector.GetRegistrations<IActivityRegistration>(context)
+                    .Where(r => r.IncludeInConfigureEndpoints && (r.GetDefinition(context).GetExecuteEndpointName(formatter) == queue
+                        || r.GetDefinition(context).GetCompensateEndpointName(formatter) == queue))
+                    .Select(r => r.Type.Name))
+                .Concat(selector.GetRegistrations<IFutureRegistration>(context)
+                    .Where(r => r.IncludeInConfigureEndpoints && r.GetDefinition(context).GetEndpointName(formatter) == queue)
+                    .Select(r => r.Type.Name))
+                .ToList();
+            if (uncarried.Count > 0)
+                failures.Add(new OptionFailure($"AmbulanceConfigurator.{what}",
+                    $"endpoint '{queue}' also has activities or futures ({string.Join(", ", uncarried)}), which a lane does not carry: give them an endpoint of their own."));
+
+            consumers[lane] = new LaneConsumers(laneConsumers, laneSagas, EndpointDefinitionOf(queue, laneConsumers, laneSagas, context, selector, formatter));
         }
 
         foreach (var lane in ambulance.Lanes)
@@ -217,7 +244,53 @@ public static class AmbulanceConfigurationExtensions
                 "must be set for this transport: use the transport's UseAmbulanceLane (in-memory, or RabbitMQ from MassTransit.Patterns.RabbitMQ), or set Transport."));
     }
 
-    sealed record LaneConsumers(List<IConsumerRegistration> Consumers, List<ISagaRegistration> Sagas);
+    /// <summary>
+    /// The endpoint definition ConfigureEndpoints applies to <paramref name="queue"/>, chosen as it chooses it: the
+    /// endpoints registered under that name if any, else the endpoint definitions of its consumers, else of its sagas
+    /// (each one's <c>Endpoint(...)</c> settings and <c>AddConfigureEndpointCallback</c> callbacks).
+    /// </summary>
+    static IEndpointDefinition? EndpointDefinitionOf(string queue, List<IConsumerRegistration> consumers, List<ISagaRegistration> sagas,
+        IRegistrationContext context, IContainerSelector selector, IEndpointNameFormatter formatter)
+    {
+        var named = selector.GetRegistrations<IEndpointRegistration>(context)
+            .Where(r => r.IncludeInConfigureEndpoints)
+            .Select(r => r.GetDefinition(context))
+            .Where(d => d.GetEndpointName(formatter) == queue)
+            .ToList();
+        if (named.Count > 0)
+            return named.Combine(context);
+        if (consumers.Count > 0)
+            return consumers.Select(r => r.GetDefinition(context))
+                .Select(d => (IEndpointDefinition)new DelegateEndpointDefinition(queue, d, d.EndpointDefinition)).Combine(context);
+        if (sagas.Count > 0)
+            return sagas.Select(r => r.GetDefinition(context))
+                .Select(d => (IEndpointDefinition)new DelegateEndpointDefinition(queue, d, d.EndpointDefinition)).Combine(context);
+        return null;
+    }
+
+    sealed record LaneConsumers(List<IConsumerRegistration> Consumers, List<ISagaRegistration> Sagas, IEndpointDefinition? Definition);
+}
+
+/// <summary>
+/// The lane's endpoint definition: the queue endpoint's definition (its temporary flag and its configure callbacks)
+/// under the lane's name, with the lane's own concurrency and prefetch and no consume topology (the lane receives
+/// only through the fork).
+/// </summary>
+sealed class LaneEndpointDefinition(IEndpointDefinition queue, AmbulanceLaneOptions lane, IRegistrationContext context) : IEndpointDefinition
+{
+    public bool IsTemporary => queue.IsTemporary;
+
+    public int? PrefetchCount => lane.EffectivePrefetchCount;
+
+    public int? ConcurrentMessageLimit => lane.EffectivePrefetchCount;
+
+    public bool ConfigureConsumeTopology => false;
+
+    public string GetEndpointName(IEndpointNameFormatter formatter) => lane.LaneName;
+
+    public void Configure<T>(T configurator, IRegistrationContext? registration = null)
+        where T : IReceiveEndpointConfigurator =>
+        queue.Configure(configurator, registration ?? context);
 }
 
 /// <summary>

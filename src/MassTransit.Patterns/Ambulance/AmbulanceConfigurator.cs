@@ -31,8 +31,13 @@ public sealed class AmbulanceConfigurator
 
     /// <summary>
     /// Adds a lane beside <paramref name="queueName"/>, an endpoint that <c>ConfigureEndpoints</c>
-    /// creates: the lane endpoint gets the same consumers and sagas (with their definitions), the
-    /// same <c>AddConfigureEndpointsCallback</c> callbacks, and its own concurrency and prefetch.
+    /// creates: the lane endpoint is configured as <c>ConfigureEndpoints</c> configures the queue's,
+    /// with the same endpoint definition (the consumers' and sagas' <c>Endpoint(...)</c> settings and
+    /// <c>AddConfigureEndpointCallback</c> callbacks), the same <c>AddConfigureEndpointsCallback</c>
+    /// callbacks (called with <paramref name="queueName"/>), the same consumers and sagas with their
+    /// definitions, and its own concurrency and prefetch. Configuration written inline in a
+    /// <c>ReceiveEndpoint(queueName, ...)</c> of your own does not reach the lane: use
+    /// <see cref="ReceiveEndpoint"/> for such an endpoint.
     /// </summary>
     public AmbulanceConfigurator Endpoint(string queueName, Action<AmbulanceLaneOptions>? configure = null)
     {

@@ -1,5 +1,6 @@
 using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -59,8 +60,13 @@ namespace MassTransit.Patterns.RabbitMQ.Tests
             try
             {
                 var endpoint = await harness.Bus.GetSendEndpoint(new Uri($"exchange:{queue}"));
+                var account = new MessageAccount();
                 for (var i = 0; i < 20; i++)
-                    await endpoint.Send(new Ping(i));
+                {
+                    var id = NewId.NextGuid();
+                    await endpoint.Send(new Ping(i), c => c.MessageId = id);
+                    account.Sent(id);
+                }
 
                 var probe = provider.GetRequiredService<IQueueDepthProbe>();
                 // One message is held by the consumer (prefetch 1); the rest wait in the queue.
@@ -69,6 +75,10 @@ namespace MassTransit.Patterns.RabbitMQ.Tests
                 PingConsumer.Release.SetResult();
                 await Eventually.True(async () => (await probe.GetDepthAsync(queue)).Ready == 0, TimeSpan.FromSeconds(15), "the queue drains");
                 await Eventually.True(() => harness.Consumed.Select<Ping>().Count() == 20, TimeSpan.FromSeconds(15), "every ping consumed");
+                await account
+                    .Place("consumed", () => harness.Consumed.Select<Ping>().Select(c => c.Context.MessageId!.Value).ToArray(), Expect.Exactly(20))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Ambulance;
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.RabbitMQ.Ambulance;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using MassTransit.Transports;
@@ -33,6 +35,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
 
         public sealed class Log
         {
+            public readonly ConsumedMessages Consumed = new();
             public readonly ConcurrentQueue<(int Number, bool Lane, TimeSpan Waited, long NormalDoneBefore)> Urgent = new();
             long _normalDone;
             long _normalStarted;
@@ -61,11 +64,13 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                     var lane = context.ReceiveContext.InputAddress.GetEndpointName()!.EndsWith(AmbulanceLaneOptions.DefaultSuffix, StringComparison.Ordinal);
                     log.Urgent.Enqueue((context.Message.Number, lane, waited, log.NormalDone));
                     await Task.Delay(Work, context.CancellationToken);
+                    log.Consumed.Record(context);
                     log.UrgentEnd();
                     return;
                 }
                 log.NormalStart();
                 await Task.Delay(Work, context.CancellationToken);
+                log.Consumed.Record(context);
                 log.NormalEnd();
             }
         }
@@ -134,6 +139,21 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
             return result;
         }
 
+        /// <summary>
+        /// Every message of the run, once the bus has stopped: consumed (the urgent ones from the lane, each once), the
+        /// backlog left in the queue with the fork's lane copies of the urgent ones (dropped there when reached), nothing in
+        /// the lane, _error or _skipped.
+        /// </summary>
+        static Task AssertAccountedAsync(string queue, Log log, InstrumentCount dropped, int urgent) =>
+            new MessageAccount()
+                .Sent(Backlog, "backlog")
+                .Sent(urgent, "urgent")
+                .Copied(urgent, "the fork's lane copy of each urgent message, in the queue until it is dropped there")
+                .Consumed(log.Consumed, Expect.Any)
+                .Place("lane copies dropped at the queue", () => dropped.Count, Expect.Between(0, urgent))
+                .Endpoint(queue, Expect.Any)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
+
         static async Task DeleteAsync(string queue)
         {
             await using var connection = await Broker.Factory().CreateConnectionAsync();
@@ -149,6 +169,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
         public async Task In_ambulance_mode_urgent_messages_overtake_a_backlog_of_5000_and_wait_at_most_for_the_work_in_flight()
         {
             var queue = Broker.UniqueQueue("amb-lane");
+            using var dropped = new InstrumentCount(AmbulanceMetrics.LaneCopiesName, PatternsTags.Queue, queue);
             var (provider, harness, log) = await StartAsync(queue, AmbulanceMode.Ambulance);
             try
             {
@@ -168,6 +189,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                 Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
                 Assert.All(urgent, u => Assert.True(u.Waited <= bound, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms"));
                 Assert.True(urgent.Max(u => u.NormalDoneBefore) < Backlog / 10, "the urgent messages were processed long before the backlog drained");
+                await harness.Stop();
+                await AssertAccountedAsync(queue, log, dropped, urgent.Count);
             }
             finally
             {
@@ -181,6 +204,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
         public async Task In_carpool_mode_an_urgent_message_never_waits_for_normal_work()
         {
             var queue = Broker.UniqueQueue("amb-carpool");
+            using var dropped = new InstrumentCount(AmbulanceMetrics.LaneCopiesName, PatternsTags.Queue, queue);
             var (provider, harness, log) = await StartAsync(queue, AmbulanceMode.Carpool);
             try
             {
@@ -195,6 +219,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                 Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
                 Assert.All(urgent, u => Assert.True(u.Waited < Work, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, less than one message's work ({Work.TotalMilliseconds:0} ms) expected"));
                 Assert.True(log.NormalStarted - log.NormalDone <= QueueConcurrency, "normal work never ran on the lane's slot");
+                await harness.Stop();
+                await AssertAccountedAsync(queue, log, dropped, urgent.Count);
             }
             finally
             {

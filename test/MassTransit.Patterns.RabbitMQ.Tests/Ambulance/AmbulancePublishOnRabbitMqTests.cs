@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Ambulance;
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.RabbitMQ.Ambulance;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.RabbitMQ.Tests.Ambulance.Messages;
 using MassTransit.Testing;
@@ -47,6 +49,7 @@ public sealed class AmbulancePublishOnRabbitMqTests
         var without = Broker.UniqueQueue("amb-pub-plain");
         var lane = withLane + AmbulanceLaneOptions.DefaultSuffix;
         var seen = new Seen();
+        using var dropped = new InstrumentCount(AmbulanceMetrics.LaneCopiesName, PatternsTags.Queue, withLane);
         await using var provider = new ServiceCollection()
             .AddSingleton(seen)
             .AddMassTransitTestHarness(x =>
@@ -96,6 +99,15 @@ public sealed class AmbulancePublishOnRabbitMqTests
             var skipped = await Assert.ThrowsAnyAsync<global::RabbitMQ.Client.Exceptions.OperationInterruptedException>(
                 () => channel.QueueDeclarePassiveAsync(withLane + "_skipped"));
             Assert.Contains("NOT_FOUND", skipped.Message);
+
+            await new MessageAccount()
+                .Sent(8, "deliveries: 3 publishes to 2 subscribers and 2 sends")
+                .Copied(4, "the fork's lane copy of each of the 4 urgent deliveries to the subscriber with a lane")
+                .Place("consumed", () => seen.All.Count, Expect.Exactly(8))
+                .Place("lane copies dropped at " + withLane, () => dropped.Count, Expect.Exactly(4))
+                .Endpoint(withLane, Expect.Empty)
+                .Endpoint(without, Expect.Empty)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using MassTransit.Patterns.Contextual;
 using MassTransit.Patterns.RabbitMQ.Contextual;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using MassTransit.Transports;
@@ -35,6 +36,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
         public sealed class Log
         {
             public readonly ConcurrentQueue<(string Tenant, int Number, string Queue, TimeSpan Latency)> Done = new();
+            public readonly ConsumedMessages Consumed = new();
             public volatile TaskCompletionSource? Gate;
 
             public int Count(string tenant) => Done.Count(d => d.Tenant == tenant);
@@ -49,6 +51,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 await Task.Delay(Work, context.CancellationToken);
                 var latency = DateTime.UtcNow - (context.SentTime ?? DateTime.UtcNow);
                 log.Done.Enqueue((context.Message.Tenant, context.Message.Number, context.ReceiveContext.InputAddress.GetEndpointName() ?? "", latency));
+                log.Consumed.Record(context);
             }
         }
 
@@ -162,6 +165,18 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 await SendBurstAsync(endpoint);
                 contextualP99 = await QuietP99Async(endpoint, log, 1_000, TimeSpan.FromSeconds(10));
                 Assert.All(log.Done.Where(d => d.Tenant != "A"), d => Assert.Equal($"{queue}.ctx.{d.Tenant}", d.Queue));
+
+                // Stopped: what A's burst left waits in A's queue; everything else was consumed.
+                await harness.Stop();
+                await new MessageAccount()
+                    .Sent(3 * 2 * Quiet, "quiet (B and C, three rounds)")
+                    .Sent(Burst, "A's burst")
+                    .Consumed(log.Consumed, Expect.Any)
+                    .Endpoint($"{queue}.ctx.A", Expect.Any)
+                    .Endpoint($"{queue}.ctx.B", Expect.Empty)
+                    .Endpoint($"{queue}.ctx.C", Expect.Empty)
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
             }
             finally
             {
@@ -178,6 +193,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 await SendBurstAsync(endpoint);
                 // Behind the burst: Burst * Work / (3 * PerContext) ≈ 13 s, plus slack.
                 sharedP99 = await QuietP99Async(endpoint, log, 1_000, Work * Burst / (3 * PerContext) * 2 + TimeSpan.FromSeconds(10));
+
+                await harness.Stop();
+                await new MessageAccount()
+                    .Sent(2 * Quiet, "quiet (B and C)")
+                    .Sent(Burst, "A's burst")
+                    .Consumed(log.Consumed, Expect.Any)
+                    .Endpoint(shared, Expect.Any)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
             }
             finally
             {
@@ -228,6 +251,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 Assert.Equal(Enumerable.Range(1, 61), log.Done.Select(d => d.Number).Order());
                 Assert.All(log.Done.Where(d => d.Number is >= 2 and <= 31), d => Assert.Equal($"{queue}.ctx.d", d.Queue));
                 Assert.Null(await ReadyAsync($"{queue}.ctx.d"));
+                await new MessageAccount()
+                    .Sent(61, "d's messages")
+                    .Consumed(log.Consumed, Expect.Exactly(61))
+                    .Endpoint(queue, Expect.Empty)
+                    .Endpoint($"{queue}.ctx.d", Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {
@@ -269,6 +298,15 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 Assert.Null(await ReadyAsync($"{queue}.ctx.x"));
                 await endpoint.Send(new TenantJob("x", ++n));
                 await Eventually.True(() => log.Done.Count >= n, TimeSpan.FromSeconds(10), "x after retirement consumed (default queue)");
+                await new MessageAccount()
+                    .Sent(n, "x, y and z's messages")
+                    .Consumed(log.Consumed, Expect.Exactly(n))
+                    .Endpoint(queue, Expect.Empty)
+                    .Endpoint($"{queue}.ctx.x", Expect.Empty)
+                    .Endpoint($"{queue}.ctx.y", Expect.Empty)
+                    .Endpoint($"{queue}.ctx.z", Expect.Empty)
+                    .Endpoint($"{queue}.bucket.0", Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

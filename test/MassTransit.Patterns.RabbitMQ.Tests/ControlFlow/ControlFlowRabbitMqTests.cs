@@ -3,6 +3,7 @@ using System.Diagnostics;
 using MassTransit.Patterns.ControlFlow;
 using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -34,6 +35,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
         sealed class Received
         {
             public readonly ConcurrentDictionary<int, int> Numbers = new();
+            public readonly ConsumedMessages Consumed = new();
         }
 
         sealed class ReadingConsumer(Received received) : IConsumer<Reading>
@@ -42,6 +44,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
             {
                 await Task.Delay(ConsumerWorkMs);
                 received.Numbers.AddOrUpdate(context.Message.Number, 1, (_, n) => n + 1);
+                received.Consumed.Record(context);
             }
         }
 
@@ -161,6 +164,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
                     $"every sent message consumed ({received.Numbers.Count} of {sent})", TimeSpan.FromMilliseconds(100));
                 Assert.Equal(Enumerable.Range(0, sent), received.Numbers.Keys.Order());
                 Assert.All(received.Numbers.Values, n => Assert.Equal(1, n));
+                await new MessageAccount()
+                    .Sent(sent, "readings")
+                    .Consumed(received.Consumed, Expect.Exactly(sent))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {
@@ -193,11 +201,19 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
             await host.StartAsync();
             try
             {
-                var (_, peak) = await ProduceAsync(host.Services.GetRequiredService<IBus>(), queue, 0);
+                var (sent, peak) = await ProduceAsync(host.Services.GetRequiredService<IBus>(), queue, 0);
 
                 var bound = HighWatermark + (long)(ProducerRatePerSecond * (PollInterval.TotalSeconds + 0.1));
                 TestContext.Current.TestOutputHelper?.WriteLine($"uncontrolled: peak depth {peak}, bound {bound}");
                 Assert.True(peak > 2 * bound, $"uncontrolled peak depth {peak} is far past {bound}");
+
+                // Stopped: what the consumer did not get to waits in the queue.
+                await host.StopAsync();
+                await new MessageAccount()
+                    .Sent(sent, "readings")
+                    .Consumed(received.Consumed, Expect.Any)
+                    .Endpoint(queue, Expect.Any)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

@@ -1,4 +1,5 @@
 using MassTransit.Patterns.RabbitMQ.ControlFlow;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
@@ -71,8 +72,10 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
                 await using var channel = await connection.CreateChannelAsync(cancellationToken: TestContext.Current.CancellationToken);
 
                 // Full: the next send is held for as long as the producer is willing to wait, then given up, not stored.
+                var refused = 0;
                 using (var patience = new CancellationTokenSource(HeldFor))
                     await Assert.ThrowsAnyAsync<OperationCanceledException>(() => endpoint.Send(new Parcel(Limit), patience.Token));
+                refused++;
                 Assert.Equal((uint)Limit, (await channel.QueueDeclarePassiveAsync(queue, TestContext.Current.CancellationToken)).MessageCount);
 
                 // Nothing was dropped to make room: the oldest is still at the head. Taking it makes room for one.
@@ -88,6 +91,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow
                     numbers.Add(NumberOf(message.Body));
                 // The given-up send (Limit) was never stored, not even by a retry still under way.
                 Assert.Equal([.. Enumerable.Range(1, Limit - 1), Limit + 1], numbers);
+                await new MessageAccount()
+                    .Sent(Limit + 2, "parcels")
+                    .Place("refused at the producer, given up", () => refused, Expect.Exactly(1))
+                    .Place("taken by the test (basic.get)", () => 1 + numbers.Count, Expect.Exactly(Limit + 1))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

@@ -113,6 +113,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         Assert.True(hooks.Handled >= messages, "every message was handled at least once");
         Assert.Equal(messages, rig.Forwarded.DistinctSources);
         Assert.Equal(0, rig.Forwarded.SourcesWithSeveralIds);
+        await rig.AssertAccountedAsync(ids);
     }
 
     [Fact]
@@ -149,6 +150,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         Assert.All(applied, a => Assert.Equal(1, a.Value));
         Assert.Equal(messages, rig.Forwarded.DistinctSources);
         Assert.Equal(0, rig.Forwarded.SourcesWithSeveralIds);
+        await rig.AssertAccountedAsync(ids);
     }
 
     [Fact]
@@ -193,6 +195,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         Assert.All(applied, a => Assert.Equal(1, a.Value));
         Assert.Equal(messages, rig.Forwarded.DistinctSources);
         Assert.Equal(0, rig.Forwarded.SourcesWithSeveralIds);
+        await rig.AssertAccountedAsync(ids);
     }
 
     [Theory]
@@ -238,5 +241,6 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
             Assert.Contains(second.Lines, l => l.StartsWith($"HANDLING {crashOn} redelivered=True", StringComparison.Ordinal));
             Assert.Equal(2, applied[crashOn]);
         }
+        await rig.AssertAccountedAsync(ids);
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.RabbitMQ.EventForwarding;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using RabbitMQ.Client;
@@ -145,6 +146,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                 await endpoint.Send(new Shipment(2));
                 Assert.True(await harness.Consumed.Any<Shipment>(x => x.Context.Message.Number == 2));
                 Assert.False(harness.Consumed.Select<Shipment>(x => x.Context.Message.Number == 1).Any());
+                await new MessageAccount()
+                    .Sent(3, "a non-persistent send, an unconfirmed publish, a plain send")
+                    .Place("refused before the broker", () => new[] { send, publish }.Sum(f => f.Violations.Count), Expect.Exactly(2))
+                    .Place("consumed", () => harness.Consumed.Select<Shipment>().Select(c => c.Context.MessageId!.Value).ToArray(), Expect.Exactly(1))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {
@@ -171,6 +178,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
 
                 Assert.Equal(2, failure.Attempts);
                 Assert.IsType<MessageReturnedException>(failure.InnerException);
+                await new MessageAccount()
+                    .Sent(3, "a send no queue receives, a publish and a send to the message type's exchange")
+                    .Place("returned to the sender, not confirmed", () => failure.InnerException is MessageReturnedException ? 1 : 0, Expect.Exactly(1))
+                    .Unrouted($"{typeof(ShipmentNoticed).Namespace}:{nameof(ShipmentNoticed)}", 2)
+                    .Endpoint(nowhere, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

@@ -5,6 +5,7 @@ using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.FaultHost;
 using MassTransit.Patterns.FaultHost.Messages;
 using MassTransit.Patterns.RabbitMQ.EventForwarding;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -171,6 +172,27 @@ public sealed class FaultSuiteRig : IAsyncDisposable
     {
         await using var db = Open(Database);
         return await db.Effects.CountAsync();
+    }
+
+    /// <summary>
+    /// Every work message sent (by id) has its effect in the database and is nowhere else: the work queue and its siblings
+    /// are empty on the node. Every event the consumer forwarded (one per work message) was received downstream, and the
+    /// downstream queue and its siblings are empty too.
+    /// </summary>
+    public async Task AssertAccountedAsync(IReadOnlyCollection<Guid> ids)
+    {
+        var node = RabbitNode.AmqpOnly("throwaway", Node.AmqpPort, Node.UserName, Node.Password);
+        await new MessageAccount()
+            .Sent(ids)
+            .Place("effects applied (by message id)", async _ => PlaceReading.Of((await AppliedAsync()).Keys), Expect.Ids(ids))
+            .Endpoint(Queue, Expect.Empty, node)
+            .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
+        await new MessageAccount()
+            .Sent(ids.Count, "events forwarded through the consumer's outbox, one per work message")
+            .Place("received downstream (distinct sources)", () => Forwarded.DistinctSources, Expect.Exactly(ids.Count))
+            .Copies("received downstream again (same source)", () => Forwarded.Received.Count - Forwarded.DistinctSources, Expect.Any)
+            .Endpoint(Queue + "-downstream", Expect.Empty, node)
+            .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
     }
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using MassTransit.Patterns.Multibroker;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
 using MassTransit.Patterns.Testing;
 
@@ -107,5 +108,11 @@ public sealed class MultibrokerFailoverOnRabbitMqTests(ITestOutputHelper output)
         // whose acknowledgement it never processed (redelivered after its restart): at most its prefetch.
         Assert.InRange(kit.Multibroker.DuplicatesSuppressed, 0, failedAttempts + Concurrency);
         Assert.True(throwaway.SendFailures > 0, "the kill hit sends in flight");
+
+        // Every confirmed message consumed once by id; the copies are the suppressed duplicates only; no queue holds anything.
+        await kit.Account(Expect.Ids(confirmed.Keys))
+            .Sent(confirmed.Keys)
+            .Copies("copies suppressed as duplicates", () => kit.Multibroker.DuplicatesSuppressed, Expect.Between(0, failedAttempts + Concurrency))
+            .AssertAllAccountedAsync(TimeSpan.FromSeconds(20));
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Multibroker;
 using MassTransit.Patterns.RabbitMQ.Multibroker;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -74,6 +75,21 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Multibroker
         public ShipmentLog Log => _host.Services.GetRequiredService<ShipmentLog>();
 
         public string BrokerNameOf(int port) => Brokers.Single(b => b.Port == port).Name;
+
+        /// <summary>
+        /// An account of the kit's messages: consumed by id (a message consumed twice shows as in consumed twice), and the
+        /// kit's queue on every broker, with its siblings, empty.
+        /// </summary>
+        public MessageAccount Account(Expect consumed)
+        {
+            var account = new MessageAccount().Place("consumed", () => Log.Consumed.Select(c => c.Id).ToArray(), consumed);
+            foreach (var b in Brokers)
+            {
+                var shared = Array.IndexOf(ServiceEnvironment.RabbitAmqpPorts, b.Port);
+                account.Endpoint(Queue, Expect.Empty, shared >= 0 ? RabbitNode.Shared(shared) with { Name = b.Name } : RabbitNode.AmqpOnly(b.Name, b.Port, b.UserName, b.Password));
+            }
+            return account;
+        }
 
         public static async Task<MultibrokerRabbitKit> StartAsync(TestBroker[] brokers, Action<IMultibrokerConfigurator>? configure = null,
             int concurrency = 16, TimeSpan work = default, int[]? weights = null)

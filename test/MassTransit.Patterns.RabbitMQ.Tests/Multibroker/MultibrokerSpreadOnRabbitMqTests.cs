@@ -1,4 +1,5 @@
 using MassTransit.Patterns.Multibroker;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Multibroker;
@@ -53,6 +54,7 @@ public sealed class MultibrokerSpreadOnRabbitMqTests
             Assert.Equal(count / 3, consumed.Count(c => c.Port == broker.Port));
             Assert.Equal(count / 3, kit.Multibroker.Brokers.Single(b => b.Name == broker.Name).Sent);
         }
+        await kit.Account(Expect.Exactly(count)).Sent(count, "shipments").AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
     }
 
     [Fact]
@@ -67,6 +69,7 @@ public sealed class MultibrokerSpreadOnRabbitMqTests
             Assert.Equal(count, consumed.Select(c => c.Id).Distinct().Count());
             // Smooth weighted round-robin is exact over every window of sum(weights) = 6 picks.
             Assert.Equal(new[] { count / 6, count / 3, count / 2 }, weighted.Brokers.Select(b => consumed.Count(c => c.Port == b.Port)).ToArray());
+            await weighted.Account(Expect.Exactly(count)).Sent(count, "shipments").AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
         }
 
         await using var keyed = await MultibrokerRabbitKit.StartAsync(SharedBrokers(),
@@ -93,5 +96,6 @@ public sealed class MultibrokerSpreadOnRabbitMqTests
             var share = byKey.Count(k => k.First().Port == broker.Port);
             Assert.InRange(share, keys / 3 * 0.8, keys / 3 * 1.2);
         }
+        await keyed.Account(Expect.Exactly(count)).Sent(count, "shipments").AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
@@ -49,6 +50,7 @@ public sealed class RabbitMqQueueDepthProbeTests
             Assert.Equal(137, depth.Ready);
             Assert.Null(depth.Unacknowledged);
             Assert.Equal(0, depth.Consumers);
+            await new MessageAccount().Sent(137, "published").Endpoint(queue, Expect.Exactly(137)).AssertAllAccountedAsync(TimeSpan.FromSeconds(10));
         }
         finally
         {
@@ -99,6 +101,9 @@ public sealed class RabbitMqQueueDepthProbeTests
             }, TimeSpan.FromSeconds(30), $"management shows {published - held} ready and {held} unacknowledged (last: {last})", TimeSpan.FromMilliseconds(250));
 
             Assert.Equal(published, last!.Value.Total);
+            // All in the queue: ready, or delivered and held unacknowledged by the test's consumer.
+            await new MessageAccount().Sent(published, "published").Endpoint(queue, Expect.Exactly(published), unacknowledged: true)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(10));
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.Tests.Supervisor.Messages;
 using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Supervisor.Fleet;
@@ -34,6 +35,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
         {
             public readonly TaskCompletionSource Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
             public readonly ConcurrentDictionary<int, int> Deliveries = new();
+            public readonly ConsumedMessages Consumed = new();
             public int Redelivered;
         }
 
@@ -45,6 +47,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                     Interlocked.Increment(ref held.Redelivered);
                 await held.Release.Task;
                 held.Deliveries.AddOrUpdate(context.Message.Number, 1, (_, n) => n + 1);
+                held.Consumed.Record(context);
             }
         }
 
@@ -145,6 +148,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                 await Eventually.True(() => held.Deliveries.Count == Messages, Wait, "every job consumed");
                 Assert.All(held.Deliveries, d => Assert.Equal(1, d.Value));
                 Assert.Equal(0, held.Redelivered);
+                // The jobs all consumed, none left or dead-lettered; nothing of the supervisor saga's faulted or was skipped.
+                await new MessageAccount()
+                    .Sent(Messages, "jobs")
+                    .Consumed(held.Consumed, Expect.Exactly(Messages))
+                    .Endpoint(queue, Expect.Empty)
+                    .Queue(sagaQueue + "_error", Expect.Empty)
+                    .Queue(sagaQueue + "_skipped", Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

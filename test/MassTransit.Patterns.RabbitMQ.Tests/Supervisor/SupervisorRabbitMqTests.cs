@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.Tests.Supervisor.Messages;
 using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Testing;
@@ -29,6 +30,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
         {
             int _current, _peak;
             public readonly ConcurrentDictionary<int, int> Deliveries = new();
+            public readonly ConsumedMessages Consumed = new();
             public int Redelivered;
 
             public int Current => Volatile.Read(ref _current);
@@ -59,6 +61,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                         Interlocked.Increment(ref observations.Redelivered);
                     await Task.Delay(Work, context.CancellationToken);
                     observations.Deliveries.AddOrUpdate(context.Message.Number, 1, (_, n) => n + 1);
+                    observations.Consumed.Record(context);
                 }
                 finally
                 {
@@ -131,6 +134,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                 // At Max consumers the burst takes Burst * Work / Max = 3.1 s; at Min it would take 25 s. Leave room for both halves.
                 await Eventually.True(() => observations.Deliveries.Count == Burst, TimeSpan.FromSeconds(45), "every job consumed", TimeSpan.FromMilliseconds(100));
                 await Eventually.True(() => supervisor.Limit == Min, TimeSpan.FromSeconds(10), "back to the minimum after the cool-down");
+                await new MessageAccount()
+                    .Sent(Burst, "jobs")
+                    .Consumed(observations.Consumed, Expect.Exactly(Burst))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

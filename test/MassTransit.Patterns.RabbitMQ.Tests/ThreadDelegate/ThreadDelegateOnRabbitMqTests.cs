@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.ThreadDelegate;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.ThreadDelegate;
@@ -23,6 +24,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
         int _count;
         int _active;
         public int MaxActive;
+        public readonly ConsumedMessages Consumed = new();
 
         public int Count => Volatile.Read(ref _count);
 
@@ -69,6 +71,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                 if (context.GetRetryAttempt() < context.Message.TransientFailures)
                     throw new TimeoutException("transient");
                 log.Completed(context.Message.Key, context.Message.Seq);
+                log.Consumed.Record(context);
             }
             finally
             {
@@ -83,6 +86,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
         {
             await Task.Delay(1);
             log.Completed(context.Message.Key, context.Message.Seq, context.ReceiveContext.InputAddress.AbsolutePath, instance);
+            log.Consumed.Record(context);
         }
     }
 
@@ -151,6 +155,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                 var snapshot = control.Snapshot()[queue];
                 Assert.Equal(0, snapshot.Buffered);
                 Assert.Equal(0, snapshot.KeysInFlight);
+                await new MessageAccount()
+                    .Sent(count, "keyed work (some failing once, retried)")
+                    .Consumed(log.Consumed, Expect.Exactly(count))
+                    .Endpoint(queue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {
@@ -203,6 +212,10 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                     Assert.True(log.Of(key).SequenceEqual(Enumerable.Range(0, last + 1)), $"key {key} completed [{string.Join(",", log.Of(key))}]");
                 Assert.Equal(stripes, log.ConsumersByQueue.Count);
                 Assert.All(log.ConsumersByQueue, q => Assert.Single(q.Value)); // one active consumer per stripe
+                var account = new MessageAccount().Sent(count, "published").Consumed(log.Consumed, Expect.Exactly(count));
+                for (var i = 0; i < stripes; i++)
+                    account.Endpoint(RabbitMqThreadDelegateStripes.StripeQueueName(prefix, i), Expect.Empty);
+                await account.AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }
             finally
             {

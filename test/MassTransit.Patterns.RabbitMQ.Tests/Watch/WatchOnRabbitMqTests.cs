@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MassTransit.Patterns.EntityFrameworkCore.Watch;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.Watch;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Watch;
@@ -18,6 +19,25 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch.Messages
 namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
 {
     using Messages;
+
+    /// <summary>Change notifications (<see cref="WatchChanged{TValue}"/>) consumed on the buses it observes.</summary>
+    public sealed class WatchChangedCounter : IConsumeObserver
+    {
+        long _count;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PostConsume<T>(ConsumeContext<T> context) where T : class
+        {
+            if (typeof(T).IsGenericType && typeof(T).GetGenericTypeDefinition() == typeof(WatchChanged<>))
+                Interlocked.Increment(ref _count);
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
 
     public sealed class WatchRabbitDb(DbContextOptions<WatchRabbitDb> options) : DbContext(options)
     {
@@ -44,7 +64,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             public List<IWatcher<ServiceSetting>> Watchers { get; } = [];
             bool _stopped;
 
-            public static async Task<Process> StartAsync(Action<IServiceCollection> services, Action<IBusRegistrationConfigurator>? registration = null)
+            public static async Task<Process> StartAsync(Action<IServiceCollection> services, Action<IBusRegistrationConfigurator>? registration = null,
+                IConsumeObserver? observer = null)
             {
                 var collection = new ServiceCollection();
                 services(collection);
@@ -63,6 +84,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                 });
                 var provider = collection.BuildServiceProvider(true);
                 var bus = provider.GetRequiredService<IBusControl>();
+                if (observer is not null)
+                    bus.ConnectConsumeObserver(observer);
                 await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
                 return new Process { Provider = provider, Bus = bus };
             }
@@ -84,6 +107,17 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
 
         int _backwards;
 
+        /// <summary>Change notifications the watcher processes consumed.</summary>
+        readonly WatchChangedCounter _notifications = new();
+
+        /// <summary>Every change notification the source delivered was consumed by a watcher process; nothing in the source's queues.</summary>
+        Task AssertNotificationsAccountedAsync(long delivered, string sourceQueue) =>
+            new MessageAccount()
+                .Sent(delivered, "change notifications the source delivered")
+                .Place("consumed by the watcher processes", () => _notifications.Count, Expect.Exactly(delivered))
+                .Endpoint(sourceQueue, Expect.Empty)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
+
         /// <summary>Counts every Changed event whose version is not above the last one the watcher raised for that key.</summary>
         void Track(IWatcher<ServiceSetting> watcher)
         {
@@ -101,7 +135,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
 
         async Task<Process> StartWatchersAsync(Uri source, Guid[] ids, string? onlyKey = null)
         {
-            var process = await Process.StartAsync(s => s.AddWatcherFactory<ServiceSetting>());
+            var process = await Process.StartAsync(s => s.AddWatcherFactory<ServiceSetting>(), observer: _notifications);
             var factory = process.Provider.GetRequiredService<IWatcherFactory<ServiceSetting>>();
             for (var j = 0; j < ids.Length; j++)
             {
@@ -214,6 +248,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                 await Eventually.True(() => Converged(processes, latest), Converge, "all fifty watchers converge on the next change");
                 Assert.Equal(Processes * WatchersPerProcess, processes.Sum(p => p.Watchers.Count));
                 Assert.Equal(0, Volatile.Read(ref _backwards));
+                await AssertNotificationsAccountedAsync(results.SelectMany(r => r).Concat(afterStop).Concat(final).Sum(r => r.Notified), endpoint);
             }
             finally
             {
@@ -256,16 +291,16 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             try
             {
                 var source = sourceProcess.Provider.GetRequiredService<IWatchSource<HostedSetting>>();
-                await source.Set("cfg/a", new HostedSetting("cfg/a", 1));
-                var watcherProcess = await Process.StartAsync(s => s.AddWatcher<HostedSetting>(o => o.Prefixes.Add("cfg/")));
+                var sets = new List<WatchSetResult> { await source.Set("cfg/a", new HostedSetting("cfg/a", 1)) };
+                var watcherProcess = await Process.StartAsync(s => s.AddWatcher<HostedSetting>(o => o.Prefixes.Add("cfg/")), observer: _notifications);
                 await using (watcherProcess)
                 {
                     var watcher = watcherProcess.Provider.GetRequiredService<IWatcher<HostedSetting>>();
                     await watcher.Registered.WaitAsync(TimeSpan.FromSeconds(30));
                     Assert.Equal(1, watcher.Values["cfg/a"].Version);
 
-                    await source.Set("cfg/b", new HostedSetting("cfg/b", 1));
-                    await source.Set("cfg/a", new HostedSetting("cfg/a", 2));
+                    sets.Add(await source.Set("cfg/b", new HostedSetting("cfg/b", 1)));
+                    sets.Add(await source.Set("cfg/a", new HostedSetting("cfg/a", 2)));
                     await Eventually.True(() => watcher.Values.Count == 2 && watcher.Values["cfg/a"].Version == 2, Converge, "the hosted watcher follows both keys");
 
                     await watcherProcess.StopAsync();
@@ -276,6 +311,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                     "the watcher's clean stop cancelled its registration");
                 var after = await source.Set("cfg/a", new HostedSetting("cfg/a", 3));
                 Assert.Equal((0, 0), (after.Watchers, after.Pruned));
+                await AssertNotificationsAccountedAsync(sets.Append(after).Sum(r => r.Notified), endpoint);
             }
             finally
             {
@@ -307,7 +343,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             {
                 var sourceA = a.Provider.GetRequiredService<IWatchSource<ServiceSetting>>();
                 var sourceB = b.Provider.GetRequiredService<IWatchSource<ServiceSetting>>();
-                await sourceA.Set("svc/shared", new ServiceSetting("svc/shared", 0));
+                var delivered = new long[] { (await sourceA.Set("svc/shared", new ServiceSetting("svc/shared", 0))).Notified };
                 watchers = await StartWatchersAsync(new Uri($"exchange:{endpoint}"), Enumerable.Range(0, WatchersPerProcess).Select(_ => Guid.NewGuid()).ToArray(),
                     "svc/shared");
 
@@ -317,7 +353,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                 {
                     var versions = new List<long>();
                     for (var i = 1; i <= ChangesPerSource; i++)
-                        versions.Add((await instance.Set("svc/shared", new ServiceSetting("svc/shared", offset + i))).Version);
+                    {
+                        var set = await instance.Set("svc/shared", new ServiceSetting("svc/shared", offset + i));
+                        Interlocked.Add(ref delivered[0], set.Notified);
+                        versions.Add(set.Version);
+                    }
                     return versions;
                 }
                 var both = await Task.WhenAll(Burst(sourceA, 1000), Burst(sourceB, 2000));
@@ -333,6 +373,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
                 Assert.Equal(WatchersPerProcess, next.Notified);
                 await Eventually.True(() => watchers.Watchers.All(w => w.Values["svc/shared"].Version == next.Version), Converge, "B alone notifies every watcher");
                 Assert.Equal(0, Volatile.Read(ref _backwards));
+                await AssertNotificationsAccountedAsync(Interlocked.Read(ref delivered[0]) + next.Notified, endpoint);
             }
             finally
             {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.EntityFrameworkCore.Workflow;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Workflow;
 using Microsoft.EntityFrameworkCore;
@@ -175,6 +176,20 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
                 return await scope.ServiceProvider.GetRequiredService<WorkflowRabbitDb>().Set<WorkflowEventState>().AsNoTracking().ToListAsync();
             }
 
+            /// <summary>
+            /// Every message sent (by id) is processed or waits for a person in the workflow store, and nowhere else: the
+            /// payment queue, the repair queue and their siblings (_error, _skipped) are empty.
+            /// </summary>
+            public Task AssertAccountedAsync(IEnumerable<Guid> sent, IEnumerable<Guid> processed, IEnumerable<Guid> waiting) =>
+                new MessageAccount()
+                    .Sent(sent)
+                    .Place("processed (by message id)", () => Ledger.ById.Keys.ToArray(), Expect.Ids(processed))
+                    .Place("waiting for a person (workflow store)", async _ =>
+                        PlaceReading.Of((await RowsAsync()).Where(r => r.CurrentState == "AwaitingPerson").Select(r => r.CorrelationId).ToArray()), Expect.Ids(waiting))
+                    .Endpoint(Queue, Expect.Empty)
+                    .Endpoint(RepairQueue, Expect.Empty)
+                    .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
+
             public static async Task<uint> DepthAsync(string queue)
             {
                 await using var connection = await Broker.Factory().CreateConnectionAsync();
@@ -280,6 +295,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
             Assert.Equal(2, deliveries.Received.GetValueOrDefault(chosen));
             var audit = (await rig.RowAsync(chosen))!.ReadAudit();
             Assert.Contains(audit, a => a is { Action: "edited", Actor: "person:frank" } && a.Detail!.Contains("message.amount: \"-1\" -> 42"));
+            await rig.AssertAccountedAsync(good.Concat(repairable).Concat(unrepairable), processed, waiting);
         }
 
         [Fact]
@@ -311,6 +327,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
                 "the fixed body is processed", TimeSpan.FromMilliseconds(100));
             Assert.Equal(1, rig.Ledger.ById.GetValueOrDefault(row.CorrelationId));
             Assert.Single(rig.Ledger.ById);
+            await rig.AssertAccountedAsync([id], [id], []);
         }
     }
 }

@@ -135,8 +135,8 @@ static class InboxInsert
 
     static string Build(DbContext db)
     {
-        var entity = db.Model.FindEntityType(typeof(InboxEntry))
-            ?? throw new InvalidOperationException($"{db.GetType().Name} does not map the inbox: call modelBuilder.AddEventForwardingEntities() in OnModelCreating.");
+        ForwardingModelBuilderExtensions.EnsureEventForwardingEntities(db);
+        var entity = db.Model.FindEntityType(typeof(InboxEntry))!;
         var sql = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<ISqlGenerationHelper>(db);
         var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
         string Column(string property) => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);

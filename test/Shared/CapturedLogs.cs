@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding;
+namespace MassTransit.Patterns.Testing;
 
 /// <summary>
 /// Every log entry of the buses and DbContexts given <see cref="Use"/>, for tests that assert what

@@ -72,28 +72,43 @@ public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCon
     }
 
     /// <summary>
-    /// Inserts the inbox row inside the transaction. The primary key makes a concurrent copy of the
-    /// message wait for this transaction and then fail, so one of them applies the message. Returns
-    /// false (transaction rolled back) when the message was already consumed.
+    /// Inserts the inbox row inside the transaction. Returns false (transaction rolled back) when the
+    /// message was already consumed. On PostgreSQL, SQLite and SQL Server the insert skips an existing
+    /// row (0 rows affected) instead of failing on the key, so a suppressed copy - normal operation -
+    /// makes EF Core log no failed command; a concurrent copy waits on the key until this transaction
+    /// ends and then skips (or inserts, if it rolled back). Other providers look for the row first and
+    /// insert plainly, so only copies arriving at the same moment fail on the key.
     /// </summary>
     async Task<bool> TryClaimAsync(Guid messageId, Guid consumerId, IDbContextTransaction transaction, CancellationToken cancellationToken)
     {
+        var statement = InboxInsert.For(_db);
         try
         {
-            // One INSERT statement, without the change tracker: this runs for every consumed message.
-            await _db.Database.ExecuteSqlRawAsync(InboxInsert.For(_db), [messageId, consumerId, DateTime.UtcNow], cancellationToken).ConfigureAwait(false);
-            return true;
+            if (!statement.SkipsDuplicate && await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
+            {
+                await RollbackQuietly(transaction).ConfigureAwait(false);
+                return false;
+            }
+
+            // One statement, without the change tracker: this runs for every consumed message.
+            var inserted = await _db.Database.ExecuteSqlRawAsync(statement.Sql, [messageId, consumerId, DateTime.UtcNow], cancellationToken).ConfigureAwait(false);
+            if (inserted > 0)
+                return true;
+            await RollbackQuietly(transaction).ConfigureAwait(false);
+            return false;
         }
         catch (Exception exception) when (exception is DbException or DbUpdateException)
         {
+            // A key violation of a plain insert, or a serialization failure under a stricter isolation level.
             await RollbackQuietly(transaction).ConfigureAwait(false);
-            var consumed = await _db.Set<InboxEntry>().AsNoTracking()
-                .AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken).ConfigureAwait(false);
-            if (consumed)
+            if (await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
                 return false;
             throw;
         }
     }
+
+    Task<bool> ConsumedAsync(Guid messageId, Guid consumerId, CancellationToken cancellationToken) =>
+        _db.Set<InboxEntry>().AsNoTracking().AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken);
 
     static async Task RollbackQuietly(IDbContextTransaction transaction)
     {
@@ -123,24 +138,40 @@ sealed class ForwardingConsumeOptions : OutboxConsumeOptions
 }
 
 /// <summary>
-/// The inbox claim as one parameterized INSERT, with the table and column names the application's
+/// The inbox claim as one parameterized statement, with the table and column names the application's
 /// model maps (schema, renamed table) quoted by its provider, built once per model (a DbContext type
-/// used with two providers has two models, and two statements).
+/// used with two providers has two models, and two statements). Where the provider has one, the
+/// statement skips an existing row instead of failing on the key: 1 row affected claims the message,
+/// 0 means a copy was consumed.
 /// </summary>
 static class InboxInsert
 {
-    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Statements = new();
+    /// <summary>The claim, and whether it skips an existing row (true) or fails on the key (a plain insert).</summary>
+    public sealed record Statement(string Sql, bool SkipsDuplicate);
 
-    public static string For(DbContext db) => Statements.GetValue(db.Model, _ => Build(db));
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, Statement> Statements = new();
 
-    static string Build(DbContext db)
+    public static Statement For(DbContext db) => Statements.GetValue(db.Model, _ => Build(db));
+
+    static Statement Build(DbContext db)
     {
-        var entity = db.Model.FindEntityType(typeof(InboxEntry))
-            ?? throw new InvalidOperationException($"{db.GetType().Name} does not map the inbox: call modelBuilder.AddEventForwardingEntities() in OnModelCreating.");
+        ForwardingModelBuilderExtensions.EnsureEventForwardingEntities(db);
+        var entity = db.Model.FindEntityType(typeof(InboxEntry))!;
         var sql = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<ISqlGenerationHelper>(db);
         var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
         string Column(string property) => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
-        return $"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ({Column(nameof(InboxEntry.MessageId))}, {Column(nameof(InboxEntry.ConsumerId))}, " +
-            $"{Column(nameof(InboxEntry.Consumed))}) VALUES ({{0}}, {{1}}, {{2}})";
+        var name = sql.DelimitIdentifier(table.Name, table.Schema);
+        var (messageId, consumerId, consumed) = (Column(nameof(InboxEntry.MessageId)), Column(nameof(InboxEntry.ConsumerId)), Column(nameof(InboxEntry.Consumed)));
+        var insert = $"INSERT INTO {name} ({messageId}, {consumerId}, {consumed})";
+        return db.Database.ProviderName switch
+        {
+            "Npgsql.EntityFrameworkCore.PostgreSQL" or "Microsoft.EntityFrameworkCore.Sqlite" =>
+                new Statement($"{insert} VALUES ({{0}}, {{1}}, {{2}}) ON CONFLICT DO NOTHING", true),
+            // The key-range lock (UPDLOCK, HOLDLOCK) makes a concurrent copy wait for this transaction, as the key does elsewhere.
+            "Microsoft.EntityFrameworkCore.SqlServer" =>
+                new Statement($"{insert} SELECT {{0}}, {{1}}, {{2}} WHERE NOT EXISTS (SELECT 1 FROM {name} WITH (UPDLOCK, HOLDLOCK) " +
+                    $"WHERE {messageId} = {{0}} AND {consumerId} = {{1}})", true),
+            _ => new Statement($"{insert} VALUES ({{0}}, {{1}}, {{2}})", false)
+        };
     }
 }

@@ -51,6 +51,9 @@ public static class EntityFrameworkOutboxRegistrationExtensions
     /// with the inbox row of the message and the outbox rows of what it sends and publishes; the
     /// message is acknowledged only after that commit, and a copy of a consumed message is
     /// acknowledged without running the consumer. Needs <see cref="AddPatternsEntityFrameworkOutbox{TDbContext}"/>.
+    /// A <typeparamref name="TDbContext"/> whose model does not map the tables
+    /// (<see cref="ForwardingModelBuilderExtensions.AddEventForwardingEntities"/>) fails here, when the
+    /// bus is configured, with <see cref="ConfigurationException"/> naming the call.
     /// </summary>
     public static void UsePatternsEntityFrameworkOutbox<TDbContext>(this IReceiveEndpointConfigurator configurator, IRegistrationContext context,
         Action<ForwardingEndpointOptions>? configure = null)
@@ -61,9 +64,18 @@ public static class EntityFrameworkOutboxRegistrationExtensions
         var options = new ForwardingEndpointOptions();
         configure?.Invoke(options);
         options.EnsureValid();
+        EnsureModel<TDbContext>(context.GetRequiredService<IServiceScopeFactory>());
 
         var observer = new ForwardingConsumePipeSpecificationObserver<TDbContext>(configurator, context, options);
         configurator.ConnectConsumerConfigurationObserver(observer);
         configurator.ConnectSagaConfigurationObserver(observer);
+    }
+
+    /// <summary>Builds the model of a <typeparamref name="TDbContext"/> from the container (no connection is opened) and checks that it maps the tables.</summary>
+    internal static void EnsureModel<TDbContext>(IServiceScopeFactory scopes)
+        where TDbContext : DbContext
+    {
+        using var scope = scopes.CreateScope();
+        ForwardingModelBuilderExtensions.EnsureEventForwardingEntities(scope.ServiceProvider.GetRequiredService<TDbContext>());
     }
 }

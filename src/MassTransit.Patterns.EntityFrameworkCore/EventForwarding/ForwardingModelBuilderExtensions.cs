@@ -50,4 +50,22 @@ public static class ForwardingModelBuilderExtensions
         lease.Property(x => x.Name).HasMaxLength(64);
         return modelBuilder;
     }
+
+    /// <summary>
+    /// Throws <see cref="ConfigurationException"/> naming the missing call when <paramref name="db"/>'s
+    /// model does not map the inbox, the outbox and the delivery lease. Run when the bus is configured
+    /// and when the delivery service starts, so that a forgotten mapping fails the start instead of
+    /// the first message.
+    /// </summary>
+    public static void EnsureEventForwardingEntities(DbContext db)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var missing = new[] { typeof(InboxEntry), typeof(OutboxEntry), typeof(OutboxLease) }
+            .Where(type => db.Model.FindEntityType(type) is null)
+            .Select(type => type.Name)
+            .ToList();
+        if (missing.Count > 0)
+            throw new ConfigurationException($"{db.GetType().Name} does not map the event forwarding tables ({string.Join(", ", missing)} missing): " +
+                $"call modelBuilder.AddEventForwardingEntities() in {db.GetType().Name}.OnModelCreating (and add the tables to its migrations).");
+    }
 }

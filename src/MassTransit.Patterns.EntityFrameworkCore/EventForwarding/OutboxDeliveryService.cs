@@ -53,6 +53,17 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
     /// <summary>Whether this instance held the delivery lease at its last attempt.</summary>
     public bool HoldsLease => _holding;
 
+    /// <summary>
+    /// Fails the host start (<see cref="ConfigurationException"/>) when <typeparamref name="TDbContext"/>
+    /// does not map the forwarding tables, whether or not this instance delivers: an API handler's
+    /// outbox rows need them too. Then starts the delivery loop.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        EntityFrameworkOutboxRegistrationExtensions.EnsureModel<TDbContext>(_scopes);
+        return base.StartAsync(cancellationToken);
+    }
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

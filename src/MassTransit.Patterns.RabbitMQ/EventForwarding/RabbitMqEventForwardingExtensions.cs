@@ -43,8 +43,7 @@ public static class RabbitMqEventForwardingExtensions
         configurator.ConnectSendObserver(guard);
         configurator.ConnectPublishObserver(guard);
 
-        check.Add(HostCheck);
-        check.Add(endpoints.Check);
+        check.AddTransport("RabbitMQ", HostCheck, endpoints.Check);
         return check;
     }
 

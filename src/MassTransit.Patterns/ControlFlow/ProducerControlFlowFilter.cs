@@ -26,6 +26,7 @@ public sealed partial class ProducerControlFlowGate
     readonly ILogger _logger;
     readonly TimeProvider _time;
     readonly ConcurrentDictionary<string, RateGate> _rates = new(StringComparer.OrdinalIgnoreCase);
+    readonly ConcurrentDictionary<(Type, string), byte> _publishesReported = new();
 
     /// <summary>Creates the gate.</summary>
     public ProducerControlFlowGate(FlowControlStateStore store, ProducerControlFlowOptions options, ILogger logger, TimeProvider? time = null)
@@ -38,11 +39,20 @@ public sealed partial class ProducerControlFlowGate
     }
 
     /// <summary>Holds the caller as the state of <paramref name="queue"/> requires; throws <see cref="BackPressureException"/> to refuse.</summary>
-    public async ValueTask PassAsync(string queue, CancellationToken cancellationToken)
+    public ValueTask PassAsync(string queue, CancellationToken cancellationToken) => PassAsync(queue, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PassAsync(string, CancellationToken)"/>, for a publish of <paramref name="publishedType"/>:
+    /// the first time a publish of that type is held for <paramref name="queue"/>, warns that every
+    /// subscriber of the type is held with it (a publish is one message to all of them).
+    /// </summary>
+    internal async ValueTask PassAsync(string queue, Type? publishedType, CancellationToken cancellationToken)
     {
         var status = _store.Get(queue);
         if (status.State == FlowState.Normal)
             return;
+        if (publishedType is not null && _publishesReported.TryAdd((publishedType, queue), 0))
+            LogPublishHeld(queue, status.State, publishedType.FullName ?? publishedType.Name);
 
         var started = Stopwatch.GetTimestamp();
         var tag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
@@ -106,6 +116,12 @@ public sealed partial class ProducerControlFlowGate
         return new BackPressureException(status.Queue, status.State, status.Statement?.Depth ?? 0, status.Mark, reason);
     }
 
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning,
+        Message = "Flow control of {Queue} ({State}) holds a publish of {MessageType}: a publish is one message to every subscriber of the type, " +
+            "so every subscriber of {MessageType} is slowed with {Queue}, not only it. To throttle {Queue} alone, send to it instead of " +
+            "publishing (a send is held by its destination's state only). Reported once per type and queue.")]
+    partial void LogPublishHeld(string queue, FlowState state, string messageType);
+
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning,
         Message = "Flow control of {Queue} ({State}) expired at {ExpiredAt} with no renewal from its monitor: producers resume normal sending.")]
     partial void LogLeaseExpired(string queue, FlowState state, DateTimeOffset expiredAt);
@@ -151,7 +167,10 @@ sealed class ProducerControlFlowSendFilter<T>(ProducerControlFlowGate gate) : IF
     public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
 }
 
-/// <summary>Holds a published message by the flow state of every watched queue that consumes its type.</summary>
+/// <summary>
+/// Holds a published message by the flow state of every watched queue that consumes its type. The
+/// publish is one message to every subscriber, so it holds them all (the gate warns once per type).
+/// </summary>
 sealed class ProducerControlFlowPublishFilter<T>(ProducerControlFlowGate gate, FlowControlStateStore store) : IFilter<PublishContext<T>>
     where T : class
 {
@@ -160,7 +179,7 @@ sealed class ProducerControlFlowPublishFilter<T>(ProducerControlFlowGate gate, F
     public async Task Send(PublishContext<T> context, IPipe<PublishContext<T>> next)
     {
         foreach (var queue in store.QueuesConsuming(MessageTypeUrn))
-            await gate.PassAsync(queue, context.CancellationToken).ConfigureAwait(false);
+            await gate.PassAsync(queue, typeof(T), context.CancellationToken).ConfigureAwait(false);
         await next.Send(context).ConfigureAwait(false);
     }
 

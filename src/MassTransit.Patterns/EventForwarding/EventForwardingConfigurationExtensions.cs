@@ -30,8 +30,13 @@ public static class EventForwardingConfigurationExtensions
     /// <summary>
     /// Applies event forwarding to a bus on any transport: the start-up check that fails (or warns)
     /// when a setting undoes the guarantee. Options come from <see cref="AddEventForwarding"/> (defaults
-    /// when it was not called). On RabbitMQ use the RabbitMQ overload, which adds the broker's checks,
-    /// persistent and confirmed sends and quorum queues; call it before <c>ConfigureEndpoints</c>.
+    /// when it was not called). On RabbitMQ use the RabbitMQ overload (<c>using
+    /// MassTransit.Patterns.RabbitMQ.EventForwarding;</c>), which adds the broker's checks, persistent
+    /// and confirmed sends and quorum queues; call it before <c>ConfigureEndpoints</c>. Which overload
+    /// the compiler binds depends on the usings, so this one refuses a RabbitMQ bus (found by its
+    /// address when the bus starts) that the RabbitMQ overload did not configure: an
+    /// <see cref="EventForwardingViolationSeverity.Error"/> violation naming the fix. On a transport
+    /// no package checks (other than in-memory) it reports a warning.
     /// </summary>
     /// <returns>The start-up check, to which a transport package adds its own checks.</returns>
     public static EventForwardingStartupCheck UseEventForwarding(this IBusFactoryConfigurator configurator, IRegistrationContext context)
@@ -41,7 +46,7 @@ public static class EventForwardingConfigurationExtensions
 
         var options = ResolveOptions(context);
         var check = new EventForwardingStartupCheck(options, CreateLogger(context), () => context.GetService<IBusInstance>());
-        check.Add(TransportCheck);
+        check.Add(c => TransportCheck(c, check.Transport));
         configurator.ConnectBusObserver(check);
         return check;
     }
@@ -54,11 +59,31 @@ public static class EventForwardingConfigurationExtensions
     public static ILogger CreateLogger(IServiceProvider provider) =>
         provider.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
 
-    static IEnumerable<EventForwardingViolation> TransportCheck(EventForwardingCheckContext context)
+    /// <summary>
+    /// What the transport-agnostic checks can say about the transport, from the bus address's scheme
+    /// (public, whatever package configured the bus): in-memory is a warning; a transport whose package
+    /// checks were not applied is an error on RabbitMQ (its package has them) and a warning elsewhere.
+    /// </summary>
+    static IEnumerable<EventForwardingViolation> TransportCheck(EventForwardingCheckContext context, string? checkedTransport)
     {
-        var host = context.BusInstance?.HostConfiguration;
-        if (host is not null && host.GetType().Name.StartsWith("InMemory", StringComparison.Ordinal))
+        var scheme = context.Bus.Address.Scheme;
+        if (scheme == "loopback")
+        {
             yield return new EventForwardingViolation("transport", "the in-memory transport keeps queued messages in process memory: a crash loses them " +
                 "(no broker confirms, no persistence). Use it for tests; run a broker for the guarantee.", EventForwardingViolationSeverity.Warning);
+            yield break;
+        }
+        if (checkedTransport is not null)
+            yield break;
+
+        if (scheme is "rabbitmq" or "rabbitmqs")
+            yield return new EventForwardingViolation("transport RabbitMQ: the RabbitMQ checks were not applied",
+                "cfg.UseEventForwarding(context) bound the transport-agnostic overload, which cannot see publisher confirms, queue settings or " +
+                "non-persistent sends. Add `using MassTransit.Patterns.RabbitMQ.EventForwarding;` where the bus is configured, so that the " +
+                "RabbitMQ overload binds (package MassTransit.Patterns.RabbitMQ).");
+        else
+            yield return new EventForwardingViolation($"transport {scheme}: no transport checks",
+                $"no package checks the settings of the '{scheme}' transport (confirmed sends, durable queues): only the transport-agnostic " +
+                "checks run.", EventForwardingViolationSeverity.Warning);
     }
 }

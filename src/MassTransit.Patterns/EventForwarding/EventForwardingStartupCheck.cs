@@ -36,11 +36,35 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     /// <summary>The violations found by the last run (empty before the bus starts).</summary>
     public IReadOnlyList<EventForwardingViolation> Violations { get; private set; } = [];
 
+    /// <summary>
+    /// The transport whose own settings are checked (set by the transport package's
+    /// <c>UseEventForwarding</c> through <see cref="AddTransport"/>); null when only the
+    /// transport-agnostic checks run. On a broker transport with no transport checks the start is
+    /// refused: see <see cref="EventForwardingConfigurationExtensions.UseEventForwarding"/>.
+    /// </summary>
+    public string? Transport { get; private set; }
+
     /// <summary>Adds a check, run when the bus starts.</summary>
     public EventForwardingStartupCheck Add(Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>> check)
     {
         ArgumentNullException.ThrowIfNull(check);
         _checks.Add(check);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the checks of a transport package and records that <paramref name="transport"/>'s own
+    /// settings (publisher confirms, queues, sends...) are checked on this bus.
+    /// </summary>
+    public EventForwardingStartupCheck AddTransport(string transport, params Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>>[] checks)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(transport);
+        ArgumentNullException.ThrowIfNull(checks);
+        if (Transport is not null && Transport != transport)
+            throw new ConfigurationException($"Event forwarding: the checks of {Transport} are already applied to this bus; {transport}'s cannot be added too.");
+        Transport = transport;
+        foreach (var check in checks)
+            Add(check);
         return this;
     }
 

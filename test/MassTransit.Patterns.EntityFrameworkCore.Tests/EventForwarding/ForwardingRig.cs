@@ -71,9 +71,12 @@ public sealed class ForwardingRig : IAsyncDisposable
     public ReceiveLog Received => _provider.GetRequiredService<ReceiveLog>();
 
     public static async Task<ForwardingRig> StartAsync(ForwardingDatabase database, Action<ForwardingEndpointOptions>? endpoint = null,
-        Action<IReceiveEndpointConfigurator>? beforeConsumers = null, Action<EntityFrameworkOutboxOptions>? outbox = null)
+        Action<IReceiveEndpointConfigurator>? beforeConsumers = null, Action<EntityFrameworkOutboxOptions>? outbox = null,
+        Action<IServiceCollection>? configureServices = null)
     {
-        var services = new ServiceCollection()
+        var services = new ServiceCollection();
+        configureServices?.Invoke(services);
+        services
             .AddSingleton<ForwardedLog>()
             .AddSingleton<ReceiveLog>()
             .AddDbContext<ForwardingDb>(database.Configure);

@@ -69,14 +69,31 @@ public sealed class SqlServerForwardingScriptTests
     }
 
     [Fact]
-    public void The_inbox_claim_is_one_insert_into_the_mapped_table_quoted_for_SQL_Server()
+    public void The_inbox_claim_is_one_guarded_insert_into_the_mapped_table_quoted_for_SQL_Server()
     {
         using var db = Create();
-        Assert.Equal("INSERT INTO [ForwardingInbox] ([MessageId], [ConsumerId], [Consumed]) VALUES ({0}, {1}, {2})", InboxInsert.For(db));
+        var claim = InboxInsert.For(db);
+        Assert.True(claim.SkipsDuplicate);
+        Assert.Equal("INSERT INTO [ForwardingInbox] ([MessageId], [ConsumerId], [Consumed]) SELECT {0}, {1}, {2} WHERE NOT EXISTS " +
+            "(SELECT 1 FROM [ForwardingInbox] WITH (UPDLOCK, HOLDLOCK) WHERE [MessageId] = {0} AND [ConsumerId] = {1})", claim.Sql);
 
         using var renamed = new RenamedInboxDb(new DbContextOptionsBuilder<RenamedInboxDb>()
             .UseSqlServer("Server=127.0.0.1,1;Database=never_connected;User Id=sa;Password=unused;TrustServerCertificate=True").Options);
-        Assert.Equal("INSERT INTO [messaging].[Inbox] ([MessageId], [ConsumerId], [Consumed]) VALUES ({0}, {1}, {2})", InboxInsert.For(renamed));
+        Assert.Equal("INSERT INTO [messaging].[Inbox] ([MessageId], [ConsumerId], [Consumed]) SELECT {0}, {1}, {2} WHERE NOT EXISTS " +
+            "(SELECT 1 FROM [messaging].[Inbox] WITH (UPDLOCK, HOLDLOCK) WHERE [MessageId] = {0} AND [ConsumerId] = {1})", InboxInsert.For(renamed).Sql);
+    }
+
+    [Fact]
+    public async Task The_guarded_claim_is_sent_as_one_command_with_its_three_parameters_reused()
+    {
+        var capture = new CaptureSql();
+        await using var db = Create(capture);
+
+        await db.Database.ExecuteSqlRawAsync(InboxInsert.For(db).Sql, [Guid.NewGuid(), Guid.NewGuid(), DateTime.UtcNow]);
+
+        var sent = Assert.Single(capture.Statements);
+        Assert.Equal("INSERT INTO [ForwardingInbox] ([MessageId], [ConsumerId], [Consumed]) SELECT @p0, @p1, @p2 WHERE NOT EXISTS " +
+            "(SELECT 1 FROM [ForwardingInbox] WITH (UPDLOCK, HOLDLOCK) WHERE [MessageId] = @p0 AND [ConsumerId] = @p1)", sent);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed class WorkflowEventOptions : IPatternOptions
     readonly List<Func<Exception, bool>> _transient = [];
     readonly List<Func<Exception, bool>> _errorPath = [];
     bool _transientDefaults = true;
-    readonly List<Func<ConsumeContext, string?>> _keys = [];
+    readonly List<Func<ConsumeContext, KeyedMessage?>> _keys = [];
 
     /// <summary>The workflow processor's address; by default <c>queue:workflow-repair</c> (see <see cref="WorkflowProcessorOptions.QueueName"/>).</summary>
     public Uri RepairAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
@@ -45,20 +45,20 @@ public sealed class WorkflowEventOptions : IPatternOptions
         where T : class
     {
         ArgumentNullException.ThrowIfNull(key);
-        _keys.Add(context => context.TryGetMessage<T>(out var message) ? key(message.Message) : null);
+        _keys.Add(context => context.TryGetMessage<T>(out var message) && key(message.Message) is { Length: > 0 } value ? new KeyedMessage(value, message.NotifyConsumed) : null);
         return this;
     }
 
     /// <summary>True when some message type is held by key.</summary>
     public bool HoldsByKey => _keys.Count > 0;
 
-    internal string? KeyOf(ConsumeContext context)
+    internal KeyedMessage? KeyOf(ConsumeContext context)
     {
         try
         {
             foreach (var key in _keys)
-                if (key(context) is { Length: > 0 } value)
-                    return value;
+                if (key(context) is { } keyed)
+                    return keyed;
         }
         catch (Exception)
         {
@@ -152,6 +152,9 @@ public sealed class WorkflowEventOptions : IPatternOptions
             validator.NotNegative(max, nameof(MaxRepairAttempts));
     }
 }
+
+/// <summary>A message's hold key, and how to report the message consumed as the type the key was read from (when it is held).</summary>
+sealed record KeyedMessage(string Key, Func<TimeSpan, string, Task> NotifyConsumed);
 
 /// <summary>What the workflow event filter does with a failure.</summary>
 public enum WorkflowDecision

@@ -57,7 +57,8 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
                     await next.Send(scope).ConfigureAwait(false);
                     break;
                 }
-                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(exception) && !context.CancellationToken.IsCancellationRequested)
+                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(scope.ConsumerFailure(exception))
+                                                  && !context.CancellationToken.IsCancellationRequested)
                 {
                     // Retried in place: this attempt's faults are not reported, the next attempt gets a fresh scope.
                     scope = new FaultDeferringConsumeContext(context);
@@ -65,9 +66,12 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
                 }
             }
         }
-        catch (Exception exception) when (options.Classify(exception) == WorkflowDecision.Delegate && !context.CancellationToken.IsCancellationRequested)
+        // Only a shutdown (this context's token cancelled) bypasses the pattern: a cancellation exception while
+        // nothing is stopping (HttpClient's timeout) is classified like any other failure.
+        catch (Exception thrown) when (!context.CancellationToken.IsCancellationRequested
+                                       && options.Classify(scope.ConsumerFailure(thrown)) == WorkflowDecision.Delegate)
         {
-            if (await HandOffAsync(context, exception, key).ConfigureAwait(false) is { } report)
+            if (await HandOffAsync(context, scope.ConsumerFailure(thrown), key).ConfigureAwait(false) is { } report)
             {
                 // The hand-off is confirmed: the original counts as consumed (by the hand-off), as MassTransit's
                 // redelivery filter does once a redelivery is scheduled; its faults are dropped.
@@ -204,6 +208,21 @@ sealed class FaultDeferringConsumeContext(ConsumeContext context) : ConsumeConte
                 () => _context.NotifyFaulted(context, duration, consumerType, exception),
                 (elapsed, handOff) => _context.NotifyConsumed(context, elapsed, handOff)));
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The failure to classify: what the consumer threw. MassTransit's consumer filters replace a cancellation
+    /// exception thrown while the consume context's token is not cancelled (HttpClient's timeout) with a
+    /// <see cref="ConsumerCanceledException"/> without inner exception; the consumer's own exception is the one
+    /// they reported as its fault.
+    /// </summary>
+    public Exception ConsumerFailure(Exception thrown)
+    {
+        if (thrown is not ConsumerCanceledException)
+            return thrown;
+        lock (_pending)
+            return _pending.LastOrDefault(p => p.Exception is OperationCanceledException || p.Exception.GetBaseException() is OperationCanceledException)?.Exception
+                ?? thrown;
     }
 
     public async Task NotifyPendingFaults()

@@ -83,7 +83,8 @@ public sealed class WorkflowEventOptions : IPatternOptions
     /// <summary>
     /// Retries failures with <typeparamref name="TException"/> in place first (<see cref="RetryLimit"/>
     /// times, <see cref="RetryInterval"/> apart). The first call replaces the default transient set
-    /// (<see cref="TimeoutException"/>).
+    /// (a <see cref="TimeoutException"/>, also as an inner exception: <c>HttpClient</c> reports its timeout as a
+    /// <see cref="TaskCanceledException"/> around one).
     /// </summary>
     public WorkflowEventOptions RetryInPlace<TException>(Func<TException, bool>? when = null)
         where TException : Exception
@@ -110,16 +111,26 @@ public sealed class WorkflowEventOptions : IPatternOptions
     {
         ArgumentNullException.ThrowIfNull(exception);
         if (_transientDefaults)
-            return exception is TimeoutException;
+            return IsTimeout(exception);
         return _transient.Any(m => m(exception));
     }
 
-    /// <summary>What happens to a failure that reached the filter (after any in-place retries).</summary>
+    static bool IsTimeout(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is TimeoutException)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// What happens to a failure that reached the filter (after any in-place retries). A cancellation
+    /// exception is classified like any other: the filter itself lets a failure bypass the pattern only
+    /// when the consume context's token is cancelled (the endpoint is stopping).
+    /// </summary>
     public WorkflowDecision Classify(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        if (exception is OperationCanceledException)
-            return WorkflowDecision.ErrorPath;
         if (_errorPath.Any(m => m(exception)))
             return WorkflowDecision.ErrorPath;
         if (IsTransient(exception))

@@ -28,14 +28,22 @@ namespace MassTransit.Patterns.Tests.Workflow
         /// <summary>The transient failure thrown (default a plain <see cref="TimeoutException"/>).</summary>
         public Func<Exception>? TransientFailure;
 
+        /// <summary>When set, the consumer signals it and waits until the consume context's token is cancelled (a bus stopping).</summary>
+        public TaskCompletionSource? WaitForShutdown;
+
         public int ProcessedCount(Guid id) => Processed.TryGetValue(id, out var n) ? n : 0;
     }
 
     /// <summary>Rejects orders without a currency or with a quantity below one; fails transiently first when asked.</summary>
     public sealed class OrderConsumer(OrderLedger ledger) : IConsumer<PlaceOrder>
     {
-        public Task Consume(ConsumeContext<PlaceOrder> context)
+        public async Task Consume(ConsumeContext<PlaceOrder> context)
         {
+            if (ledger.WaitForShutdown is { } started)
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
             var id = context.GetWorkflowOriginalMessageId()!.Value;
             if (ledger.FailTransientlyTimes > 0 && ledger.TransientFailures.AddOrUpdate(id, 1, (_, n) => n + 1) <= ledger.FailTransientlyTimes)
                 throw ledger.TransientFailure?.Invoke() ?? new TimeoutException("the database is slow");
@@ -45,7 +53,6 @@ namespace MassTransit.Patterns.Tests.Workflow
                 throw new InvalidOrderException($"quantity {context.Message.Quantity}");
             ledger.Processed.AddOrUpdate(id, 1, (_, n) => n + 1);
             ledger.Sequence.Enqueue(id);
-            return Task.CompletedTask;
         }
     }
 
@@ -167,7 +174,8 @@ namespace MassTransit.Patterns.Tests.Workflow
         public WorkflowEventClient Client { get; }
 
         public static async Task<WorkflowRig> StartAsync(Action<WorkflowEventOptions>? endpoint = null, Action<IBusRegistrationConfigurator>? repairers = null,
-            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null, bool holdByKey = false, bool observeDeadEnds = false)
+            int maxRepairAttempts = 3, Action<IConsumerConfigurator<OrderConsumer>>? consumer = null, bool holdByKey = false, bool observeDeadEnds = false,
+            TimeSpan? consumerStopTimeout = null)
         {
             var services = new ServiceCollection().AddSingleton<OrderLedger>().AddSingleton(new SettledCounter(Queue));
             var deadEnds = observeDeadEnds ? new DeadEndCounter(DeadEndQueues) : null;
@@ -205,6 +213,8 @@ namespace MassTransit.Patterns.Tests.Workflow
                 });
             });
             services.Configure<TestHarnessOptions>(o => o.TestTimeout = TimeSpan.FromSeconds(60));
+            if (consumerStopTimeout is { } stopTimeout)
+                services.Configure<MassTransitHostOptions>(o => o.ConsumerStopTimeout = stopTimeout);
             var provider = services.BuildServiceProvider(true);
             var rig = new WorkflowRig(provider);
             rig.Harness.Bus.ConnectReceiveObserver(rig.Settled);

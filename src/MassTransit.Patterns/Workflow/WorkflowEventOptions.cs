@@ -1,3 +1,4 @@
+using MassTransit.Patterns.Addressing;
 using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.Workflow;
@@ -14,8 +15,23 @@ public sealed class WorkflowEventOptions : IPatternOptions
     bool _transientDefaults = true;
     readonly List<Func<ConsumeContext, KeyedMessage?>> _keys = [];
 
-    /// <summary>The workflow processor's address; by default <c>queue:workflow-repair</c> (see <see cref="WorkflowProcessorOptions.QueueName"/>).</summary>
-    public Uri RepairAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+    Uri? _repairAddress;
+
+    /// <summary>
+    /// The workflow processor's address. Left unset, it follows the processor registered in the same container
+    /// (<c>queue:</c> + <see cref="WorkflowProcessorOptions.QueueName"/>, when <c>UseWorkflowEvent</c> is given the
+    /// registration context), else <c>queue:workflow-repair</c>. Set to another queue than that processor's, the
+    /// start fails. Set it for a processor in another process, or to <c>exchange:NAME</c> on RabbitMQ when the
+    /// processor's queue has arguments.
+    /// </summary>
+    public Uri RepairAddress
+    {
+        get => _repairAddress ?? WorkflowProcessorOptions.DefaultAddress;
+        set => _repairAddress = value;
+    }
+
+    /// <summary>True when <see cref="RepairAddress"/> was set.</summary>
+    internal bool RepairAddressSet => _repairAddress is not null;
 
     /// <summary>Automatic repair attempts for this endpoint's messages before a person must act; null uses the processor's <see cref="WorkflowProcessorOptions.MaxRepairAttempts"/>.</summary>
     public int? MaxRepairAttempts { get; set; }
@@ -183,8 +199,27 @@ public sealed class WorkflowProcessorOptions : IPatternOptions
     /// <summary>The processor's default queue name.</summary>
     public const string DefaultQueueName = "workflow-repair";
 
-    /// <summary>The queue the saga (and the person's commands) listen on.</summary>
+    internal static Uri DefaultAddress => new("queue:" + DefaultQueueName);
+
+    /// <summary>
+    /// The queue the saga (and the person's commands) listen on: the one source of the processor's address for
+    /// the endpoints' <c>UseWorkflowEvent</c>, the hold loader and the <see cref="WorkflowEventClient"/> registered
+    /// in the same container.
+    /// </summary>
     public string QueueName { get; set; } = DefaultQueueName;
+
+    /// <summary>The processor's address: <c>queue:</c> + <see cref="QueueName"/>.</summary>
+    public Uri Address => new("queue:" + QueueName);
+
+    /// <summary>
+    /// Checks that <paramref name="address"/>, set as <paramref name="option"/>, names this processor's queue
+    /// (any form: <c>queue:</c>, <c>exchange:</c>, a full address): a hand-off to another queue would pile up
+    /// where nothing reads it.
+    /// </summary>
+    internal void RequireNamedBy(Uri address, OptionsValidator validator, string option) =>
+        validator.Require(string.Equals(AddressNames.EntityName(address), QueueName, StringComparison.Ordinal), option,
+            $"is {address}, but the workflow processor in this container listens on WorkflowProcessorOptions.QueueName '{QueueName}': "
+            + "leave it unset to follow the processor, or set it to that queue.");
 
     /// <summary>Automatic repair attempts (resubmissions of a repaired copy) before a person must act, unless the endpoint says otherwise.</summary>
     public int MaxRepairAttempts { get; set; } = 3;

@@ -77,6 +77,21 @@ public sealed class WorkflowHandOffAccountingTests
     }
 
     [Fact]
+    public async Task A_message_handed_off_after_the_consumers_own_UseMessageRetry_gave_up_leaves_no_copy_in_skipped_or_error()
+    {
+        await using var rig = await WorkflowRig.StartAsync(o => o.RetryLimit = 0, consumer: c => c.UseMessageRetry(r => r.Immediate(2)), observeDeadEnds: true);
+        rig.Ledger.FailTransientlyTimes = 100; // never recovers
+
+        var id = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 1, "EUR"));
+
+        await rig.WaitForStateAsync(id, "AwaitingPerson", "handed off once MassTransit's retry gave up");
+        await Eventually.True(() => rig.Settled.Total == 1, TimeSpan.FromSeconds(20), "the delivery settles");
+        await rig.Harness.InactivityTask;
+        Assert.Equal(3, rig.Ledger.TransientFailures[id]);
+        Assert.True(rig.DeadEnds!.Total == 0, "nothing reaches a dead end: " + string.Join(", ", rig.DeadEnds.Arrived.Select(x => $"{x.Key}: {x.Value.Count}")));
+    }
+
+    [Fact]
     public async Task Held_messages_leave_no_copy_in_skipped_and_are_processed_in_key_order_after_the_leader_is_resolved()
     {
         await using var rig = await WorkflowRig.StartAsync(holdByKey: true, observeDeadEnds: true);

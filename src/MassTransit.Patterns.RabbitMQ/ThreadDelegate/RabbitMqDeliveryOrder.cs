@@ -1,52 +1,96 @@
-using System.Runtime.CompilerServices;
+using MassTransit.Patterns.RabbitMQ.ThreadDelegate;
 using MassTransit.Patterns.ThreadDelegate;
+using MassTransit.RabbitMqTransport;
 
-namespace MassTransit.Patterns.RabbitMQ.ThreadDelegate;
-
-/// <summary>
-/// RabbitMQ's delivery order for the thread delegate: the broker numbers the deliveries of a channel
-/// 1, 2, 3... (the delivery tag), and MassTransit consumes each receive endpoint on its own channel,
-/// so the consumer tag names the stream and the delivery tag is the exact position, whatever the
-/// endpoint's prefetch and concurrency. Registered automatically when this assembly loads; set
-/// <see cref="ThreadDelegateOptions.DeliveryOrder"/> (or call <see cref="RabbitMqThreadDelegateExtensions.UseRabbitMqDeliveryTags"/>) to be explicit.
-/// </summary>
-public sealed class RabbitMqDeliveryOrder : IDeliveryOrder
+namespace MassTransit.Patterns.RabbitMQ.ThreadDelegate
 {
-    /// <summary>The one instance.</summary>
-    public static RabbitMqDeliveryOrder Instance { get; } = new();
-
-    RabbitMqDeliveryOrder()
+    /// <summary>
+    /// RabbitMQ's delivery order for the thread delegate: the broker numbers the deliveries of a channel
+    /// 1, 2, 3... (the delivery tag), and MassTransit consumes each receive endpoint on its own channel,
+    /// so the channel names the stream and the delivery tag is the exact
+    /// position, whatever the endpoint's prefetch and concurrency. Chosen with <c>o.UseRabbitMqDeliveryOrder()</c> (or the
+    /// <c>UseThreadDelegate</c> overload of a RabbitMQ receive endpoint).
+    /// </summary>
+    public sealed class RabbitMqDeliveryOrder : IDeliveryOrder
     {
-    }
+        /// <summary>The one instance.</summary>
+        public static RabbitMqDeliveryOrder Instance { get; } = new();
 
-    /// <inheritdoc />
-    public bool TryGetPosition(ReceiveContext context, out object stream, out long position)
-    {
-        if (context is RabbitMqBasicConsumeContext rabbit || context.TryGetPayload(out rabbit!))
+        RabbitMqDeliveryOrder()
         {
-            stream = rabbit.ConsumerTag;
-            position = (long)rabbit.DeliveryTag;
-            return rabbit.ConsumerTag is not null;
         }
-        stream = "";
-        position = 0;
-        return false;
-    }
 
-#pragma warning disable CA2255 // Registering the transport's delivery order when the transport package loads is the point.
-    [ModuleInitializer]
-    internal static void Register() => DeliveryOrders.Register(Instance);
-#pragma warning restore CA2255
+        /// <inheritdoc />
+        public bool TryGetPosition(ReceiveContext context, out object stream, out long position)
+        {
+            if (context is RabbitMqBasicConsumeContext rabbit || context.TryGetPayload(out rabbit!))
+            {
+                // Delivery tags count per channel. MassTransit consumes again with the same consumer tag
+                // after a restart or a reconnect, on a new channel whose tags start again at 1, and the
+                // first deliveries of a consume can carry no consumer tag yet: the channel names the stream.
+                position = (long)rabbit.DeliveryTag;
+                if (context.TryGetPayload<ChannelContext>(out var channel))
+                {
+                    stream = channel.Channel;
+                    return true;
+                }
+                stream = rabbit.ConsumerTag ?? "";
+                return rabbit.ConsumerTag is not null;
+            }
+            stream = "";
+            position = 0;
+            return false;
+        }
+
+        /// <summary>Delivery tags exist only on a RabbitMQ receive endpoint.</summary>
+        public bool Supports(IReceiveEndpointConfigurator endpoint) => endpoint is IRabbitMqReceiveEndpointConfigurator;
+
+        /// <summary>
+        /// A delivery left unacknowledged goes back to the queue, in its place, when MassTransit closes
+        /// the endpoint's channel (at stop): the thread delegate may return deliveries that would
+        /// otherwise run ahead of one the transport dropped while stopping.
+        /// </summary>
+        public bool ReturnsCanceledDeliveries => true;
+    }
 }
 
-/// <summary>RabbitMQ helpers of the thread delegate pattern.</summary>
-public static class RabbitMqThreadDelegateExtensions
+namespace MassTransit
 {
-    /// <summary>Orders deliveries by their RabbitMQ delivery tag (exact delivery order per channel).</summary>
-    public static ThreadDelegateOptions UseRabbitMqDeliveryTags(this ThreadDelegateOptions options)
+    /// <summary>The thread delegate on RabbitMQ: per-key order by delivery tag.</summary>
+    public static class RabbitMqThreadDelegateExtensions
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.DeliveryOrder = RabbitMqDeliveryOrder.Instance;
-        return options;
+        /// <summary>Orders deliveries by their RabbitMQ delivery tag (exact delivery order per channel).</summary>
+        public static ThreadDelegateOptions UseRabbitMqDeliveryOrder(this ThreadDelegateOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            options.DeliveryOrder = RabbitMqDeliveryOrder.Instance;
+            return options;
+        }
+
+        /// <summary>
+        /// The thread delegate on a RabbitMQ receive endpoint, ordered by delivery tag (see
+        /// <see cref="ThreadDelegateConfigurationExtensions.UseThreadDelegate(IReceiveEndpointConfigurator, Action{ThreadDelegateOptions})"/>).
+        /// </summary>
+        public static ThreadDelegateOptions UseThreadDelegate(this IRabbitMqReceiveEndpointConfigurator configurator, Action<ThreadDelegateOptions> configure)
+        {
+            ArgumentNullException.ThrowIfNull(configure);
+            return ThreadDelegateConfigurationExtensions.UseThreadDelegate(configurator, o =>
+            {
+                o.UseRabbitMqDeliveryOrder();
+                configure(o);
+            });
+        }
+
+        /// <summary>Orders messages of type <typeparamref name="T"/> by <paramref name="key"/> on a RabbitMQ receive endpoint, by delivery tag.</summary>
+        public static ThreadDelegateOptions UseThreadDelegate<T>(this IRabbitMqReceiveEndpointConfigurator configurator, Func<T, string?> key, Action<ThreadDelegateOptions>? configure = null)
+            where T : class
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            return configurator.UseThreadDelegate(o =>
+            {
+                o.Key(key);
+                configure?.Invoke(o);
+            });
+        }
     }
 }

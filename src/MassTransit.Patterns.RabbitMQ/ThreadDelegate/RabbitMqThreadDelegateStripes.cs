@@ -78,7 +78,7 @@ public static class RabbitMqThreadDelegateStripes
                 e.UseThreadDelegate(o =>
                 {
                     o.Key(key);
-                    o.UseRabbitMqDeliveryTags();
+                    o.UseRabbitMqDeliveryOrder();
                     configure?.Invoke(o);
                 });
                 configureEndpoint(e, index);

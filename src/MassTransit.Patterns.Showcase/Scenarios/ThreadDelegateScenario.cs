@@ -58,7 +58,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                     x.AddConsumer<ApplyEntryConsumer>().Endpoint(e =>
                     {
                         e.Name = queue;
-                        // The thread delegate's lanes need a delivery buffer beyond the workers: Workers + MaxBuffered (4 x Workers by default).
+                        // Unordered: one message per worker. Ordered, UseThreadDelegate sets it to Workers + MaxBuffered (the delivery buffer).
                         e.ConcurrentMessageLimit = ordered ? workers * 5 : workers;
                     });
                     x.AddConfigureEndpointsCallback((_, name, cfg) =>
@@ -69,6 +69,8 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                                 o.Key<LedgerEntry>(m => m.AccountId);
                                 o.Workers = workers;
                                 o.Control = control;
+                                if (cfg is IRabbitMqReceiveEndpointConfigurator)
+                                    o.UseRabbitMqDeliveryOrder();
                             });
                     });
                     context.UseTransport(x);

@@ -4,7 +4,9 @@ namespace MassTransit.Patterns.ThreadDelegate;
 /// Where a delivery stands in the transport's own delivery order. With concurrency above one,
 /// MassTransit runs deliveries concurrently, so two messages of a key can reach any filter out of
 /// delivery order; a position lets the thread delegate admit them to lanes in the order the transport
-/// delivered them. Implemented for RabbitMQ (delivery tags, in MassTransit.Patterns.RabbitMQ).
+/// delivered them. Chosen per endpoint with <see cref="ThreadDelegateOptions.DeliveryOrder"/>: RabbitMQ's
+/// delivery tags come with MassTransit.Patterns.RabbitMQ (<c>o.UseRabbitMqDeliveryOrder()</c>); the
+/// in-memory transport needs none; on any other transport start-up fails until one is chosen.
 /// </summary>
 public interface IDeliveryOrder
 {
@@ -12,32 +14,47 @@ public interface IDeliveryOrder
     /// Reads the delivery's stream (one per broker channel or session: any value with equality) and its
     /// position in it. Positions must start at 1 on a new stream and grow by exactly one per delivery,
     /// every delivery of the stream passing through the endpoint's receive pipe. Returns false when the
-    /// context carries no position (the filter then falls back to arrival order).
+    /// context carries no position (that delivery is then admitted as it arrives).
     /// </summary>
     bool TryGetPosition(ReceiveContext context, out object stream, out long position);
+
+    /// <summary>
+    /// Whether this order can read positions on <paramref name="endpoint"/>'s transport (checked at
+    /// start-up: a mismatch fails the bus start instead of ordering by arrival). Default true.
+    /// </summary>
+    bool Supports(IReceiveEndpointConfigurator endpoint) => true;
+
+    /// <summary>
+    /// True when a delivery whose receive context is canceled and which faults with
+    /// <see cref="OperationCanceledException"/> stays unacknowledged and goes back to the broker, in its
+    /// place, when the consumer's channel closes (RabbitMQ). The thread delegate then keeps order when
+    /// the endpoint stops with a gap (a delivery the transport dropped while stopping): the deliveries
+    /// after the gap are returned unprocessed instead of run ahead of the missing one. Default false
+    /// (the gap is skipped after <see cref="ThreadDelegateOptions.SequenceGapTimeout"/>).
+    /// </summary>
+    bool ReturnsCanceledDeliveries => false;
 }
 
 /// <summary>
-/// Delivery orders registered by transport packages, tried in turn when an endpoint sets no
-/// <see cref="ThreadDelegateOptions.DeliveryOrder"/>. MassTransit.Patterns.RabbitMQ registers its
-/// delivery-tag order when it is loaded.
+/// The order in which deliveries reach the thread delegate's filter: best effort, for a transport whose
+/// delivery order cannot be read. MassTransit's concurrent dispatch can reorder two deliveries that
+/// arrive close together, so two messages of a key sent in quick succession can run out of order.
+/// Choose it explicitly with <see cref="ThreadDelegateOptions.UseArrivalOrder"/>.
 /// </summary>
-public static class DeliveryOrders
+public sealed class ArrivalDeliveryOrder : IDeliveryOrder
 {
-    static volatile IDeliveryOrder[] _registered = [];
+    /// <summary>The one instance.</summary>
+    public static ArrivalDeliveryOrder Instance { get; } = new();
 
-    /// <summary>The registered delivery orders.</summary>
-    public static IReadOnlyList<IDeliveryOrder> Registered => _registered;
-
-    /// <summary>Registers <paramref name="order"/> (once per type).</summary>
-    public static void Register(IDeliveryOrder order)
+    ArrivalDeliveryOrder()
     {
-        ArgumentNullException.ThrowIfNull(order);
-        lock (typeof(DeliveryOrders))
-        {
-            if (_registered.Any(o => o.GetType() == order.GetType()))
-                return;
-            _registered = [.. _registered, order];
-        }
+    }
+
+    /// <inheritdoc />
+    public bool TryGetPosition(ReceiveContext context, out object stream, out long position)
+    {
+        stream = "";
+        position = 0;
+        return false;
     }
 }

@@ -15,7 +15,9 @@ public static class ThreadDelegateConfigurationExtensions
     /// lanes. Name each ordered message type and its key with <c>o.Key&lt;T&gt;(m =&gt; m.AccountId)</c>.
     /// Call it again on the same endpoint (for instance from each consumer's definition) to add message
     /// types: the calls share one set of options and lanes. Retry configured with <c>UseMessageRetry</c>
-    /// runs inside the lane, so a retried message keeps its key's place.
+    /// runs inside the lane, so a retried message keeps its key's place. The transport's delivery order
+    /// is chosen with <see cref="ThreadDelegateOptions.DeliveryOrder"/> (needed on every transport but
+    /// the in-memory one: on RabbitMQ <c>o.UseRabbitMqDeliveryOrder()</c>); without it start-up fails.
     /// </summary>
     /// <returns>The endpoint's options (shared by every call on the endpoint).</returns>
     public static ThreadDelegateOptions UseThreadDelegate(this IReceiveEndpointConfigurator configurator, Action<ThreadDelegateOptions> configure)
@@ -63,6 +65,7 @@ public static class ThreadDelegateConfigurationExtensions
 sealed class ThreadDelegateSpecification : IPipeSpecification<ReceiveContext>, IReceiveEndpointObserver
 {
     readonly IReceiveEndpointConfigurator _endpoint;
+    readonly object _dispatcherLock = new();
     ThreadDelegateDispatcher? _dispatcher;
 
     public ThreadDelegateSpecification(IReceiveEndpointConfigurator endpoint)
@@ -81,17 +84,36 @@ sealed class ThreadDelegateSpecification : IPipeSpecification<ReceiveContext>, I
     {
         get
         {
-            lock (this)
+            lock (_dispatcherLock)
                 return _dispatcher ??= new ThreadDelegateDispatcher(EndpointName, Options);
         }
     }
 
     public void Apply(IPipeBuilder<ReceiveContext> builder) => builder.AddFilter(new DeliveryOrderFilter(Dispatcher));
 
-    public IEnumerable<ValidationResult> Validate() =>
-        Options.CreateValidator($"ThreadDelegateOptions[{EndpointName}]").ToValidationResults();
+    public IEnumerable<ValidationResult> Validate()
+    {
+        var validator = Options.CreateValidator($"ThreadDelegateOptions[{EndpointName}]");
+        // The delivery order is chosen, never guessed: only the in-memory transport's order is known without one.
+        if (Options.DeliveryOrder is { } order)
+            validator.Require(order.Supports(_endpoint), nameof(ThreadDelegateOptions.DeliveryOrder),
+                $"({order.GetType().Name}) cannot read positions on the {Scheme} endpoint ({_endpoint.GetType().Name}): choose the order of the endpoint's transport.");
+        else
+            validator.Require(_endpoint is IInMemoryReceiveEndpointConfigurator, nameof(ThreadDelegateOptions.DeliveryOrder), MissingOrderMessage);
+        return validator.ToValidationResults();
+    }
 
-    Task IReceiveEndpointObserver.Ready(ReceiveEndpointReady ready) => Task.CompletedTask;
+    string Scheme => _endpoint.InputAddress.Scheme;
+
+    string MissingOrderMessage => Scheme.StartsWith("rabbitmq", StringComparison.OrdinalIgnoreCase)
+        ? "must be set on a RabbitMQ endpoint, or per-key order would rest on arrival order: call o.UseRabbitMqDeliveryOrder() (MassTransit.Patterns.RabbitMQ: delivery tags, exact), or configure the endpoint through the IRabbitMqReceiveEndpointConfigurator overload of UseThreadDelegate."
+        : $"must be set on a {Scheme} endpoint: the thread delegate cannot read this transport's delivery order. Set o.DeliveryOrder to an IDeliveryOrder for it, or call o.UseArrivalOrder() to accept order of arrival at the filter (best effort).";
+
+    Task IReceiveEndpointObserver.Ready(ReceiveEndpointReady ready)
+    {
+        _dispatcher?.Ready();
+        return Task.CompletedTask;
+    }
 
     Task IReceiveEndpointObserver.Stopping(ReceiveEndpointStopping stopping)
     {

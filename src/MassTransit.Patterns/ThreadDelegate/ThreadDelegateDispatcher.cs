@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using MassTransit.InMemoryTransport;
+using MassTransit.Transports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,14 +11,19 @@ namespace MassTransit.Patterns.ThreadDelegate;
 /// The thread delegate of one receive endpoint: the sequencer that admits deliveries in the
 /// transport's delivery order, the allocation map that gives each key a lane (sticky while the key is
 /// in flight, least-loaded or hashed for a new key) and the lanes, each running one message at a time
-/// in admission order. Messages are not moved to worker threads: each delivery's own pipe call waits
-/// for its turn on its lane and then runs the rest of the consume pipe, so the transport acknowledges a
-/// message only after its lane has processed it. One short lock guards the bookkeeping; it is never
-/// held while a message is processed or awaited.
+/// in admission order. A message whose lane is full waits on its key (its key's later messages behind
+/// it) and the sequencer goes on admitting other keys; only a full total buffer pauses admission.
+/// Messages are not moved to worker threads: each delivery's own pipe call waits for its turn on its
+/// lane and then runs the rest of the consume pipe, so the transport acknowledges a message only after
+/// its lane has processed it. A message that fails leaves its lane only once its receive pipe has
+/// completed (it has been moved to the error queue), so a key's failed messages reach the error queue
+/// in order. One short lock guards the bookkeeping; it is never held while a message is processed or awaited.
 /// </summary>
 sealed partial class ThreadDelegateDispatcher
 {
-    const int Issued = 0, Arrived = 1, Skipped = 2;
+    const int Issued = 0, Arrived = 1, Skipped = 2, Returned = 3;
+    public const int ReturnedState = Returned;
+    const int FinishNone = 0, FinishDeferred = 1, FinishReceiveDone = 2;
 
     readonly object _lock = new();
     readonly Lane[] _lanes;
@@ -26,6 +32,7 @@ sealed partial class ThreadDelegateDispatcher
     readonly List<SequenceStream> _blocked = [];
     readonly ThreadDelegateOptions _options;
     readonly int _maxBuffered;
+    readonly int _maxPerLane;
     readonly TimeProvider _time;
     readonly ThreadDelegateMetrics _metrics;
     static readonly PayloadFactory<DeliveryTicket> TicketFactory = static () => new DeliveryTicket();
@@ -35,9 +42,9 @@ sealed partial class ThreadDelegateDispatcher
     volatile SequenceStream? _lastStream;
     volatile OrderMode _mode = OrderMode.Unresolved;
     IDeliveryOrder? _order;
-    int _totalWaiting;
+    bool _returnsCanceled;
+    int _totalWaiting; // waiting on a lane or parked on a key
     int _rotor;
-    volatile bool _stopping;
 
     // The in-memory gate: see IssueUnderGate and CompleteThroughGate.
     readonly object _gate = new();
@@ -49,6 +56,7 @@ sealed partial class ThreadDelegateDispatcher
         Endpoint = endpoint;
         _options = options;
         _maxBuffered = options.EffectiveMaxBuffered;
+        _maxPerLane = options.MaxBufferedPerLane;
         _time = time ?? TimeProvider.System;
         Logger = logger ?? NullLogger.Instance;
         _lanes = new Lane[options.Workers];
@@ -83,6 +91,7 @@ sealed partial class ThreadDelegateDispatcher
     public DeliveryTicket Issue(ReceiveContext context)
     {
         var ticket = context.GetOrAddPayload(TicketFactory);
+        ticket.FromReceive = true;
         var mode = _mode;
         if (mode == OrderMode.Unresolved)
             mode = ResolveMode(context);
@@ -101,7 +110,7 @@ sealed partial class ThreadDelegateDispatcher
                     {
                         // The endpoint has just started: see StartupSettle.
                         ticket.Position = -1;
-                        ticket.TransportSequence = InMemorySequence.Read(context);
+                        ticket.SendOrder = context.GetMessageId() is { } messageId ? NewId.FromGuid(messageId) : default;
                         (_startupBatch ??= []).Add(ticket);
                         _settle ??= StartupSettle();
                         return ticket;
@@ -126,22 +135,25 @@ sealed partial class ThreadDelegateDispatcher
             if (_mode != OrderMode.Unresolved)
                 return _mode;
             OrderMode mode;
-            if (_options.DeliveryOrder is { } configured)
+            if (Logger is NullLogger && LogContext.Current?.Logger is { } logger)
+                Logger = logger;
+            if (_options.DeliveryOrder is ArrivalDeliveryOrder)
+                mode = OrderMode.Arrival; // chosen explicitly (best effort)
+            else if (_options.DeliveryOrder is { } configured)
             {
                 _order = configured;
+                _returnsCanceled = configured.ReturnsCanceledDeliveries;
                 mode = OrderMode.Contiguous;
             }
             else if (context is InMemoryReceiveContext)
                 mode = OrderMode.InMemoryGate;
             else
             {
-                _order = DeliveryOrders.Registered.FirstOrDefault(o => o.TryGetPosition(context, out _, out _));
-                mode = _order is null ? OrderMode.Arrival : OrderMode.Contiguous;
-            }
-            if (Logger is NullLogger && LogContext.Current?.Logger is { } logger)
-                Logger = logger;
-            if (mode == OrderMode.Arrival)
+                // Start-up validation requires an order on any other transport; reaching this means the
+                // filter runs on an endpoint it was not validated for. Say so at every delivery's start.
+                mode = OrderMode.Arrival;
                 LogArrivalOrder(Logger, Endpoint, context.InputAddress?.Scheme ?? "?");
+            }
             _mode = mode;
             return mode;
         }
@@ -192,9 +204,51 @@ sealed partial class ThreadDelegateDispatcher
             if (ticket.State != Issued)
                 return;
             ticket.State = Skipped;
-            if (ticket.Stream is { } stream)
+            if (ticket.Stream is { } stream && ticket.Position < stream.Cutoff)
                 Sequence(stream, ticket);
         }
+    }
+
+    /// <summary>
+    /// The delivery's receive pipe has completed (after the error queue move of a failed message): skips
+    /// its position if it never reached the lanes, and lets a failed message leave its lane.
+    /// </summary>
+    public void ReceiveDone(DeliveryTicket ticket)
+    {
+        Settle(ticket);
+        if (Interlocked.Exchange(ref ticket.FinishState, FinishReceiveDone) == FinishDeferred)
+            Finish(ticket, ticket.Failed, ticket.FailedMessageId);
+    }
+
+    /// <summary>
+    /// The message has left the consume pipe (<paramref name="failed"/>: its consumption faulted). One that
+    /// goes to the error queue (failed, or not consumed because its key is held) keeps its lane until its
+    /// receive pipe completes, that is until it has been moved there, so its key's next message cannot
+    /// reach the error queue before it.
+    /// </summary>
+    public void Finished(DeliveryTicket ticket, bool failed, bool toErrorQueue, Guid? messageId)
+    {
+        if (toErrorQueue && ticket.FromReceive)
+        {
+            ticket.Failed = failed;
+            ticket.FailedMessageId = messageId;
+            if (Interlocked.CompareExchange(ref ticket.FinishState, FinishDeferred, FinishNone) == FinishNone)
+                return;
+        }
+        Finish(ticket, failed, messageId);
+    }
+
+    /// <summary>
+    /// The delivery was returned unprocessed (the endpoint stopped with an earlier delivery missing): its
+    /// receive context is canceled so the transport leaves it unacknowledged, and it goes back to the
+    /// queue, in its place, when the channel closes.
+    /// </summary>
+    public static OperationCanceledException Return(ConsumeContext context)
+    {
+        if (context.ReceiveContext is BaseReceiveContext receive)
+            receive.Cancel();
+        return new OperationCanceledException("Returned to the queue unprocessed: the endpoint stopped while an earlier delivery was missing, and this one must not run ahead of it.",
+            context.ReceiveContext.CancellationToken);
     }
 
     /// <summary>The message reached the lane filter but is not ordered (no key selector for its type, or it faults before admission).</summary>
@@ -220,6 +274,13 @@ sealed partial class ThreadDelegateDispatcher
         lock (_lock)
         {
             var stream = ticket.Stream;
+            if (stream is not null && ticket.Position >= stream.Cutoff)
+            {
+                // The endpoint is stopping and an earlier delivery is missing: this one goes back.
+                ticket.State = Returned;
+                _metrics.Returned(1);
+                return ticket;
+            }
             ticket.State = Arrived;
             if (stream is null)
                 ForceAdmit(ticket);
@@ -233,12 +294,17 @@ sealed partial class ThreadDelegateDispatcher
                 Sequence(stream, ticket);
 
             if (!ticket.Started)
-                ticket.Turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                ticket.Turn = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         return ticket;
     }
 
-    void ForceAdmit(DeliveryTicket ticket) => Admit(ticket, LaneFor(ticket.Key, out var keyState), keyState);
+    void ForceAdmit(DeliveryTicket ticket)
+    {
+        var lane = LaneFor(ticket.Key, out var keyState);
+        if (!TryAdmit(ticket, lane, keyState, ignoreTotal: true))
+            throw new InvalidOperationException("unreachable: admission ignoring the total bound always succeeds");
+    }
 
     /// <summary>Under the lock: records an arrived or skipped position and admits whatever is now in order.</summary>
     void Sequence(SequenceStream stream, DeliveryTicket ticket)
@@ -252,10 +318,9 @@ sealed partial class ThreadDelegateDispatcher
                 return;
             }
             var lane = LaneFor(ticket.Key, out var keyState);
-            if (CanAdmit(lane))
+            if (TryAdmit(ticket, lane, keyState))
             {
                 stream.Next++;
-                Admit(ticket, lane, keyState);
                 return;
             }
         }
@@ -265,7 +330,7 @@ sealed partial class ThreadDelegateDispatcher
         Advance(stream);
     }
 
-    /// <summary>Under the lock: admits the stream's positions in order until one is missing or its lane is full.</summary>
+    /// <summary>Under the lock: admits the stream's positions in order until one is missing or the total buffer is full.</summary>
     void Advance(SequenceStream stream)
     {
         while (true)
@@ -279,7 +344,7 @@ sealed partial class ThreadDelegateDispatcher
                 continue;
             }
             var lane = LaneFor(ticket.Key, out var keyState);
-            if (!CanAdmit(lane))
+            if (!TryAdmit(ticket, lane, keyState))
             {
                 if (stream.Blocked is null)
                 {
@@ -295,7 +360,6 @@ sealed partial class ThreadDelegateDispatcher
                 _blocked.Remove(stream);
             }
             stream.Next++;
-            Admit(ticket, lane, keyState);
         }
 
         if (stream.Blocked is null && stream.Pending is { Count: > 0 })
@@ -304,8 +368,86 @@ sealed partial class ThreadDelegateDispatcher
             stream.GapArmedAt = -1;
     }
 
-    bool CanAdmit(Lane lane) =>
-        (lane.Running == 0 && lane.Head is null) || (lane.Waiting < _options.MaxBufferedPerLane && _totalWaiting < _maxBuffered);
+    /// <summary>
+    /// Under the lock: admits the message to its key's lane, where it starts at once if the lane is idle,
+    /// waits on the lane if it has room, or else waits on its key (parked) until the lane makes room;
+    /// a key with parked messages parks its later ones behind them. False when it would have to wait and
+    /// the total buffer is full: then the stream pauses.
+    /// </summary>
+    bool TryAdmit(DeliveryTicket ticket, Lane lane, KeyState? keyState, bool ignoreTotal = false)
+    {
+        if (lane.Running == 0 && lane.Head is null && lane.Parked == 0)
+        {
+            Join(ticket, lane, keyState);
+            Start(ticket, lane);
+            return true;
+        }
+        if (!ignoreTotal && _totalWaiting >= _maxBuffered)
+            return false;
+
+        keyState = Join(ticket, lane, keyState);
+        _totalWaiting++;
+        _metrics.Buffered(+1);
+        if (keyState.ParkedHead is null && lane.Waiting < _maxPerLane)
+            Enqueue(ticket, lane);
+        else
+        {
+            if (keyState.ParkedTail is null)
+            {
+                keyState.ParkedHead = ticket;
+                lane.ParkedKeys.Enqueue(keyState);
+            }
+            else
+                keyState.ParkedTail.NextInLane = ticket;
+            keyState.ParkedTail = ticket;
+            lane.Parked++;
+            _metrics.Parked();
+        }
+        return true;
+    }
+
+    /// <summary>Under the lock: the ticket joins its key (the key is in flight on <paramref name="lane"/> while it has messages admitted).</summary>
+    KeyState Join(DeliveryTicket ticket, Lane lane, KeyState? keyState)
+    {
+        if (keyState is null)
+        {
+            keyState = new KeyState(ticket.Key, lane);
+            _keys.Add(ticket.Key, keyState);
+            _metrics.KeysInFlight(+1);
+        }
+        keyState.InFlight++;
+        ticket.KeyState = keyState;
+        ticket.Lane = lane;
+        return keyState;
+    }
+
+    static void Enqueue(DeliveryTicket ticket, Lane lane)
+    {
+        if (lane.Tail is null)
+            lane.Head = ticket;
+        else
+            lane.Tail.NextInLane = ticket;
+        lane.Tail = ticket;
+        lane.Waiting++;
+    }
+
+    /// <summary>Under the lock: moves parked messages onto the lane while it has room, one key at a time in turn.</summary>
+    void Refill(Lane lane)
+    {
+        while (lane.ParkedKeys.Count > 0 && lane.Waiting < _maxPerLane)
+        {
+            var keyState = lane.ParkedKeys.Dequeue();
+            var ticket = keyState.ParkedHead!;
+            keyState.ParkedHead = ticket.NextInLane;
+            ticket.NextInLane = null;
+            if (keyState.ParkedHead is null)
+                keyState.ParkedTail = null;
+            else
+                lane.ParkedKeys.Enqueue(keyState);
+            lane.Parked--;
+            Enqueue(ticket, lane);
+        }
+    }
 
     /// <summary>Under the lock: the key's lane (sticky while the key is in flight), or the lane a new key would get.</summary>
     Lane LaneFor(string key, out KeyState? keyState)
@@ -315,7 +457,7 @@ sealed partial class ThreadDelegateDispatcher
         if (_options.Allocation == LaneAllocation.FixedHash)
             return _lanes[(int)(ThreadDelegateHash.Of(key) % (uint)_lanes.Length)];
 
-        // Least loaded: fewest messages running or waiting; ties go round the lanes.
+        // Least loaded: fewest messages running, waiting or parked; ties go round the lanes.
         var best = _lanes[_rotor];
         var bestLoad = best.Load;
         for (var i = 1; i < _lanes.Length && bestLoad > 0; i++)
@@ -331,38 +473,12 @@ sealed partial class ThreadDelegateDispatcher
         return best;
     }
 
-    void Admit(DeliveryTicket ticket, Lane lane, KeyState? keyState)
-    {
-        if (keyState is null)
-        {
-            keyState = new KeyState(ticket.Key, lane);
-            _keys.Add(ticket.Key, keyState);
-            _metrics.KeysInFlight(+1);
-        }
-        keyState.InFlight++;
-        ticket.KeyState = keyState;
-        ticket.Lane = lane;
-        if (lane.Running == 0 && lane.Head is null)
-            Start(ticket, lane);
-        else
-        {
-            if (lane.Tail is null)
-                lane.Head = ticket;
-            else
-                lane.Tail.NextInLane = ticket;
-            lane.Tail = ticket;
-            lane.Waiting++;
-            _totalWaiting++;
-            _metrics.Buffered(+1);
-        }
-    }
-
     void Start(DeliveryTicket ticket, Lane lane)
     {
         lane.Running = 1;
         ticket.Started = true;
         _metrics.LanesBusy(+1);
-        ticket.Turn?.TrySetResult(); // runs asynchronously: never inside this lock
+        ticket.Turn?.TrySetResult(true); // runs asynchronously: never inside this lock
     }
 
     /// <summary>The message's turn has come: records its wait and tells whether its key is held.</summary>
@@ -408,6 +524,7 @@ sealed partial class ThreadDelegateDispatcher
                 _keys.Remove(keyState.Key);
                 _metrics.KeysInFlight(-1);
             }
+            Refill(lane);
             if (lane.Head is { } next)
             {
                 lane.Head = next.NextInLane;
@@ -418,6 +535,7 @@ sealed partial class ThreadDelegateDispatcher
                 _totalWaiting--;
                 _metrics.Buffered(-1);
                 Start(next, lane);
+                Refill(lane);
             }
             for (var i = _blocked.Count - 1; i >= 0 && i < _blocked.Count; i--)
                 Advance(_blocked[i]);
@@ -463,12 +581,13 @@ sealed partial class ThreadDelegateDispatcher
                 _keys.Count,
                 _totalWaiting,
                 _lanes.Select(l => l.Waiting).ToArray(),
-                _keys.Values.Count(k => k.Held));
+                _keys.Values.Count(k => k.Held),
+                _lanes.Sum(l => l.Parked));
     }
 
     // ---------------------------------------------------------------- gaps
 
-    TimeSpan GapTimeout => _stopping && _options.SequenceGapTimeout > TimeSpan.FromMilliseconds(100)
+    TimeSpan GapTimeout(SequenceStream stream) => stream.Stopping && _options.SequenceGapTimeout > TimeSpan.FromMilliseconds(100)
         ? TimeSpan.FromMilliseconds(100)
         : _options.SequenceGapTimeout;
 
@@ -478,7 +597,7 @@ sealed partial class ThreadDelegateDispatcher
             return;
         stream.GapArmedAt = stream.Next;
         stream.GapTimer ??= _time.CreateTimer(static s => ((GapCallback)s!).Fire(), new GapCallback(this, stream), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        stream.GapTimer.Change(GapTimeout, Timeout.InfiniteTimeSpan);
+        stream.GapTimer.Change(GapTimeout(stream), Timeout.InfiniteTimeSpan);
     }
 
     void GapExpired(SequenceStream stream)
@@ -487,12 +606,30 @@ sealed partial class ThreadDelegateDispatcher
         {
             if (stream.GapArmedAt != stream.Next || stream.Blocked is not null || stream.Pending is not { Count: > 0 })
                 return; // progress was made, or nothing waits
+            stream.GapArmedAt = -1;
+            if (stream.Stopping && stream != _arrival && _returnsCanceled)
+            {
+                // The transport dropped the missing delivery while stopping; it goes back to the queue. Every
+                // later delivery goes back too, unprocessed, so none of its key's successors runs before it.
+                stream.Cutoff = stream.Next;
+                var returned = 0;
+                foreach (var ticket in stream.Pending.Values)
+                    if (ticket.State == Arrived)
+                    {
+                        ticket.State = Returned;
+                        ticket.Turn?.TrySetResult(false);
+                        returned++;
+                    }
+                stream.Pending.Clear();
+                _metrics.Returned(returned);
+                LogReturnedAtStop(Logger, Endpoint, stream.Next, returned);
+                return;
+            }
             var first = stream.Pending.Keys.Min();
             var skipped = first - stream.Next;
             _metrics.GapSkipped(skipped);
-            LogGapSkipped(Logger, Endpoint, stream.Next, first - 1, GapTimeout);
+            LogGapSkipped(Logger, Endpoint, stream.Next, first - 1, GapTimeout(stream));
             stream.Next = first;
-            stream.GapArmedAt = -1;
             Advance(stream);
         }
     }
@@ -500,13 +637,22 @@ sealed partial class ThreadDelegateDispatcher
     /// <summary>The endpoint is stopping: deliveries the transport dropped will not come, so gaps wait only briefly.</summary>
     public void Stopping()
     {
-        _stopping = true;
         lock (_gate)
             _settled = false; // a restarted in-memory endpoint has new readers: settle again
         lock (_lock)
             foreach (var stream in _streams.Values.Append(_arrival))
+            {
+                stream.Stopping = true;
                 if (stream.GapTimer is not null && stream.GapArmedAt >= 0)
-                    stream.GapTimer.Change(GapTimeout, Timeout.InfiniteTimeSpan);
+                    stream.GapTimer.Change(GapTimeout(stream), Timeout.InfiniteTimeSpan);
+            }
+    }
+
+    /// <summary>The endpoint is ready again (a restart): the arrival stream waits for gaps as long as configured again.</summary>
+    public void Ready()
+    {
+        lock (_lock)
+            _arrival.Stopping = false;
     }
 
     sealed class GapCallback(ThreadDelegateDispatcher dispatcher, SequenceStream stream)
@@ -557,9 +703,9 @@ sealed partial class ThreadDelegateDispatcher
 
     // The readers of an in-memory endpoint are started as thread-pool work items when the transport
     // starts, and each one's first run takes messages outside the gate. So the deliveries of the first
-    // moments after a start are parked until the readers have all been started (the pool has no work
-    // item left waiting, bounded by StartupSettleLimit), and then given positions in the transport's
-    // own message order (the in-memory message sequence number). From then on the gate keeps the order.
+    // moments after a start are held until the readers have all been started (the pool has no work
+    // item left waiting, bounded by StartupSettleLimit), and then given positions in send order (the
+    // order of their NewId message ids). From then on the gate keeps the order.
 
     static readonly TimeSpan StartupSettleLimit = TimeSpan.FromMilliseconds(500);
     bool _settled;
@@ -581,9 +727,8 @@ sealed partial class ThreadDelegateDispatcher
         }
         lock (_gate)
         {
-            var batch = _startupBatch ?? [];
-            batch.Sort(static (a, b) => a.TransportSequence.CompareTo(b.TransportSequence));
-            foreach (var ticket in batch)
+            // Send order: MassTransit's message ids are NewIds, increasing in the order a process creates them.
+            foreach (var ticket in (_startupBatch ?? []).OrderBy(t => t.SendOrder))
                 ticket.Position = ++_arrival.Issued;
             _startupBatch = null;
             _settled = true;
@@ -591,31 +736,11 @@ sealed partial class ThreadDelegateDispatcher
         }
     }
 
-    static class InMemorySequence
-    {
-        static readonly Func<InMemoryReceiveContext, long>? Reader = Create();
-
-        static Func<InMemoryReceiveContext, long>? Create()
-        {
-            var field = typeof(InMemoryReceiveContext).GetField("_message", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
-            if (field?.FieldType != typeof(InMemoryTransportMessage))
-                return null;
-            var parameter = System.Linq.Expressions.Expression.Parameter(typeof(InMemoryReceiveContext));
-            var body = System.Linq.Expressions.Expression.Property(System.Linq.Expressions.Expression.Field(parameter, field), nameof(InMemoryTransportMessage.SequenceNumber));
-            return System.Linq.Expressions.Expression.Lambda<Func<InMemoryReceiveContext, long>>(body, parameter).Compile();
-        }
-
-        /// <summary>The in-memory transport's message sequence number (send order), or 0 when it cannot be read.</summary>
-        public static long Read(ReceiveContext context) => Reader is not null && context is InMemoryReceiveContext inMemory ? Reader(inMemory) : 0;
-
-        public static bool Readable => Reader is not null;
-    }
-
     sealed class GateCompletion(ThreadDelegateDispatcher dispatcher, Task inner, DeliveryTicket ticket) : TaskCompletionSource
     {
         public void Enqueue()
         {
-            dispatcher.Settle(ticket);
+            dispatcher.ReceiveDone(ticket);
             dispatcher._completions.Enqueue(this);
             dispatcher.DrainGate();
         }
@@ -636,12 +761,14 @@ sealed partial class ThreadDelegateDispatcher
     internal sealed class Lane(int index)
     {
         public readonly int Index = index;
+        public readonly Queue<KeyState> ParkedKeys = new();
         public int Running;
         public int Waiting;
+        public int Parked;
         public DeliveryTicket? Head;
         public DeliveryTicket? Tail;
 
-        public int Load => Running + Waiting;
+        public int Load => Running + Waiting + Parked;
     }
 
     internal sealed class KeyState(string key, Lane lane)
@@ -649,6 +776,8 @@ sealed partial class ThreadDelegateDispatcher
         public readonly string Key = key;
         public readonly Lane Lane = lane;
         public int InFlight;
+        public DeliveryTicket? ParkedHead;
+        public DeliveryTicket? ParkedTail;
         public bool Held;
         public Guid? HeldBy;
         public DateTimeOffset HeldSince;
@@ -664,6 +793,8 @@ sealed partial class ThreadDelegateDispatcher
         public ITimer? GapTimer;
         public long GapArmedAt = -1;
         public bool Retiring;
+        public bool Stopping;
+        public long Cutoff = long.MaxValue;
     }
 
     /// <summary>One delivery's place: its position (set in the receive pipe) and its lane (set at admission).</summary>
@@ -676,16 +807,20 @@ sealed partial class ThreadDelegateDispatcher
         public KeyState? KeyState;
         public Lane? Lane;
         public DeliveryTicket? NextInLane;
-        public TaskCompletionSource? Turn;
+        public TaskCompletionSource<bool>? Turn;
         public long ArrivedAt;
         public bool Started;
-        public long TransportSequence;
+        public bool FromReceive;
+        public int FinishState;
+        public bool Failed;
+        public Guid? FailedMessageId;
+        public NewId SendOrder;
     }
 
     internal readonly record struct HeldState(string Key, Guid? FailedMessageId);
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Warning,
-        Message = "Thread delegate on {Endpoint}: the {Scheme} transport gives no delivery order that can be read, so messages are ordered as they reach the filter (best effort). Use RabbitMQ (delivery tags), the in-memory transport, or set ThreadDelegateOptions.DeliveryOrder.")]
+        Message = "Thread delegate on {Endpoint}: no delivery order was chosen for this {Scheme} endpoint, so messages are ordered as they reach the filter (best effort). Set ThreadDelegateOptions.DeliveryOrder (o.UseRabbitMqDeliveryOrder() on RabbitMQ).")]
     static partial void LogArrivalOrder(ILogger logger, string endpoint, string scheme);
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Warning,
@@ -698,6 +833,10 @@ sealed partial class ThreadDelegateDispatcher
 
     [LoggerMessage(EventId = 9004, Level = LogLevel.Information, Message = "Thread delegate on {Endpoint}: key {Key} released.")]
     static partial void LogKeyReleased(ILogger logger, string endpoint, string key);
+
+    [LoggerMessage(EventId = 9005, Level = LogLevel.Information,
+        Message = "Thread delegate on {Endpoint}: the endpoint stopped with delivery {Position} missing (the transport returns it to the queue); {Returned} later deliveries go back unprocessed so none runs ahead of it.")]
+    static partial void LogReturnedAtStop(ILogger logger, string endpoint, long position, int returned);
 }
 
 /// <summary>The state of one endpoint's thread delegate at a moment.</summary>
@@ -706,4 +845,5 @@ sealed partial class ThreadDelegateDispatcher
 /// <param name="Buffered">Messages admitted and waiting for their lane.</param>
 /// <param name="WaitingPerLane">Messages waiting on each lane.</param>
 /// <param name="KeysHeld">Keys held after a failure.</param>
-public sealed record ThreadDelegateSnapshot(int LanesBusy, int KeysInFlight, int Buffered, IReadOnlyList<int> WaitingPerLane, int KeysHeld);
+/// <param name="Parked">Of <paramref name="Buffered"/>, messages waiting on their key because its lane was full.</param>
+public sealed record ThreadDelegateSnapshot(int LanesBusy, int KeysInFlight, int Buffered, IReadOnlyList<int> WaitingPerLane, int KeysHeld, int Parked = 0);

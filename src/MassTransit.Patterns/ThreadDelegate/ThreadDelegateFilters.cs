@@ -4,8 +4,9 @@ using DeliveryTicket = ThreadDelegateDispatcher.DeliveryTicket;
 
 /// <summary>
 /// First filter of the receive pipe: gives each delivery its position in the transport's delivery
-/// order before MassTransit's concurrent dispatch can reorder it, and skips the position of a delivery
-/// that never reaches the lanes (a message that fails to deserialize, say).
+/// order before MassTransit's concurrent dispatch can reorder it, skips the position of a delivery
+/// that never reaches the lanes (a message that fails to deserialize, say), and, once the rest of the
+/// receive pipe has completed (a failed message moved to the error queue), lets a failed message leave its lane.
 /// </summary>
 sealed class DeliveryOrderFilter(ThreadDelegateDispatcher dispatcher) : IFilter<ReceiveContext>
 {
@@ -38,15 +39,15 @@ sealed class DeliveryOrderFilter(ThreadDelegateDispatcher dispatcher) : IFilter<
 
         if (inner.IsCompleted)
         {
-            dispatcher.Settle(ticket);
+            dispatcher.ReceiveDone(ticket);
             return inner;
         }
         if (dispatcher.UsesGate)
             return dispatcher.CompleteThroughGate(inner, ticket);
-        return Volatile.Read(ref ticket.State) == 0 ? SettleWhenDone(inner, ticket) : inner;
+        return ReceiveDoneWhenDone(inner, ticket);
     }
 
-    async Task SettleWhenDone(Task inner, DeliveryTicket ticket)
+    async Task ReceiveDoneWhenDone(Task inner, DeliveryTicket ticket)
     {
         try
         {
@@ -54,7 +55,7 @@ sealed class DeliveryOrderFilter(ThreadDelegateDispatcher dispatcher) : IFilter<
         }
         finally
         {
-            dispatcher.Settle(ticket);
+            dispatcher.ReceiveDone(ticket);
         }
     }
 
@@ -114,6 +115,8 @@ sealed class ThreadDelegateFilter(ThreadDelegateDispatcher dispatcher) : IFilter
         }
 
         var ticket = dispatcher.Arrive(context, key);
+        if (Volatile.Read(ref ticket.State) == ThreadDelegateDispatcher.ReturnedState)
+            return Task.FromException(ThreadDelegateDispatcher.Return(context));
         if (!ticket.Started)
             return Run(ticket, context, next, waitForTurn: true, yieldFirst: false);
         // Under the in-memory gate nothing of the message itself may run inline.
@@ -123,15 +126,22 @@ sealed class ThreadDelegateFilter(ThreadDelegateDispatcher dispatcher) : IFilter
     async Task Run(DeliveryTicket ticket, ConsumeContext context, IPipe<ConsumeContext> next, bool waitForTurn, bool yieldFirst)
     {
         if (waitForTurn)
-            await ticket.Turn!.Task.ConfigureAwait(false);
+        {
+            if (!await ticket.Turn!.Task.ConfigureAwait(false))
+                throw ThreadDelegateDispatcher.Return(context); // never admitted: no lane to leave
+        }
         else if (yieldFirst)
             await Task.Yield();
 
         var failed = false;
+        var held = false;
         try
         {
-            if (dispatcher.Starting(ticket) is { } held)
-                throw new ThreadDelegateKeyHeldException(held.Key, held.FailedMessageId, context.MessageId);
+            if (dispatcher.Starting(ticket) is { } heldBy)
+            {
+                held = true; // moved to the error queue like a failed message: the key's next message waits until it is there
+                throw new ThreadDelegateKeyHeldException(heldBy.Key, heldBy.FailedMessageId, context.MessageId);
+            }
             try
             {
                 await next.Send(context).ConfigureAwait(false);
@@ -144,7 +154,7 @@ sealed class ThreadDelegateFilter(ThreadDelegateDispatcher dispatcher) : IFilter
         }
         finally
         {
-            dispatcher.Finish(ticket, failed, context.MessageId);
+            dispatcher.Finished(ticket, failed, toErrorQueue: failed || held, context.MessageId);
         }
     }
 

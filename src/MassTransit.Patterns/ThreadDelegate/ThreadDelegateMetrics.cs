@@ -24,7 +24,12 @@ sealed class ThreadDelegateMetrics(string endpoint)
     static readonly Counter<long> LateCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
         Prefix + "sequence.late", "{delivery}", "Deliveries that reached the filter after their gap had been skipped (run as they came).");
     static readonly Counter<long> PausedCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
-        Prefix + "admission.paused", "{pause}", "Times admission paused because a lane or the total buffer was full.");
+        Prefix + "admission.paused", "{pause}", "Times admission paused because the total buffer was full.");
+
+    static readonly Counter<long> ParkedCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "parked", "{message}", "Messages that waited on their key because its lane was full (other keys were admitted past them).");
+    static readonly Counter<long> ReturnedCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "sequence.returned", "{delivery}", "Deliveries returned to the queue unprocessed because the endpoint stopped while an earlier delivery was missing.");
 
     readonly TagList _tags = new() { { PatternsTags.Queue, endpoint }, { PatternsTags.Pattern, "thread_delegate" } };
 
@@ -43,4 +48,8 @@ sealed class ThreadDelegateMetrics(string endpoint)
     public void LateArrival() => LateCounter.Add(1, _tags);
 
     public void AdmissionPaused() => PausedCounter.Add(1, _tags);
+
+    public void Parked() => ParkedCounter.Add(1, _tags);
+
+    public void Returned(long deliveries) => ReturnedCounter.Add(deliveries, _tags);
 }

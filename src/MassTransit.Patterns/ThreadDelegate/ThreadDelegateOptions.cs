@@ -53,17 +53,22 @@ public sealed class ThreadDelegateOptions : IPatternOptions
     public LaneAllocation Allocation { get; set; } = LaneAllocation.LeastLoaded;
 
     /// <summary>
-    /// Messages delivered and waiting for their turn, across all lanes. The endpoint's concurrent
-    /// message limit is set to <c>Workers + MaxBuffered</c> (the transport's deliveries are the
-    /// buffer), so memory stays bounded whatever the key distribution. Default <c>4 × Workers</c> when null.
+    /// Messages delivered and waiting for their turn, across all keys (on a lane or on their key). The
+    /// endpoint's concurrent message limit (and at least its prefetch) is set to <c>Workers + MaxBuffered</c>:
+    /// the transport's unacknowledged deliveries are the buffer, so memory stays bounded whatever the key
+    /// distribution. It is also how much backlog a hot key can build before it slows the other keys: past
+    /// it every delivery slot holds a message of the hot key, and the others advance at the hot key's rate.
+    /// Default <c>64 × Workers</c> (at most 4096) when null.
     /// </summary>
     public int? MaxBuffered { get; set; }
 
     /// <summary>
-    /// Messages waiting on one lane. When the lane a message must go to is full, admission stops
-    /// (later messages stay with the transport, in order) until that lane has room. Default 32.
+    /// Messages waiting on one lane. When a key's lane is full, its further messages wait on the key
+    /// (inside <see cref="MaxBuffered"/>, in order) and the lane takes them as it makes room; other keys
+    /// are admitted meanwhile. Keeps the keys that share a lane with a hot key from waiting behind all of
+    /// its backlog. Default 8.
     /// </summary>
-    public int MaxBufferedPerLane { get; set; } = 32;
+    public int MaxBufferedPerLane { get; set; } = 8;
 
     /// <summary>What a finally failed message does to its key. Default <see cref="FailedKeyBehavior.Release"/>.</summary>
     public FailedKeyBehavior FailedKey { get; set; } = FailedKeyBehavior.Release;
@@ -82,8 +87,10 @@ public sealed class ThreadDelegateOptions : IPatternOptions
 
     /// <summary>
     /// With an exact delivery order (RabbitMQ delivery tags): how long a delivery waits for an earlier
-    /// one that never reaches the filter (a delivery the transport dropped while stopping) before the
-    /// gap is skipped. Default 2 s; 100 ms once the endpoint is stopping.
+    /// one that never reaches the filter before the gap is skipped. Default 2 s. Once the endpoint is
+    /// stopping, a gap is a delivery the transport dropped (it goes back to the queue): after 100 ms the
+    /// deliveries behind it are returned to the queue unprocessed when the order allows it
+    /// (<see cref="IDeliveryOrder.ReturnsCanceledDeliveries"/>), so none runs ahead of it.
     /// </summary>
     public TimeSpan SequenceGapTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -91,11 +98,21 @@ public sealed class ThreadDelegateOptions : IPatternOptions
     public bool ConfigureTransportConcurrency { get; set; } = true;
 
     /// <summary>
-    /// The transport's delivery order. Null: RabbitMQ delivery tags when MassTransit.Patterns.RabbitMQ is
-    /// loaded, the in-memory transport's own order, else the order in which deliveries reach the filter
-    /// (best effort: see the README).
+    /// The transport's delivery order. Null: the in-memory transport's own order on an in-memory
+    /// endpoint; on any other endpoint start-up fails until an order is chosen: <c>o.UseRabbitMqDeliveryOrder()</c>
+    /// (MassTransit.Patterns.RabbitMQ), your own <see cref="IDeliveryOrder"/>, or <see cref="UseArrivalOrder"/>.
     /// </summary>
     public IDeliveryOrder? DeliveryOrder { get; set; }
+
+    /// <summary>
+    /// Orders by arrival at the filter (best effort: MassTransit's concurrent dispatch can reorder two
+    /// messages of a key delivered close together). For a transport whose delivery order cannot be read.
+    /// </summary>
+    public ThreadDelegateOptions UseArrivalOrder()
+    {
+        DeliveryOrder = ArrivalDeliveryOrder.Instance;
+        return this;
+    }
 
     /// <summary>The message types ordered by key, with their selectors.</summary>
     public IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
@@ -139,7 +156,7 @@ public sealed class ThreadDelegateOptions : IPatternOptions
         return this;
     }
 
-    internal int EffectiveMaxBuffered => MaxBuffered ?? 4 * Workers;
+    internal int EffectiveMaxBuffered => MaxBuffered ?? Math.Min(64 * Workers, 4096);
 
     /// <inheritdoc />
     public void Validate(OptionsValidator validator)

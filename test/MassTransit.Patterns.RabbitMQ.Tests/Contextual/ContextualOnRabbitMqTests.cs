@@ -137,7 +137,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
         {
             await using var connection = await Broker.Factory().CreateConnectionAsync();
             var names = new List<string> { queue };
-            names.AddRange(contexts.Select(c => $"{queue}.ctx.{c}"));
+            names.AddRange(contexts.Select(c => $"{queue}.ctx.{ContextKey.Normalize(c, InvalidContextKeyHandling.Sanitize, 64)}"));
             foreach (var name in names.SelectMany(n => new[] { n, n + "_error", n + "_skipped" }))
             {
                 await using var channel = await connection.CreateChannelAsync();
@@ -161,7 +161,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 idle = await QuietP99Async(endpoint, log, 500, TimeSpan.FromSeconds(10));
                 await SendBurstAsync(endpoint);
                 contextualP99 = await QuietP99Async(endpoint, log, 1_000, TimeSpan.FromSeconds(10));
-                Assert.All(log.Done.Where(d => d.Tenant != "A"), d => Assert.Equal($"{queue}.ctx.{d.Tenant}", d.Queue));
+                Assert.All(log.Done.Where(d => d.Tenant != "A"), d => Assert.Equal(routing.QueueOf(d.Tenant), d.Queue));
+                Assert.All(new[] { "B", "C" }, t => Assert.NotEqual(queue, routing.QueueOf(t)));
             }
             finally
             {

@@ -167,6 +167,6 @@ public sealed class ContextualScenario : IBenchScenario
 
     static Task DeleteAsync(string queue, bool contextual) =>
         contextual
-            ? RabbitCleanup.DeleteEndpointsAsync([queue, .. new[] { "A", "B", "C" }.Select(c => $"{queue}.ctx.{c}")], queue + ".router")
+            ? RabbitCleanup.DeleteEndpointsAsync([queue, .. new[] { "A", "B", "C" }.Select(c => $"{queue}.ctx.{ContextKey.Normalize(c, InvalidContextKeyHandling.Sanitize, 64)}")], queue + ".router")
             : RabbitCleanup.DeleteEndpointsAsync([queue]);
 }

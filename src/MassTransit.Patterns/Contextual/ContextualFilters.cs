@@ -23,13 +23,15 @@ sealed class DefaultQueueFilter(ContextualRouting routing) : IFilter<ConsumeCont
     public void Probe(ProbeContext context) => context.CreateFilterScope("contextualDefaultQueue");
 }
 
-/// <summary>On a context or bucket queue: records activity (for idle retirement and draining) and counts messages.</summary>
+/// <summary>On a context or bucket queue: records activity (for idle retirement and draining), counts messages, and notices contexts sharing a key.</summary>
 sealed class ContextQueueActivityFilter(ContextQueue queue, ContextualRouting routing) : IFilter<ConsumeContext>
 {
     public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
         Interlocked.Increment(ref queue.InFlight);
         queue.Touch();
+        if (routing.Extract(context) is { } message)
+            routing.Consumed(message, queue);
         try
         {
             await next.Send(context).ConfigureAwait(false);

@@ -5,10 +5,10 @@ namespace MassTransit.Patterns.Contextual;
 /// <summary>What to do with a context key that is not a valid queue name fragment.</summary>
 public enum InvalidContextKeyHandling
 {
-    /// <summary>Replace every character outside <c>[A-Za-z0-9._-]</c> by <c>-</c> (and shorten long keys with a hash suffix).</summary>
+    /// <summary>Replace every character outside <c>[A-Za-z0-9._-]</c> by <c>-</c>, shorten long keys, and add a hash suffix (see <see cref="ContextKey.Normalize"/>).</summary>
     Sanitize = 0,
 
-    /// <summary>Send the message to the default queue.</summary>
+    /// <summary>Send the message to the default queue (a valid key with upper-case letters, or ending like a suffixed key, still gets its hash suffix).</summary>
     DefaultQueue = 1
 }
 
@@ -60,7 +60,7 @@ public sealed class ContextualQueueOptions : IPatternOptions
     /// <summary>What to do with a context key that is not a valid queue name fragment. Default <see cref="InvalidContextKeyHandling.Sanitize"/>.</summary>
     public InvalidContextKeyHandling InvalidKeys { get; set; } = InvalidContextKeyHandling.Sanitize;
 
-    /// <summary>The longest context fragment used in a queue name; longer keys are cut and suffixed with a hash. Default 64.</summary>
+    /// <summary>The longest context fragment used in a queue name; longer keys are cut and suffixed with a hash. At least 10 (a hash suffix and one character). Default 64.</summary>
     public int MaxKeyLength { get; set; } = 64;
 
     /// <summary>The routing exchange's name as used.</summary>
@@ -70,7 +70,7 @@ public sealed class ContextualQueueOptions : IPatternOptions
     public TimeSpan EffectiveIdleCheckInterval =>
         IdleCheckInterval ?? TimeSpan.FromTicks(Math.Clamp(IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(30).Ticks));
 
-    /// <summary>The queue of a (sanitized) context key.</summary>
+    /// <summary>The queue of a context key (<see cref="ContextKey.Normalize"/>, not the context value itself).</summary>
     public string QueueNameOf(string key) => QueueNameTemplate.Replace("{queue}", DefaultQueueName, StringComparison.Ordinal)
         .Replace("{context}", key, StringComparison.Ordinal);
 
@@ -91,12 +91,24 @@ public sealed class ContextualQueueOptions : IPatternOptions
         if (IdleCheckInterval is { } interval)
             validator.Positive(interval, nameof(IdleCheckInterval));
         validator.Positive(DrainTimeout, nameof(DrainTimeout));
-        validator.InRange(MaxKeyLength, 8, 200, nameof(MaxKeyLength));
+        validator.InRange(MaxKeyLength, ContextKey.HashSuffixLength + 1, 200, nameof(MaxKeyLength));
         validator.Require(Enum.IsDefined(InvalidKeys), nameof(InvalidKeys), $"must be Sanitize or DefaultQueue (was {(int)InvalidKeys}).");
         validator.Require(StaticContexts.Count <= MaxContextQueues, nameof(StaticContexts),
             $"has {StaticContexts.Count} contexts, more than MaxContextQueues ({MaxContextQueues}).");
-        foreach (var context in StaticContexts)
-            validator.Require(ContextKey.IsValid(context, MaxKeyLength), nameof(StaticContexts),
-                $"'{context}' is not a valid queue name fragment ([A-Za-z0-9._-], at most {MaxKeyLength} characters).");
+        var queues = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var context in StaticContexts.Distinct(StringComparer.Ordinal))
+        {
+            if (!ContextKey.IsValid(context, MaxKeyLength))
+            {
+                validator.Require(false, nameof(StaticContexts), $"'{context}' is not a valid queue name fragment ([A-Za-z0-9._-], at most {MaxKeyLength} characters).");
+                continue;
+            }
+            var key = ContextKey.Normalize(context, InvalidKeys, MaxKeyLength)!;
+            var queue = QueueNameTemplate is null ? key : QueueNameOf(key);
+            if (queues.TryGetValue(queue, out var other))
+                validator.Require(false, nameof(StaticContexts), $"'{context}' and '{other}' map to one queue, {queue} (queue names ignore case).");
+            else
+                queues[queue] = context;
+        }
     }
 }

@@ -41,7 +41,18 @@ public sealed partial class ContextualRouting
     public const string ContextHeader = "MT-Patterns-Context";
 
     readonly ConcurrentDictionary<string, ContextQueue> _byKey = new(StringComparer.Ordinal);
+
+    // Queue names ignore case, as MassTransit's receive endpoint names (and the in-memory transport's queues) do;
+    // keys are made distinct even ignoring case (ContextKey.Normalize), so only a hash collision can clash here.
     readonly ConcurrentDictionary<string, ContextQueue> _byQueue = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The context value that first brought each key with a queue (own or bucket): another value of that key is a collision.</summary>
+    readonly ConcurrentDictionary<string, string> _contextOfKey = new(StringComparer.Ordinal);
+
+    /// <summary>Collisions and clashes already logged (bounded by <see cref="MaxReported"/>), so each is logged once.</summary>
+    readonly ConcurrentDictionary<string, byte> _reported = new(StringComparer.Ordinal);
+
+    const int MaxReported = 1024;
     readonly object _lock = new();
     readonly Func<object, string?> _selector;
     readonly Action<IReceiveEndpointConfigurator>? _configureEndpoint;
@@ -125,17 +136,45 @@ public sealed partial class ContextualRouting
             ? RetireAsync(queue, cancellationToken)
             : Task.FromResult(false);
 
-    internal string? SelectKey(object message)
+    internal string? SelectKey(object message) => SelectKey(message, out _);
+
+    string? SelectKey(object message, out string? context)
     {
         try
         {
-            return KeyOf(_selector(message));
+            context = _selector(message);
+            return KeyOf(context);
         }
         catch (Exception exception)
         {
             SelectorFailed(_logger, MessageType.Name, exception);
+            context = null;
             return null;
         }
+    }
+
+    /// <summary>A context or bucket queue consumed <paramref name="message"/>: logs it when its context shares its key with another context.</summary>
+    internal void Consumed(object message, ContextQueue queue)
+    {
+        string? context;
+        try
+        {
+            context = _selector(message);
+        }
+        catch (Exception)
+        {
+            return;     // it was routed here, so the selector did not throw when it was sent; nothing to check
+        }
+        if (KeyOf(context) is { } key)
+            CheckShared(key, context!, queue);
+    }
+
+    /// <summary>Logs, once, a context whose key was first brought by another context: both share the key's queue.</summary>
+    void CheckShared(string key, string context, ContextQueue queue)
+    {
+        if (_contextOfKey.TryGetValue(key, out var first) && !string.Equals(first, context, StringComparison.Ordinal)
+            && _reported.Count < MaxReported && _reported.TryAdd($"{key}\n{context}", 0))
+            KeyShared(_logger, context, first, key, queue.Name);
     }
 
     /// <summary>The routing key for a message, and the queue it is counted against (in-memory routing only).</summary>
@@ -163,21 +202,34 @@ public sealed partial class ContextualRouting
     /// <summary>The default queue saw a message: create its context's queue (or bucket binding) if there is none and the cap allows.</summary>
     internal void Seen(object message)
     {
-        var key = SelectKey(message);
-        if (key is null || _connector is null || _stopping.IsCancellationRequested || _byKey.ContainsKey(key) || !Options.CreateOnDemand)
+        var key = SelectKey(message, out var context);
+        if (key is null)
+            return;
+        if (_byKey.TryGetValue(key, out var known))
+        {
+            CheckShared(key, context!, known);
+            return;
+        }
+        if (_connector is null || _stopping.IsCancellationRequested || !Options.CreateOnDemand)
             return;
         ContextQueue? create = null;
         var bind = false;
         ContextQueue? target;
+        ContextQueue? taken = null;
+        string? clash = null;
         lock (_lock)
         {
-            if (_byKey.ContainsKey(key))
-                return;
-            if (_byQueue.Values.Count(q => !q.IsBucket) < Options.MaxContextQueues)
+            if (_byKey.TryGetValue(key, out known))
+                target = null;
+            else if (_byQueue.Values.Count(q => !q.IsBucket) < Options.MaxContextQueues)
             {
                 target = create = new ContextQueue(Options.QueueNameOf(key), key, isStatic: false, isBucket: false);
                 if (!_byQueue.TryAdd(create.Name, create))
-                    return;
+                {
+                    taken = _byQueue.GetValueOrDefault(create.Name);
+                    clash = create.Name;
+                    target = create = null;
+                }
             }
             else if (Options.BucketCount > 0)
             {
@@ -187,16 +239,38 @@ public sealed partial class ContextualRouting
                     target = create = new ContextQueue(name, "#bucket-" + name, isStatic: false, isBucket: true);
                     _byQueue[name] = create;
                 }
-                bind = true;
-                lock (target.Keys)
-                    target.Keys.Add(key);
+                else if (!target.IsBucket)
+                {
+                    taken = target;     // a context queue named like the bucket (QueueNameTemplate)
+                    clash = name;
+                    target = null;
+                }
+                if (target is not null)
+                {
+                    bind = true;
+                    lock (target.Keys)
+                        target.Keys.Add(key);
+                }
             }
             else
             {
                 ContextualMetrics.Overflowed(Options.DefaultQueueName);
                 return;
             }
-            _byKey[key] = target;
+            if (target is not null)
+            {
+                _byKey[key] = target;
+                _contextOfKey[key] = context!;
+            }
+        }
+
+        if (target is null)
+        {
+            if (known is not null)
+                CheckShared(key, context!, known);
+            else if (_reported.Count < MaxReported && _reported.TryAdd($"{key}\n#queue", 0))
+                QueueNameTaken(_logger, context!, key, clash!, taken is null ? "?" : string.Join(", ", taken.SnapshotKeys()));
+            return;
         }
 
         _ = Task.Run(async () =>
@@ -220,7 +294,8 @@ public sealed partial class ContextualRouting
                 CreateFailed(_logger, key, target.Name, exception);
                 lock (_lock)
                 {
-                    _byKey.TryRemove(new KeyValuePair<string, ContextQueue>(key, target));
+                    if (_byKey.TryRemove(new KeyValuePair<string, ContextQueue>(key, target)))
+                        _contextOfKey.TryRemove(key, out _);
                     if (create is not null)
                         _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(create.Name, create));
                 }
@@ -265,9 +340,12 @@ public sealed partial class ContextualRouting
         _connector = bus;
         foreach (var context in Options.StaticContexts.Distinct(StringComparer.Ordinal))
         {
-            var queue = new ContextQueue(Options.QueueNameOf(context), context, isStatic: true, isBucket: false);
+            // Validated: each static context is valid, and no two of them map to one queue.
+            var key = KeyOf(context)!;
+            var queue = new ContextQueue(Options.QueueNameOf(key), key, isStatic: true, isBucket: false);
             _byQueue[queue.Name] = queue;
-            _byKey[context] = queue;
+            _byKey[key] = queue;
+            _contextOfKey[key] = context;
             await ConnectAsync(queue).ConfigureAwait(false);
         }
         _idleLoop = Task.Run(IdleLoopAsync);
@@ -349,7 +427,8 @@ public sealed partial class ContextualRouting
             lock (_lock)
             {
                 _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(queue.Name, queue));
-                _byKey.TryRemove(new KeyValuePair<string, ContextQueue>(queue.RoutingKey, queue));
+                if (_byKey.TryRemove(new KeyValuePair<string, ContextQueue>(queue.RoutingKey, queue)))
+                    _contextOfKey.TryRemove(queue.RoutingKey, out _);
             }
             ContextRetired(_logger, queue.RoutingKey, queue.Name, Interlocked.Read(ref queue.Completed), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             ContextualMetrics.Retired(Options.DefaultQueueName);
@@ -385,6 +464,14 @@ public sealed partial class ContextualRouting
 
     [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "The context selector of {MessageType} threw; the message goes to the default queue")]
     static partial void SelectorFailed(ILogger logger, string messageType, Exception exception);
+
+    [LoggerMessage(EventId = 8006, Level = LogLevel.Warning,
+        Message = "Context {Context} maps to key {Key}, as context {Other} does (their sanitized forms agree and their hashes collide): both share queue {Queue}")]
+    static partial void KeyShared(ILogger logger, string context, string other, string key, string queue);
+
+    [LoggerMessage(EventId = 8007, Level = LogLevel.Warning,
+        Message = "Context {Context} (key {Key}): its queue {Queue} clashes with the queue of {Other} (queue names ignore case); its messages stay on the default queue")]
+    static partial void QueueNameTaken(ILogger logger, string context, string key, string queue, string other);
 }
 
 /// <summary>One context or bucket queue in the registry.</summary>

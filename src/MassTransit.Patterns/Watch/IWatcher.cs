@@ -24,7 +24,16 @@ public interface IWatcher<TValue> : IAsyncDisposable
     /// <summary>The current value of <paramref name="key"/>.</summary>
     bool TryGetValue(string key, out WatchEntry<TValue> entry);
 
-    /// <summary>Raised after a newer value of a key was applied (from a notification or a registration reply), outside the watcher's lock.</summary>
+    /// <summary>
+    /// Raised after a newer value of a key was applied (from a notification or a registration reply), outside the
+    /// watcher's lock. Per key, calls never overlap and never report a lower version after a higher one, however
+    /// concurrently notifications arrive: a value applied while a call for its key runs is raised after that call,
+    /// and when several were applied meanwhile only the newest is (the skipped ones are already superseded).
+    /// Calls for different keys may run at once. A call runs on the thread that applied the value (a notification's
+    /// consumer, or the renewal loop) or on the one whose call for that key was running. A slow handler delays its
+    /// key's later calls, never the values (<see cref="TryGetValue"/> already holds the newer one) nor other
+    /// notifications; a handler must not wait for a later change of its own key, which is raised only after it returns.
+    /// </summary>
     event EventHandler<WatchEntry<TValue>>? Changed;
 
     /// <summary>Values applied so far.</summary>

@@ -12,6 +12,9 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
     readonly ILogger _logger;
     readonly Lock _lock = new();
     readonly Dictionary<string, WatchEntry<TValue>> _values = new(StringComparer.Ordinal);
+
+    /// <summary>Keys whose Changed handlers are running now, each with the newest version applied since (null: none).</summary>
+    readonly Dictionary<string, WatchEntry<TValue>?> _raising = new(StringComparer.Ordinal);
     readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenSource? _running;
     Task? _loop;
@@ -65,9 +68,11 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
     /// <summary>
     /// Applies <paramref name="entry"/> when it is newer than the version held for its key; an older or
     /// equal version, whatever the order in which replies and notifications arrive, changes nothing.
+    /// Then raises <see cref="Changed"/>, per key one call at a time and in version order (see <see cref="Raise"/>).
     /// </summary>
     internal bool Apply(WatchEntry<TValue> entry, bool notification)
     {
+        bool raise;
         lock (_lock)
         {
             if (_values.TryGetValue(entry.Key, out var held) && held.Version >= entry.Version)
@@ -77,21 +82,54 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
                 return false;
             }
             _values[entry.Key] = entry;
+
+            // Versions applied to a key only grow, so the newest pending one is this one. When a handler of the
+            // key is running (on another thread), it is left to that thread, which raises it after its call.
+            raise = _raising.TryAdd(entry.Key, null);
+            if (!raise)
+                _raising[entry.Key] = entry;
         }
 
         Interlocked.Increment(ref _applied);
         WatchMetrics.Applied.Add(1, WatchMetrics.ValueType<TValue>());
         if (notification)
             WatchMetrics.Convergence.Record(Math.Max(0, (_time.GetUtcNow() - entry.ChangedAt).TotalMilliseconds), WatchMetrics.ValueType<TValue>());
-        try
-        {
-            Changed?.Invoke(this, entry);
-        }
-        catch (Exception exception)
-        {
-            LogHandlerFailed(exception, WatcherId, entry.Key);
-        }
+        if (raise)
+            Raise(entry);
         return true;
+    }
+
+    /// <summary>
+    /// Raises <see cref="Changed"/> for <paramref name="entry"/>, then for the newest version of its key applied
+    /// meanwhile, until none is pending. Only one thread raises a key's events at a time, so a handler never sees
+    /// a lower version after a higher one and two calls for one key never overlap; no lock is held while the
+    /// handler runs, and other threads hand over a newer version without waiting (versions applied during a
+    /// handler's call are skipped but the newest, as a late older notification is). Other keys are not held up.
+    /// </summary>
+    void Raise(WatchEntry<TValue> entry)
+    {
+        while (true)
+        {
+            try
+            {
+                Changed?.Invoke(this, entry);
+            }
+            catch (Exception exception)
+            {
+                LogHandlerFailed(exception, WatcherId, entry.Key);
+            }
+
+            lock (_lock)
+            {
+                if (_raising[entry.Key] is not { } next)
+                {
+                    _raising.Remove(entry.Key);
+                    return;
+                }
+                _raising[entry.Key] = null;
+                entry = next;
+            }
+        }
     }
 
     internal void Start(Uri address)

@@ -140,7 +140,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
         {
             await using var connection = await Broker.Factory().CreateConnectionAsync();
             var names = new List<string> { queue };
-            names.AddRange(contexts.Select(c => $"{queue}.ctx.{c}"));
+            names.AddRange(contexts.Select(c => $"{queue}.ctx.{ContextKey.Normalize(c, InvalidContextKeyHandling.Sanitize, 64)}"));
             foreach (var name in names.SelectMany(n => new[] { n, n + "_error", n + "_skipped" }))
             {
                 await using var channel = await connection.CreateChannelAsync();
@@ -164,7 +164,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 idle = await QuietP99Async(endpoint, log, 500, TimeSpan.FromSeconds(10));
                 await SendBurstAsync(endpoint);
                 contextualP99 = await QuietP99Async(endpoint, log, 1_000, TimeSpan.FromSeconds(10));
-                Assert.All(log.Done.Where(d => d.Tenant != "A"), d => Assert.Equal($"{queue}.ctx.{d.Tenant}", d.Queue));
+                Assert.All(log.Done.Where(d => d.Tenant != "A"), d => Assert.Equal(routing.QueueOf(d.Tenant), d.Queue));
+                Assert.All(new[] { "B", "C" }, t => Assert.NotEqual(queue, routing.QueueOf(t)));
 
                 // Stopped: what A's burst left waits in A's queue; everything else was consumed.
                 await harness.Stop();
@@ -172,9 +173,9 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                     .Sent(3 * 2 * Quiet, "quiet (B and C, three rounds)")
                     .Sent(Burst, "A's burst")
                     .Consumed(log.Consumed, Expect.Any)
-                    .Endpoint($"{queue}.ctx.A", Expect.Any)
-                    .Endpoint($"{queue}.ctx.B", Expect.Empty)
-                    .Endpoint($"{queue}.ctx.C", Expect.Empty)
+                    .Endpoint(routing.QueueOf("A"), Expect.Any)
+                    .Endpoint(routing.QueueOf("B"), Expect.Empty)
+                    .Endpoint(routing.QueueOf("C"), Expect.Empty)
                     .Endpoint(queue, Expect.Empty)
                     .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
             }

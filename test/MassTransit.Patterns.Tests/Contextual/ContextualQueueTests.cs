@@ -189,7 +189,7 @@ public sealed class ContextualQueueTests
     [InlineData(null, null)]
     [InlineData("", null)]
     [InlineData("acme", "acme")]
-    [InlineData("Acme_1.2-x", "Acme_1.2-x")]
+    [InlineData("acme_1.2-x", "acme_1.2-x")]
     public void Valid_and_empty_keys_normalize_as_expected(string? value, string? expected) =>
         Assert.Equal(expected, ContextKey.Normalize(value, InvalidContextKeyHandling.Sanitize, 64));
 

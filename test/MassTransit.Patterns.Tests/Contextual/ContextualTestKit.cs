@@ -74,10 +74,13 @@ namespace MassTransit.Patterns.Tests.Contextual
         public ContextualRouting Routing { get; }
         public OrderRecorder Recorder { get; }
 
-        public static async Task<ContextualHarness> StartAsync(string queue, Action<ContextualQueueConfigurator<CustomerOrder>> configure)
+        public static async Task<ContextualHarness> StartAsync(string queue, Action<ContextualQueueConfigurator<CustomerOrder>> configure,
+            Action<IServiceCollection>? services = null)
         {
             ContextualRouting? routing = null;
-            var provider = new ServiceCollection()
+            var collection = new ServiceCollection();
+            services?.Invoke(collection);
+            var provider = collection
                 .AddSingleton<OrderRecorder>()
                 .AddMassTransitTestHarness(x =>
                 {

@@ -105,7 +105,7 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
         var strategy = _db.Database.CreateExecutionStrategy();
         await strategy.ExecuteAsync(async ct =>
         {
-            await using var transaction = await _db.Database.BeginTransactionAsync(_rows.IsolationLevel, ct).ConfigureAwait(false);
+            await using var transaction = await _db.Database.BeginTransactionAsync(_rows.TransactionIsolationLevel(_db), ct).ConfigureAwait(false);
             try
             {
                 await work().ConfigureAwait(false);

@@ -23,6 +23,16 @@ public sealed class EntityFrameworkSagaRepositoryConfigurator
     }
 
     /// <summary>
+    /// The isolation level of the repository's transaction; see <see cref="EntityFrameworkSagaRepositoryOptions.IsolationLevel"/>
+    /// (read committed by default, and required by optimistic concurrency).
+    /// </summary>
+    public System.Data.IsolationLevel IsolationLevel
+    {
+        get => Options.IsolationLevel;
+        set => Options.IsolationLevel = value;
+    }
+
+    /// <summary>
     /// Uses the application's own <typeparamref name="TDbContext"/>, registered with
     /// <c>services.AddDbContext&lt;TDbContext&gt;(...)</c>; map the saga in it with
     /// <see cref="SagaModelBuilderExtensions.AddSagaInstance{TSaga}"/>.

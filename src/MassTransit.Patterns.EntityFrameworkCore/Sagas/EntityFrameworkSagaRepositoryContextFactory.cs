@@ -7,9 +7,17 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
 /// <summary>
 /// Creates the repository context for each message, over the message scope's
 /// <typeparamref name="TDbContext"/> (the same instance the consumer's own code gets, so its writes
-/// and the saga's commit together). Optimistic mode needs no explicit transaction: the update is one
-/// atomic statement checked by the concurrency token. Pessimistic mode holds its row lock in a
-/// transaction from load to commit.
+/// and the saga's commit together).
+/// <para>
+/// A message correlated by query may write several instances, one <c>SaveChanges</c> each: it runs in
+/// one transaction (as every message does in MassTransit's own EF Core repository), so that a conflict
+/// on any instance rolls back the others' writes too; otherwise the retry would apply the event to them
+/// a second time. A message correlated by id writes its one instance with one <c>SaveChanges</c>, atomic
+/// by itself: in optimistic mode it runs without a transaction of ours, which on SQLite would take the
+/// database's only write lock for the whole message (<c>BEGIN IMMEDIATE</c>) and serialize every
+/// event. Pessimistic mode runs every message in a transaction, which holds its row locks from load to
+/// commit.
+/// </para>
 /// </summary>
 public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContext> :
     ISagaRepositoryContextFactory<TSaga>,
@@ -42,7 +50,7 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
     /// <inheritdoc />
     public Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TSaga, T>> next)
         where T : class =>
-        Run(context.CancellationToken, async () =>
+        Run(_rows.IsPessimistic, context.CancellationToken, async () =>
         {
             var repositoryContext = new DbContextSagaRepositoryContext<TSaga, T>(_db, context, _consumeContextFactory, _rows);
             await next.Send(repositoryContext).ConfigureAwait(false);
@@ -51,14 +59,25 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
     /// <inheritdoc />
     public Task SendQuery<T>(ConsumeContext<T> context, ISagaQuery<TSaga> query, IPipe<SagaRepositoryQueryContext<TSaga, T>> next)
         where T : class =>
-        Run(context.CancellationToken, async () =>
+        Run(true, context.CancellationToken, async () =>
         {
-            var ids = await _db.Set<TSaga>().AsNoTracking().Where(query.FilterExpression).Select(x => x.CorrelationId)
-                .ToListAsync(context.CancellationToken).ConfigureAwait(false);
-            var instances = new List<TSaga>(ids.Count);
-            foreach (var id in ids)
-                if (await _rows.Load(_db, id, context.CancellationToken).ConfigureAwait(false) is { } instance)
-                    instances.Add(instance);
+            // In correlation id order, so that two messages writing overlapping sets of instances take their
+            // row locks in one order and never deadlock.
+            List<TSaga> instances;
+            if (_rows.IsPessimistic)
+            {
+                var ids = await _db.Set<TSaga>().AsNoTracking().Where(query.FilterExpression).OrderBy(x => x.CorrelationId).Select(x => x.CorrelationId)
+                    .ToListAsync(context.CancellationToken).ConfigureAwait(false);
+                instances = new List<TSaga>(ids.Count);
+                foreach (var id in ids)
+                    if (await _rows.Load(_db, id, context.CancellationToken).ConfigureAwait(false) is { } instance)
+                        instances.Add(instance);
+            }
+            else
+            {
+                instances = await _db.Set<TSaga>().AsTracking().Where(query.FilterExpression).OrderBy(x => x.CorrelationId)
+                    .ToListAsync(context.CancellationToken).ConfigureAwait(false);
+            }
 
             var repositoryContext = new DbContextSagaRepositoryContext<TSaga, T>(_db, context, _consumeContextFactory, _rows);
             await next.Send(new LoadedSagaRepositoryQueryContext<TSaga, T>(repositoryContext, instances)).ConfigureAwait(false);
@@ -74,10 +93,10 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
         where T : class =>
         asyncMethod(new DbContextSagaReadContext<TSaga>(_db, cancellationToken));
 
-    async Task Run(CancellationToken cancellationToken, Func<Task> work)
+    async Task Run(bool inTransaction, CancellationToken cancellationToken, Func<Task> work)
     {
         // A transaction the caller already opened (an outbox, the consumer's own) is used as it is.
-        if (!_rows.IsPessimistic || _db.Database.CurrentTransaction is not null)
+        if (!inTransaction || _db.Database.CurrentTransaction is not null)
         {
             await work().ConfigureAwait(false);
             return;
@@ -86,7 +105,7 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
         var strategy = _db.Database.CreateExecutionStrategy();
         await strategy.ExecuteAsync(async ct =>
         {
-            await using var transaction = await _db.Database.BeginTransactionAsync(_rows.IsolationLevel, ct).ConfigureAwait(false);
+            await using var transaction = await _db.Database.BeginTransactionAsync(_rows.TransactionIsolationLevel(_db), ct).ConfigureAwait(false);
             try
             {
                 await work().ConfigureAwait(false);
@@ -95,6 +114,8 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
             catch
             {
                 await RollbackQuietly(transaction).ConfigureAwait(false);
+                // What this attempt tracked was rolled back: none of it may leak into a retry on this context.
+                _db.ChangeTracker.Clear();
                 throw;
             }
         }, cancellationToken).ConfigureAwait(false);

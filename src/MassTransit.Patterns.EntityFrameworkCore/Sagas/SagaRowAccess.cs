@@ -31,7 +31,16 @@ sealed class SagaRowAccess<TSaga>
 
     public bool IsPessimistic => _options.ConcurrencyMode == SagaConcurrencyMode.Pessimistic;
 
-    public IsolationLevel IsolationLevel => _options.IsolationLevel;
+    /// <summary>
+    /// The isolation level the repository's transaction begins with: the option's, except on SQLite, whose
+    /// transactions are all serializable and which begins a serializable one <c>IMMEDIATE</c>, taking the
+    /// database's write lock at once (the lock pessimistic mode relies on; a lower level would begin a
+    /// deferred transaction that takes no lock until its first write).
+    /// </summary>
+    public IsolationLevel TransactionIsolationLevel(DbContext db) =>
+        IsSqlite(db) ? IsolationLevel.Serializable : _options.IsolationLevel;
+
+    static bool IsSqlite(DbContext db) => (db.Database.ProviderName ?? "").Contains("Sqlite", StringComparison.OrdinalIgnoreCase);
 
     public Task<TSaga?> Load(DbContext db, Guid correlationId, CancellationToken cancellationToken)
     {
@@ -92,7 +101,7 @@ sealed class SagaRowAccess<TSaga>
             return $"SELECT * FROM {from} WITH (UPDLOCK, ROWLOCK) WHERE {where}";
         if (provider.Contains("Npgsql", StringComparison.OrdinalIgnoreCase) || provider.Contains("MySql", StringComparison.OrdinalIgnoreCase))
             return $"SELECT * FROM {from} WHERE {where} FOR UPDATE";
-        if (provider.Contains("Sqlite", StringComparison.OrdinalIgnoreCase))
+        if (IsSqlite(db))
             return $"SELECT * FROM {from} WHERE {where}"; // the transaction began IMMEDIATE: SQLite's write lock is the lock
         throw new ConfigurationException($"Pessimistic saga concurrency is not supported on {provider}: use SagaConcurrencyMode.Optimistic.");
     }

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Benchmarks.Infrastructure;
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.Multibroker;
 using MassTransit.Patterns.RabbitMQ.Multibroker;
 using MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
@@ -27,6 +29,11 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     /// throwaway node of this run (never a shared node) that is killed (kill -9) a third of the way
     /// through and restarted; <c>lost_on_broker_kill</c> counts confirmed messages never consumed.
     /// In memory the kill is the simulated outage (sends fail, the broker leaves the rotation).
+    /// Then the hung run: the same three brokers, round-robin at 200 sends a second, the throwaway node
+    /// frozen (kill -STOP, TCP open, nothing answers) for 20 s and thawed; in memory the simulated hang.
+    /// <c>hung.send_p99_ms</c> is the p99 latency of the sends started during the freeze,
+    /// <c>hung.readmitted_while_hung</c> the times the frozen broker rejoined the rotation before the thaw,
+    /// <c>hung.detect_s</c> how long after the freeze it left the rotation.
     /// </summary>
     public sealed class MultibrokerScenario : IBenchScenario
     {
@@ -73,6 +80,12 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             context.Progress($"kill: confirmed {kill.Confirmed}, lost {kill.Lost}, consumed twice {kill.ConsumedTwice}, suppressed copies {kill.Suppressed}, " +
                 $"failed attempts {kill.FailedAttempts}, sends failed {kill.SendsFailed}, rejoined after {kill.RejoinSeconds:0.0}s");
 
+            var hung = await HungRun(context, rabbit, cancellationToken);
+            context.Progress($"hung: {hung.DuringFreeze} sends during the {HungFreeze.TotalSeconds:0} s freeze, p50 {hung.P50Ms:0} ms, p99 {hung.P99Ms:0} ms, " +
+                $"max {hung.MaxMs:0} ms, {hung.Over1s} over 1 s; detected after {hung.DetectSeconds:0.00} s, readmitted while hung {hung.ReadmittedWhileHung}, " +
+                $"rejoined {hung.RejoinSeconds:0.0} s after the thaw; confirmed {hung.Confirmed}, lost {hung.Lost}, consumed twice {hung.ConsumedTwice}, " +
+                $"copies suppressed {hung.Suppressed}, hedges {hung.Hedges}, sends failed {hung.SendsFailed}");
+
             var r1 = Throughput.Median(rates[1]);
             var r2 = Throughput.Median(rates[2]);
             var r3 = Throughput.Median(rates[3]);
@@ -101,7 +114,22 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 .Metric("kill.duplicates_suppressed", kill.Suppressed)
                 .Metric("kill.failed_attempts", kill.FailedAttempts)
                 .Metric("kill.sends_failed", kill.SendsFailed)
-                .Metric("kill.rejoin_s", kill.RejoinSeconds);
+                .Metric("kill.rejoin_s", kill.RejoinSeconds)
+                .Parameter("hung.freeze_s", HungFreeze.TotalSeconds)
+                .Parameter("hung.sends_per_s", 1000 / HungInterval.TotalMilliseconds)
+                .Metric("hung.send_p99_ms", hung.P99Ms)
+                .Metric("hung.send_p50_ms", hung.P50Ms)
+                .Metric("hung.send_max_ms", hung.MaxMs)
+                .Metric("hung.sends_over_1s", hung.Over1s)
+                .Metric("hung.sends_during_freeze", hung.DuringFreeze)
+                .Metric("hung.lost", hung.Lost)
+                .Metric("hung.consumed_twice", hung.ConsumedTwice)
+                .Metric("hung.sends_failed", hung.SendsFailed)
+                .Metric("hung.readmitted_while_hung", hung.ReadmittedWhileHung)
+                .Metric("hung.detect_s", hung.DetectSeconds)
+                .Metric("hung.rejoin_after_thaw_s", hung.RejoinSeconds)
+                .Metric("hung.duplicates_suppressed", hung.Suppressed)
+                .Metric("hung.hedges", hung.Hedges);
         }
 
         sealed record RunResult(double Rate, long[] PerBroker, double MaxDeviationPct, double MachineBusyPct, double ClientBusyPct);
@@ -262,6 +290,153 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             finally
             {
                 await StopHost(host, rabbit, brokers, queue);
+            }
+        }
+
+        static readonly TimeSpan HungFreeze = TimeSpan.FromSeconds(20);
+        static readonly TimeSpan HungInterval = TimeSpan.FromMilliseconds(5);
+        const string HungVictim = "hung";
+
+        sealed record HungResult(int DuringFreeze, double P50Ms, double P99Ms, double MaxMs, int Over1s, int Confirmed, int Lost, int ConsumedTwice,
+            int SendsFailed, int ReadmittedWhileHung, double DetectSeconds, double RejoinSeconds, long Suppressed, long Hedges);
+
+        /// <summary>
+        /// Round-robin over two shared brokers and a throwaway node at 200 sends a second (each send timed,
+        /// not waited for by the next); the throwaway frozen for 20 s, then thawed; the run goes on until
+        /// it is back in rotation and has confirmed 200 more. When it left and rejoined the rotation comes
+        /// from the multibroker's own counters.
+        /// </summary>
+        static async Task<HungResult> HungRun(BenchContext context, bool rabbit, CancellationToken cancellationToken)
+        {
+            var clock = Stopwatch.StartNew();
+            var left = new ConcurrentQueue<TimeSpan>();
+            var rejoined = new ConcurrentQueue<TimeSpan>();
+            long hedges = 0;
+            using var listener = new MeterListener();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == PatternsDiagnostics.Name && instrument.Name is "masstransit.patterns.multibroker.ejections"
+                        or "masstransit.patterns.multibroker.rejoined" or "masstransit.patterns.multibroker.hedges")
+                    l.EnableMeasurementEvents(instrument);
+            };
+            listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                    if (tag is { Key: "masstransit.patterns.multibroker.broker", Value: HungVictim })
+                    {
+                        if (instrument.Name.EndsWith("hedges", StringComparison.Ordinal))
+                            Interlocked.Add(ref hedges, value);
+                        else
+                            (instrument.Name.EndsWith("rejoined", StringComparison.Ordinal) ? rejoined : left).Enqueue(clock.Elapsed);
+                    }
+            });
+            listener.Start();
+
+            ThrowawayRabbitNode? node = null;
+            BrokerSpec[] brokers;
+            if (rabbit)
+            {
+                context.Progress("hung run: starting a throwaway RabbitMQ node");
+                node = await ThrowawayRabbitNode.StartAsync();
+                brokers = [Shared(0), Shared(1), new BrokerSpec(HungVictim, node.AmqpPort, node.UserName, node.Password)];
+            }
+            else
+                brokers = [new("mem0", 0, "", ""), new("mem1", 0, "", ""), new(HungVictim, 0, "", "")];
+
+            var tally = new Tally();
+            var (host, queue, inMemory) = await StartHost(rabbit, brokers, MultibrokerStrategy.RoundRobin, tally, null, cancellationToken);
+            try
+            {
+                var multibroker = host.Services.GetRequiredService<IMultibroker>();
+                var victim = multibroker.Brokers[2];
+                var endpoint = await multibroker.GetSendEndpoint(new Uri($"exchange:{queue}"));
+                var confirmed = new ConcurrentDictionary<Guid, byte>();
+                var sends = new ConcurrentQueue<(TimeSpan Start, TimeSpan Latency)>();
+                var sendsFailed = 0;
+                var inFlight = new ConcurrentDictionary<Task, byte>();
+                using var stop = new CancellationTokenSource();
+                var producer = Task.Run(async () =>
+                {
+                    using var timer = new PeriodicTimer(HungInterval);
+                    var n = 0;
+                    while (!stop.IsCancellationRequested && await timer.WaitForNextTickAsync(CancellationToken.None))
+                    {
+                        var number = n++;
+                        var id = NewId.NextGuid();
+                        var start = clock.Elapsed;
+                        var send = Task.Run(async () =>
+                        {
+                            try
+                            {
+                                await endpoint.Send(new MultibrokerWork(number, "h" + number), Pipe.Execute<SendContext<MultibrokerWork>>(c => c.MessageId = id), CancellationToken.None);
+                                confirmed[id] = 0;
+                                sends.Enqueue((start, clock.Elapsed - start));
+                            }
+                            catch (MultibrokerSendException)
+                            {
+                                Interlocked.Increment(ref sendsFailed);
+                            }
+                        }, CancellationToken.None);
+                        inFlight[send] = 0;
+                        _ = send.ContinueWith(t => inFlight.TryRemove(t, out _), TaskScheduler.Default);
+                    }
+                }, CancellationToken.None);
+
+                TimeSpan frozenAt, thawedAt, backAt;
+                try
+                {
+                    await Eventually.True(() => victim.Sent >= 500, TimeSpan.FromMinutes(1), "the victim confirms its share before the freeze");
+                    if (node is not null)
+                    {
+                        await using var frozen = FrozenNode.FreezeListener(node.AmqpPort, "hung run's throwaway node", maxFreeze: HungFreeze + TimeSpan.FromSeconds(30));
+                        frozenAt = clock.Elapsed;
+                        context.Progress($"hung run: froze {victim.Name} after {victim.Sent} confirmed by it");
+                        await Task.Delay(HungFreeze, cancellationToken);
+                        thawedAt = clock.Elapsed;
+                    }
+                    else
+                    {
+                        inMemory[2].Outage.Hang();
+                        frozenAt = clock.Elapsed;
+                        try
+                        {
+                            await Task.Delay(HungFreeze, cancellationToken);
+                        }
+                        finally
+                        {
+                            inMemory[2].Outage.Up();
+                        }
+                        thawedAt = clock.Elapsed;
+                    }
+                    context.Progress($"hung run: thawed {victim.Name} ({victim.State}: {victim.LastFailure})");
+                    await Eventually.True(() => victim.State == BrokerState.Healthy, TimeSpan.FromMinutes(2), "the thawed broker rejoins", TimeSpan.FromMilliseconds(20));
+                    backAt = clock.Elapsed;
+                    var sentBefore = victim.Sent;
+                    await Eventually.True(() => victim.Sent - sentBefore >= 200, TimeSpan.FromMinutes(1), "the rejoined broker confirms sends again");
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await producer;
+                    await Task.WhenAll(inFlight.Keys);
+                }
+
+                await Eventually.True(() => confirmed.Keys.All(tally.Runs.ContainsKey), TimeSpan.FromSeconds(90),
+                    "every confirmed message consumed (or the deadline: the rest counts as lost)", TimeSpan.FromMilliseconds(200))
+                    .ContinueWith(_ => { }, TaskScheduler.Default);
+                var during = sends.Where(s => s.Start >= frozenAt && s.Start < thawedAt).Select(s => s.Latency.TotalMilliseconds).Order().ToArray();
+                double Percentile(double p) => during.Length == 0 ? double.NaN : during[Math.Max(0, (int)Math.Ceiling(during.Length * p) - 1)];
+                var detected = left.Where(t => t >= frozenAt).DefaultIfEmpty(TimeSpan.MaxValue).Min();
+                return new HungResult(during.Length, Percentile(0.5), Percentile(0.99), during.LastOrDefault(), during.Count(l => l > 1000), confirmed.Count,
+                    confirmed.Keys.Count(id => !tally.Runs.ContainsKey(id)), tally.Runs.Values.Sum(n => n - 1), sendsFailed,
+                    rejoined.Count(t => t > frozenAt && t < thawedAt), detected == TimeSpan.MaxValue ? double.NaN : (detected - frozenAt).TotalSeconds,
+                    (backAt - thawedAt).TotalSeconds, multibroker.DuplicatesSuppressed, Interlocked.Read(ref hedges));
+            }
+            finally
+            {
+                await StopHost(host, rabbit, brokers, queue);
+                if (node is not null)
+                    await node.DisposeAsync();
             }
         }
 

@@ -23,13 +23,21 @@ public sealed class RabbitMqProbeOptions : IPatternOptions
     /// <summary>How long to wait for the connection. Default 5 s.</summary>
     public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long one reading (connecting if need be, opening a channel, the passive declare) may take;
+    /// then it fails with <see cref="MassTransit.Patterns.QueueDepth.QueueDepthFailure.Timeout"/> and the
+    /// probe drops its connection. Holds against a hung broker too. Default 5 s.
+    /// </summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <inheritdoc />
     public void Validate(OptionsValidator validator) => validator
         .NotEmpty(HostName, nameof(HostName))
         .InRange(Port, 1, 65535, nameof(Port))
         .NotEmpty(VirtualHost, nameof(VirtualHost))
         .NotEmpty(UserName, nameof(UserName))
-        .Positive(ConnectionTimeout, nameof(ConnectionTimeout));
+        .Positive(ConnectionTimeout, nameof(ConnectionTimeout))
+        .Positive(ReadTimeout, nameof(ReadTimeout));
 
     /// <inheritdoc />
     public override string ToString() => $"amqp://{UserName}@{HostName}:{Port}/{Uri.EscapeDataString(VirtualHost)}";

@@ -12,17 +12,28 @@ public enum BrokerState
     /// <summary>Its bus reports the broker unreachable (connection lost, receive endpoints down): out of rotation.</summary>
     Disconnected,
 
-    /// <summary>Sends failed (no confirm in time, connection error): out of rotation until the ejection time passes.</summary>
-    Ejected
+    /// <summary>Sends or a probe failed (no confirm in time, connection error): out of rotation until the ejection time passes, then <see cref="Probing"/>.</summary>
+    Ejected,
+
+    /// <summary>
+    /// Its ejection time is over, but it stays out of rotation until it answers a probe (a real round
+    /// trip with <see cref="MultibrokerOptions.ProbeTimeout"/>) or confirms a send: a hung broker is
+    /// never re-admitted on a timer alone. A failed probe ejects it again, for twice as long.
+    /// </summary>
+    Probing
 }
 
 /// <summary>
-/// The health of one broker: the bus's view of its connection (read every health check) and the
-/// outcome of the sends made through it. A broker is in rotation when its bus is started and
-/// connected and it is not ejected. <see cref="MultibrokerOptions.FailuresToEject"/> failed sends in a
-/// row eject it for <see cref="MultibrokerOptions.EjectionTime"/>, doubled at each ejection without a
-/// successful send in between (up to <see cref="MultibrokerOptions.MaxEjectionTime"/>), so a broker
-/// that accepts connections but does not confirm is not retried at full rate.
+/// The health of one broker: the bus's view of its connection (read every health check), the outcome
+/// of the sends made through it, and the probes (a real round trip with a short timeout, see
+/// <see cref="MultibrokerTransport.ProbeAsync"/>). A broker is in rotation when its bus is started and
+/// connected, it is not ejected, and no probe is owed. <see cref="MultibrokerOptions.FailuresToEject"/>
+/// failed sends in a row (or one failed probe) eject it for <see cref="MultibrokerOptions.EjectionTime"/>,
+/// doubled at each ejection without a confirmed send in between (up to
+/// <see cref="MultibrokerOptions.MaxEjectionTime"/>). When the ejection time is over the broker is
+/// <see cref="BrokerState.Probing"/>: still out, until a probe or a confirmed send gets through; a
+/// failed probe ejects it again, for longer. So a hung broker (connection open, nothing answering) is
+/// never re-admitted on a timer alone.
 /// </summary>
 sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
 {
@@ -32,6 +43,9 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
     int _consecutiveFailures;
     int _ejections;
     long _ejectedUntil;
+    bool _owesProbe;
+    long _lastProbe;
+    int _probing;
 
     /// <summary>Why the broker was last out of rotation (for logs and the showcase).</summary>
     public string? LastReason { get; private set; }
@@ -41,14 +55,19 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
         get
         {
             lock (_lock)
-            {
-                if (!_started)
-                    return BrokerState.Starting;
-                if (!_connected)
-                    return BrokerState.Disconnected;
-                return time.GetTimestamp() < _ejectedUntil ? BrokerState.Ejected : BrokerState.Healthy;
-            }
+                return StateAt(time.GetTimestamp());
         }
+    }
+
+    BrokerState StateAt(long now)
+    {
+        if (!_started)
+            return BrokerState.Starting;
+        if (!_connected)
+            return BrokerState.Disconnected;
+        if (now < _ejectedUntil)
+            return BrokerState.Ejected;
+        return _owesProbe ? BrokerState.Probing : BrokerState.Healthy;
     }
 
     public bool InRotation => State == BrokerState.Healthy;
@@ -76,15 +95,16 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
         }
     }
 
-    /// <summary>A send through this broker was confirmed.</summary>
+    /// <summary>A send through this broker was confirmed: the broker answers (a probe it owed is settled).</summary>
     public void RecordSuccess()
     {
-        if (Volatile.Read(ref _consecutiveFailures) == 0 && Volatile.Read(ref _ejections) == 0)
+        if (Volatile.Read(ref _consecutiveFailures) == 0 && Volatile.Read(ref _ejections) == 0 && !Volatile.Read(ref _owesProbe))
             return;
         lock (_lock)
         {
             _consecutiveFailures = 0;
             _ejections = 0;
+            _owesProbe = false;
         }
     }
 
@@ -94,19 +114,25 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
         lock (_lock)
         {
             _consecutiveFailures++;
-            if (_consecutiveFailures < options.FailuresToEject)
+            if (_consecutiveFailures < options.FailuresToEject && !_owesProbe)
                 return false;
-            var now = time.GetTimestamp();
-            if (now < _ejectedUntil)
-                return false; // already out: a send in flight at the ejection failing too
-            var factor = Math.Pow(2, Math.Min(_ejections, 30));
-            var ejection = TimeSpan.FromTicks((long)Math.Min(options.MaxEjectionTime.Ticks, options.EjectionTime.Ticks * factor));
-            _ejectedUntil = now + (long)(ejection.TotalSeconds * time.TimestampFrequency);
-            _ejections++;
-            _consecutiveFailures = 0;
-            LastReason = reason;
-            return true;
+            return EjectLocked(reason);
         }
+    }
+
+    bool EjectLocked(string reason)
+    {
+        var now = time.GetTimestamp();
+        if (now < _ejectedUntil)
+            return false; // already out: a send in flight at the ejection failing too
+        var factor = Math.Pow(2, Math.Min(_ejections, 30));
+        var ejection = TimeSpan.FromTicks((long)Math.Min(options.MaxEjectionTime.Ticks, options.EjectionTime.Ticks * factor));
+        _ejectedUntil = now + (long)(ejection.TotalSeconds * time.TimestampFrequency);
+        _ejections++;
+        _consecutiveFailures = 0;
+        _owesProbe = true;
+        LastReason = reason;
+        return true;
     }
 
     /// <summary>How long the current ejection lasts from now (zero when not ejected).</summary>
@@ -119,6 +145,47 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
                 var left = _ejectedUntil - time.GetTimestamp();
                 return left <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)left / time.TimestampFrequency);
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether a probe should start now (and if so, marks one in flight): a broker that owes one once
+    /// its ejection is over, or a broker in rotation every <see cref="MultibrokerOptions.ProbeInterval"/>.
+    /// At most one probe at a time; end it with <see cref="ProbeSucceeded"/> or <see cref="ProbeFailed"/>.
+    /// </summary>
+    public bool TryBeginProbe()
+    {
+        lock (_lock)
+        {
+            var now = time.GetTimestamp();
+            var state = StateAt(now);
+            var due = state == BrokerState.Probing
+                || (state == BrokerState.Healthy && options.ProbeInterval is { } interval && time.GetElapsedTime(_lastProbe, now) >= interval);
+            if (!due || _probing != 0)
+                return false;
+            _probing = 1;
+            _lastProbe = now;
+            return true;
+        }
+    }
+
+    /// <summary>The probe got its answer: the broker answers, a probe it owed is settled.</summary>
+    public void ProbeSucceeded()
+    {
+        lock (_lock)
+        {
+            _probing = 0;
+            _owesProbe = false;
+        }
+    }
+
+    /// <summary>The probe failed or timed out: the broker leaves (or stays out of) the rotation, for longer each time; true when this ejected it.</summary>
+    public bool ProbeFailed(string reason)
+    {
+        lock (_lock)
+        {
+            _probing = 0;
+            return EjectLocked(reason);
         }
     }
 }

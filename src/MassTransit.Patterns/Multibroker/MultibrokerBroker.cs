@@ -50,7 +50,18 @@ public sealed class MultibrokerBroker
 
     internal IBusControl? BusControl => Volatile.Read(ref _bus);
 
-    internal bool WasInRotation { get; set; }
+    int _inRotation;
+    long _nextStartAt;
+
+    /// <summary>Records whether the broker is in rotation now; true when that changed (so that each change is logged once).</summary>
+    internal bool SwapRotation(bool inRotation) => Interlocked.Exchange(ref _inRotation, inRotation ? 1 : 0) != (inRotation ? 1 : 0);
+
+    /// <summary>When the next start of a bus that did not start is due (a timestamp), or 0 while a start is under way or the bus runs.</summary>
+    internal long NextStartAt
+    {
+        get => Interlocked.Read(ref _nextStartAt);
+        set => Interlocked.Exchange(ref _nextStartAt, value);
+    }
 
     internal void Attach(IBusControl? bus) => Volatile.Write(ref _bus, bus);
 

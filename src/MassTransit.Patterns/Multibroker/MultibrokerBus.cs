@@ -5,7 +5,7 @@ namespace MassTransit.Patterns.Multibroker;
 /// <summary>The <see cref="IMultibroker"/> facade over the runtime's brokers.</summary>
 sealed class MultibrokerBus(MultibrokerRuntime runtime) : IMultibroker
 {
-    /// <summary>Header set on a message sent again on another broker after a failed attempt: the attempt number (1, 2...).</summary>
+    /// <summary>Header set on a message sent again on another broker after a failed attempt, or as a hedge of a slow one: the attempt number (1, 2...).</summary>
     public const string FailoverHeader = "MT-Multibroker-Failover";
 
     public IReadOnlyList<MultibrokerBroker> Brokers => runtime.Brokers;
@@ -141,20 +141,42 @@ sealed class MultibrokerBus(MultibrokerRuntime runtime) : IMultibroker
         return tuple.Message;
     }
 
-    /// <summary>The message id of one message across its attempts: set by the first, kept by the next (also when the caller's pipe set it).</summary>
+    /// <summary>
+    /// The message id of one message across its attempts: set by the first, kept by the next (also when
+    /// the caller's pipe set it). Hedged attempts run at the same time, so it is read and written under a lock.
+    /// </summary>
     internal sealed class AttemptState
     {
-        public Guid? MessageId { get; set; }
+        readonly Lock _lock = new();
+        Guid? _messageId;
+
+        public Guid? MessageId
+        {
+            get
+            {
+                lock (_lock)
+                    return _messageId;
+            }
+        }
 
         public void Apply(SendContext context, int attempt)
         {
-            MessageId ??= NewId.NextGuid();
-            context.MessageId = MessageId;
+            lock (_lock)
+            {
+                _messageId ??= NewId.NextGuid();
+                context.MessageId = _messageId;
+            }
             if (attempt > 0)
                 context.Headers.Set(FailoverHeader, attempt);
         }
 
-        public void Keep(SendContext context) => MessageId = context.MessageId ?? MessageId;
+        public void Keep(SendContext context)
+        {
+            if (context.MessageId is not { } id)
+                return;
+            lock (_lock)
+                _messageId = id;
+        }
     }
 
     sealed class SendAttemptPipe<T>(AttemptState state, int attempt, Func<SendContext<T>, Task>? user) : IPipe<SendContext<T>>

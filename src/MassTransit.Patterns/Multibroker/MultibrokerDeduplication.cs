@@ -6,14 +6,15 @@ using MassTransit.Patterns.Diagnostics;
 namespace MassTransit.Patterns.Multibroker;
 
 /// <summary>
-/// Consumer-side deduplication across the brokers of one process. A send that fails over may leave a
-/// copy on the broker that failed before confirming; both copies carry one message id. A broker that
+/// Consumer-side deduplication across the brokers of one process. A send that fails over, or is hedged
+/// (<see cref="MultibrokerOptions.HedgeDelay"/>), may leave a copy on the broker that did not confirm in
+/// time (a hung broker delivers it once it answers again); both copies carry one message id. A broker that
 /// dies also redelivers, when it returns, messages consumed whose acknowledgement it never processed.
 /// Every consumer
 /// (and saga) of every broker's bus in this process claims (message id, endpoint, consumer) before it
 /// runs: a second copy is acknowledged without running the consumer; a copy arriving while the first
 /// still runs waits for its outcome (a failed first copy lets the second run). Ids are kept
-/// <see cref="MultibrokerOptions.DeduplicationWindow"/> after success, and ids of failed-over copies
+/// <see cref="MultibrokerOptions.DeduplicationWindow"/> after success, and ids of failed-over or hedged copies
 /// (header <c>MT-Multibroker-Failover</c>) <see cref="MultibrokerOptions.FailoverDeduplicationWindow"/>,
 /// long enough for a dead broker to come back with the other copy.
 /// </summary>

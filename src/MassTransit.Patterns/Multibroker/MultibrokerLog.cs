@@ -19,6 +19,12 @@ static partial class MultibrokerLog
     [LoggerMessage(EventId = 7005, Level = LogLevel.Warning, Message = "Multibroker send of {MessageId} through {Broker} failed ({Reason}); trying {Next}.")]
     public static partial void SendFailedOver(ILogger logger, Guid? messageId, string broker, string reason, string next);
 
+    [LoggerMessage(EventId = 7007, Level = LogLevel.Debug, Message = "Multibroker send of {MessageId} through {Broker} had no confirm after {HedgeDelay}; also sending it through {Next}.")]
+    public static partial void SendHedged(ILogger logger, Guid? messageId, string broker, TimeSpan hedgeDelay, string next);
+
+    [LoggerMessage(EventId = 7008, Level = LogLevel.Debug, Message = "Multibroker broker {Broker} still does not answer ({Reason}); probed again in {EjectedFor}.")]
+    public static partial void BrokerStillUnanswered(ILogger logger, string broker, string reason, TimeSpan ejectedFor);
+
     [LoggerMessage(EventId = 7006, Level = LogLevel.Error, Message = "Multibroker send of {MessageId} failed on every broker tried ({Attempts}).")]
     public static partial void SendFailed(ILogger logger, Guid? messageId, int attempts);
 }

@@ -23,6 +23,10 @@ static class MultibrokerMetrics
         Prefix + "send_failures", "{attempt}", "Send attempts on a broker that failed before its confirm (timeout, connection error, nack).");
     static readonly Counter<long> FailoverCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
         Prefix + "failovers", "{message}", "Messages sent again on another broker after a failed attempt (same message id).");
+    static readonly Counter<long> HedgeCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "hedges", "{message}", "Messages also sent to another broker (same message id) because their broker had not confirmed within the hedge delay.");
+    static readonly Counter<long> ProbeFailureCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
+        Prefix + "probe_failures", "{probe}", "Probes of a broker (a round trip with a short timeout) without an answer in time.");
     static readonly Counter<long> EjectionCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
         Prefix + "ejections", "{ejection}", "Times a broker left the rotation (failed sends or lost connection).");
     static readonly Counter<long> RejoinCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
@@ -57,6 +61,11 @@ static class MultibrokerMetrics
 
     public static void Failover(string from, string to) =>
         FailoverCounter.Add(1, new TagList { { BrokerTag, to }, { BrokerTag + ".from", from }, { PatternsTags.Pattern, "multibroker" } });
+
+    public static void Hedged(string slow, string next) =>
+        HedgeCounter.Add(1, new TagList { { BrokerTag, slow }, { BrokerTag + ".next", next }, { PatternsTags.Pattern, "multibroker" } });
+
+    public static void ProbeFailed(string broker) => ProbeFailureCounter.Add(1, Tags(broker));
 
     public static void Ejected(string broker, string reason) =>
         EjectionCounter.Add(1, new TagList { { BrokerTag, broker }, { PatternsTags.Outcome, reason }, { PatternsTags.Pattern, "multibroker" } });

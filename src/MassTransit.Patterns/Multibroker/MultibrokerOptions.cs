@@ -31,13 +31,30 @@ public sealed class MultibrokerOptions : IPatternOptions
     /// </summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Brokers tried for one message before the send fails; 0 = each broker once (default 0).</summary>
+    /// <summary>
+    /// How long an attempt may wait for its confirm before the same message (same message id) is also
+    /// sent to the next broker, as a hedge: the first confirm completes the send, the slow attempt is
+    /// cancelled and counts as a failure of its broker (ejecting it, see <see cref="FailuresToEject"/>).
+    /// This bounds the latency a hung broker (connection open, nothing answering) adds to a send to about
+    /// this delay, instead of <see cref="SendTimeout"/>. The slow broker may still hold a copy: consumers
+    /// of this process run it once (<see cref="Deduplicate"/>); across processes use a durable inbox.
+    /// Null turns hedging off (default 500 ms). Requests (<c>GetResponse</c>) are never hedged, nor are
+    /// messages with a key under <see cref="MultibrokerStrategy.KeyHash"/> (a hedge would move a key to
+    /// another broker while its broker is merely slow: per-key order comes first).
+    /// </summary>
+    public TimeSpan? HedgeDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Brokers tried for one message before the send fails, hedges included; 0 = each broker once (default 0).</summary>
     public int MaxSendAttempts { get; set; }
 
     /// <summary>Consecutive failed sends (no confirm, timeout, connection error) that take a broker out of rotation (default 1).</summary>
     public int FailuresToEject { get; set; } = 1;
 
-    /// <summary>How long a broker stays out of rotation after failed sends, doubled at each ejection in a row (default 2 s).</summary>
+    /// <summary>
+    /// How long a broker stays out of rotation after failed sends or a failed probe, doubled at each
+    /// ejection in a row (default 2 s). When it is over the broker comes back only once a probe gets
+    /// through (<see cref="BrokerState.Probing"/>).
+    /// </summary>
     public TimeSpan EjectionTime { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Upper bound of the doubled ejection time (default 1 min).</summary>
@@ -45,6 +62,20 @@ public sealed class MultibrokerOptions : IPatternOptions
 
     /// <summary>How often each broker's bus health (its connection and receive endpoints) is read (default 500 ms).</summary>
     public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a probe may take: a real round trip to the broker (RabbitMQ: a passive declare on a
+    /// connection of the probe's own), made before an ejected broker rejoins and every
+    /// <see cref="ProbeInterval"/> while it is in rotation. A probe without an answer in time ejects the
+    /// broker (default 1 s).
+    /// </summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often a broker in rotation is probed, so that a hung broker leaves the rotation even when no
+    /// send finds it; null probes only ejected brokers (default 5 s).
+    /// </summary>
+    public TimeSpan? ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long one start of a broker's bus may take; a broker that does not start is retried every <see cref="RestartInterval"/> (default 30 s).</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -73,11 +104,15 @@ public sealed class MultibrokerOptions : IPatternOptions
     {
         validator.Require(Enum.IsDefined(Strategy), nameof(Strategy), $"must be RoundRobin, Weighted or KeyHash (was {Strategy}).");
         validator.Positive(SendTimeout, nameof(SendTimeout));
+        validator.Require(HedgeDelay is null || HedgeDelay > TimeSpan.Zero, nameof(HedgeDelay), $"must be greater than zero, or null to turn hedging off (was {HedgeDelay}).");
+        validator.Require(HedgeDelay is null || HedgeDelay < SendTimeout, nameof(HedgeDelay), $"must be shorter than SendTimeout ({SendTimeout}), or no hedge would ever start (was {HedgeDelay}).");
         validator.NotNegative(MaxSendAttempts, nameof(MaxSendAttempts));
         validator.Positive(FailuresToEject, nameof(FailuresToEject));
         validator.Positive(EjectionTime, nameof(EjectionTime));
         validator.Require(MaxEjectionTime >= EjectionTime, nameof(MaxEjectionTime), $"must be at least EjectionTime ({EjectionTime}) (was {MaxEjectionTime}).");
         validator.Positive(HealthCheckInterval, nameof(HealthCheckInterval));
+        validator.Positive(ProbeTimeout, nameof(ProbeTimeout));
+        validator.Require(ProbeInterval is null || ProbeInterval > TimeSpan.Zero, nameof(ProbeInterval), $"must be greater than zero, or null to probe ejected brokers only (was {ProbeInterval}).");
         validator.Positive(StartTimeout, nameof(StartTimeout));
         validator.Positive(RestartInterval, nameof(RestartInterval));
         validator.NotNegative(MinimumBrokersAtStart, nameof(MinimumBrokersAtStart));

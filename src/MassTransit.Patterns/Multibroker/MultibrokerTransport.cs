@@ -22,12 +22,26 @@ public abstract class MultibrokerTransport
         reason = health.Status == BusHealthStatus.Healthy ? null : $"{health.Status}: {health.Description}";
         return health.Status == BusHealthStatus.Healthy;
     }
+
+    /// <summary>
+    /// A real round trip to the broker, within <paramref name="cancellationToken"/> (cancelled after
+    /// <see cref="MultibrokerOptions.ProbeTimeout"/>; the runtime stops waiting then in any case):
+    /// completes once the broker answered, throws otherwise. Made before an ejected broker rejoins the
+    /// rotation, and every <see cref="MultibrokerOptions.ProbeInterval"/> while it is in it. Transports
+    /// override it (RabbitMQ: a passive declare on a connection of the probe's own); this default has no
+    /// round trip and only reads <see cref="IsConnected"/>.
+    /// </summary>
+    public virtual Task ProbeAsync(IBusControl bus, CancellationToken cancellationToken) =>
+        IsConnected(bus, out var reason) ? Task.CompletedTask : Task.FromException(new InvalidOperationException($"the bus is not connected: {reason}"));
+
+    /// <summary>Closes whatever <see cref="ProbeAsync"/> keeps open (called when the multibroker stops; a later probe opens it again).</summary>
+    public virtual ValueTask CloseProbeAsync() => ValueTask.CompletedTask;
 }
 
 /// <summary>
 /// An in-memory broker: a bus of its own on the in-memory transport (each bus is a separate message
 /// store, so several of them behave as independent brokers in one process). For tests, samples and the
-/// showcase; <see cref="Outage"/> simulates the broker going down.
+/// showcase; <see cref="Outage"/> simulates the broker going down, or hanging.
 /// </summary>
 public sealed class InMemoryMultibrokerTransport : MultibrokerTransport
 {
@@ -55,29 +69,88 @@ public sealed class InMemoryMultibrokerTransport : MultibrokerTransport
         return base.IsConnected(bus, out reason);
     }
 
+    /// <inheritdoc />
+    /// <remarks>Fails during a simulated outage; waits while the broker hangs (until it is up again or the probe's time is over).</remarks>
+    public override async Task ProbeAsync(IBusControl bus, CancellationToken cancellationToken)
+    {
+        if (Outage.IsDown)
+            throw new InMemoryBrokerDownException();
+        await Outage.WaitWhileHungAsync(cancellationToken).ConfigureAwait(false);
+        await base.ProbeAsync(bus, cancellationToken).ConfigureAwait(false);
+    }
+
     sealed class OutageFilter<TContext>(InMemoryBrokerOutage outage) : IFilter<TContext>
         where TContext : class, PipeContext
     {
-        public Task Send(TContext context, IPipe<TContext> next) =>
-            outage.IsDown ? throw new InMemoryBrokerDownException() : next.Send(context);
+        public async Task Send(TContext context, IPipe<TContext> next)
+        {
+            if (outage.IsDown)
+                throw new InMemoryBrokerDownException();
+            await outage.WaitWhileHungAsync(context.CancellationToken).ConfigureAwait(false);
+            await next.Send(context).ConfigureAwait(false);
+        }
 
         public void Probe(ProbeContext context) => context.CreateFilterScope("multibrokerOutage");
     }
 }
 
-/// <summary>Takes an in-memory broker down (its sends and publishes fail, its health says disconnected) and up again.</summary>
+/// <summary>
+/// Takes an in-memory broker down (its sends and publishes fail, its health says disconnected), makes
+/// it hang (its sends, publishes and probes wait without an answer while its health still says
+/// connected, as a frozen broker's open connection does), and up again.
+/// </summary>
 public sealed class InMemoryBrokerOutage
 {
+    readonly Lock _lock = new();
     volatile bool _down;
+    TaskCompletionSource? _hung;
 
     /// <summary>True while the simulated outage lasts.</summary>
     public bool IsDown => _down;
 
+    /// <summary>True while the simulated hang lasts.</summary>
+    public bool IsHung
+    {
+        get
+        {
+            lock (_lock)
+                return _hung is not null;
+        }
+    }
+
     /// <summary>Starts the outage: sends fail at once, the next health check takes the broker out of rotation.</summary>
     public void Down() => _down = true;
 
-    /// <summary>Ends the outage: the next health check puts the broker back.</summary>
-    public void Up() => _down = false;
+    /// <summary>
+    /// Starts a hang: sends, publishes and probes wait (until <see cref="Up"/>, or their own cancellation:
+    /// a client's timeout still ends them) and the bus still reports itself connected.
+    /// </summary>
+    public void Hang()
+    {
+        lock (_lock)
+            _hung ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Ends the outage or the hang: waiting sends go on, the next health check or probe puts the broker back.</summary>
+    public void Up()
+    {
+        _down = false;
+        TaskCompletionSource? hung;
+        lock (_lock)
+        {
+            hung = _hung;
+            _hung = null;
+        }
+        hung?.TrySetResult();
+    }
+
+    internal Task WaitWhileHungAsync(CancellationToken cancellationToken)
+    {
+        Task? hung;
+        lock (_lock)
+            hung = _hung?.Task;
+        return hung is null ? Task.CompletedTask : hung.WaitAsync(cancellationToken);
+    }
 }
 
 /// <summary>Thrown by a send to an in-memory broker during a simulated outage.</summary>

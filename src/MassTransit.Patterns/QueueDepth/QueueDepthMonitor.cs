@@ -54,8 +54,10 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
         _logger = logger;
         _time = time ?? TimeProvider.System;
         foreach (var queue in _options.Queues)
-            _queues.TryAdd(queue, new QueueState(queue));
+            _queues.TryAdd(queue, NewState(queue));
     }
+
+    QueueState NewState(string queue) => new(queue, new BoundedProbeCall(_probe, queue, _time));
 
     /// <inheritdoc />
     public QueueDepthReading? GetLatest(string queue) => _queues.TryGetValue(queue, out var state) ? state.Latest : null;
@@ -65,14 +67,14 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentNullException.ThrowIfNull(handler);
-        var state = _queues.GetOrAdd(queue, q => new QueueState(q));
+        var state = _queues.GetOrAdd(queue, NewState);
         return state.Add(handler);
     }
 
     /// <inheritdoc />
     public async Task<QueueDepthReading> PollAsync(string queue, CancellationToken cancellationToken = default)
     {
-        var state = _queues.GetOrAdd(queue, q => new QueueState(q));
+        var state = _queues.GetOrAdd(queue, NewState);
         var reading = await ReadAsync(state, cancellationToken).ConfigureAwait(false);
         await state.Publish(reading, cancellationToken).ConfigureAwait(false);
         return reading;
@@ -122,12 +124,10 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
     {
         var started = Stopwatch.GetTimestamp();
         var queueTag = new KeyValuePair<string, object?>(PatternsTags.Queue, state.Queue);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ProbeTimeout);
         QueueDepthReading reading;
         try
         {
-            var sample = await _probe.GetDepthAsync(state.Queue, timeout.Token).ConfigureAwait(false);
+            var sample = await state.Probe.ReadAsync(_options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
             reading = new QueueDepthReading(state.Queue, sample, null, 0, _time.GetUtcNow());
             ReadyGauge.Record(sample.Ready, queueTag);
             if (sample.Unacknowledged is { } unacked)
@@ -140,7 +140,7 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
             var failure = exception as QueueDepthProbeException
                 ?? new QueueDepthProbeException(state.Queue, _probe.Name,
                     exception is OperationCanceledException ? QueueDepthFailure.Timeout : QueueDepthFailure.Unreachable,
-                    exception is OperationCanceledException ? $"no answer within {_options.ProbeTimeout}." : exception.Message, exception);
+                    exception.Message, exception);
             var consecutive = (state.Latest?.ConsecutiveFailures ?? 0) + 1;
             reading = new QueueDepthReading(state.Queue, null, failure, consecutive, _time.GetUtcNow());
             FailureCounter.Add(1, queueTag, new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
@@ -161,8 +161,11 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
     [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "A subscriber to the queue depth of {Queue} failed.")]
     partial void LogSubscriberFailed(string queue, Exception exception);
 
-    sealed class QueueState(string queue)
+    sealed class QueueState(string queue, BoundedProbeCall probe)
     {
+        /// <summary>The probe, bounded by the probe timeout, for this queue.</summary>
+        public BoundedProbeCall Probe { get; } = probe;
+
         readonly object _lock = new();
         Func<QueueDepthReading, CancellationToken, Task>[] _handlers = [];
 

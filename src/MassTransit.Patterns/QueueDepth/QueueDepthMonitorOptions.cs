@@ -11,7 +11,11 @@ public sealed class QueueDepthMonitorOptions : IPatternOptions
     /// <summary>Time between two readings of each queue. Default 1 s.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long one reading may take before it counts as a failure. Default 5 s.</summary>
+    /// <summary>
+    /// How long one reading may take before it counts as a failed reading (<see cref="QueueDepthFailure.Timeout"/>),
+    /// whatever the probe does: a probe that ignores its cancellation is no longer waited for and its
+    /// late answer is discarded. Default 5 s.
+    /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <inheritdoc />

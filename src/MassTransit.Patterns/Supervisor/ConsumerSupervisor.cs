@@ -72,6 +72,7 @@ public interface IConsumerSupervisor
 public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
 {
     readonly IQueueDepthProbe _probe;
+    readonly BoundedProbeCall _depth;
     readonly ILogger _logger;
     readonly TimeProvider _time;
     readonly ElasticConcurrencyLimit _gate;
@@ -114,6 +115,7 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         _probe = probe;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _depth = new BoundedProbeCall(probe, queue, _time);
         _fleetClient = fleetClient;
         _queueTag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
         _rules = options.Rules;
@@ -339,11 +341,10 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
 
     async Task<(QueueDepthSample? Sample, QueueDepthProbeException? Failure)> ReadDepthAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(Options.ProbeTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            var sample = await _probe.GetDepthAsync(Queue, linked.Token).ConfigureAwait(false);
+            // Bounded whatever the probe does: a probe that ignores its token costs one probe timeout, and its late answer is dropped.
+            var sample = await _depth.ReadAsync(Options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
             _ = sample.Measure(Options.DepthMeasure);
             return (sample, null);
         }
@@ -357,9 +358,8 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         }
         catch (Exception exception)
         {
-            var timedOut = exception is OperationCanceledException;
-            return (null, new QueueDepthProbeException(Queue, _probe.Name, timedOut ? QueueDepthFailure.Timeout : QueueDepthFailure.Unreachable,
-                timedOut ? $"no answer within {Options.ProbeTimeout}." : exception.Message, exception));
+            return (null, new QueueDepthProbeException(Queue, _probe.Name, exception is OperationCanceledException ? QueueDepthFailure.Timeout : QueueDepthFailure.Unreachable,
+                exception.Message, exception));
         }
     }
 

@@ -30,7 +30,11 @@ public sealed class SupervisorOptions : IPatternOptions
     /// <summary>Time between two depth readings (and decisions). Default 1 s.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long one depth reading may take before it counts as a failure. Default 5 s.</summary>
+    /// <summary>
+    /// How long one depth reading may take before it counts as a failure (the level holds). The bound
+    /// holds whatever the probe does: a probe that ignores its cancellation is no longer waited for,
+    /// its late answer is discarded, and no second call starts while it hangs. Default 5 s.
+    /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The most consumers one decision may add; null (the default) scales up to the wanted level at once.</summary>

@@ -19,16 +19,63 @@ public class BrokerHealthTests
     }
 
     [Fact]
-    public void A_failed_send_ejects_the_broker_for_the_ejection_time_then_it_returns()
+    public void A_failed_send_ejects_the_broker_for_the_ejection_time_then_it_returns_only_once_a_probe_answers()
     {
-        var (health, time) = Started();
+        var (health, time) = Started(o => o.ProbeInterval = null);
         Assert.True(health.RecordFailure("no confirm"));
         Assert.Equal(BrokerState.Ejected, health.State);
         Assert.Equal("no confirm", health.LastReason);
+        Assert.False(health.TryBeginProbe());                  // not while ejected
         time.Advance(TimeSpan.FromSeconds(1.9));
         Assert.False(health.InRotation);
         time.Advance(TimeSpan.FromSeconds(0.2));
+        // The ejection is over, but a hung broker must not come back on a timer: it owes a probe.
+        Assert.Equal(BrokerState.Probing, health.State);
+        Assert.False(health.InRotation);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(BrokerState.Probing, health.State);
+        Assert.True(health.TryBeginProbe());
+        Assert.False(health.TryBeginProbe());                  // one probe at a time
+        health.ProbeSucceeded();
         Assert.True(health.InRotation);
+        Assert.False(health.TryBeginProbe());                  // no periodic probe configured
+    }
+
+    [Fact]
+    public void A_failed_probe_ejects_again_for_twice_as_long_and_a_confirmed_send_settles_what_the_broker_owes()
+    {
+        var (health, time) = Started(o => o.ProbeInterval = null);
+        Assert.True(health.RecordFailure("no confirm"));
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(health.TryBeginProbe());
+        Assert.True(health.ProbeFailed("no answer to a probe"));
+        Assert.Equal((BrokerState.Ejected, TimeSpan.FromSeconds(4)), (health.State, health.EjectedFor));
+        Assert.Equal("no answer to a probe", health.LastReason);
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.True(health.TryBeginProbe());
+        Assert.True(health.ProbeFailed("no answer to a probe"));
+        Assert.Equal(TimeSpan.FromSeconds(8), health.EjectedFor);
+        time.Advance(TimeSpan.FromSeconds(8));
+        Assert.Equal(BrokerState.Probing, health.State);
+        // A send tried there as a last resort and confirmed is a round trip too: the broker is back, the doubling starts over.
+        health.RecordSuccess();
+        Assert.True(health.InRotation);
+        Assert.True(health.RecordFailure("x"));
+        Assert.Equal(TimeSpan.FromSeconds(2), health.EjectedFor);
+    }
+
+    [Fact]
+    public void A_broker_in_rotation_is_probed_every_probe_interval_and_a_failed_probe_ejects_it()
+    {
+        var (health, time) = Started(o => o.ProbeInterval = TimeSpan.FromSeconds(5));
+        Assert.True(health.TryBeginProbe());                   // the first at once
+        health.ProbeSucceeded();
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(health.TryBeginProbe());
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.True(health.TryBeginProbe());
+        Assert.True(health.ProbeFailed("no answer to a probe within 00:00:01"));
+        Assert.Equal(BrokerState.Ejected, health.State);
     }
 
     [Fact]
@@ -55,7 +102,7 @@ public class BrokerHealthTests
             Assert.Equal(TimeSpan.FromSeconds(expected), health.EjectedFor);
             Assert.False(health.RecordFailure("in flight")); // failures while out do not extend it
             time.Advance(TimeSpan.FromSeconds(expected));
-            Assert.True(health.InRotation);
+            Assert.Equal(BrokerState.Probing, health.State);   // out until a probe or a send gets through
         }
         health.RecordSuccess();
         Assert.True(health.RecordFailure("x"));

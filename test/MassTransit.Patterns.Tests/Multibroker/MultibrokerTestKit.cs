@@ -187,6 +187,8 @@ namespace MassTransit.Patterns.Tests.Multibroker
                 x.Options.HealthCheckInterval = TimeSpan.FromMilliseconds(50);
                 x.Options.EjectionTime = TimeSpan.FromMilliseconds(200);
                 x.Options.SendTimeout = TimeSpan.FromSeconds(5);
+                // A send paused 500 ms by a busy test machine would be hedged (and its broker ejected): tests of hedging set their own.
+                x.Options.HedgeDelay = TimeSpan.FromSeconds(2);
                 configure?.Invoke(x);
             });
             var host = builder.Build();

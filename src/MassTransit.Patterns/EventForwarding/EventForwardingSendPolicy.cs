@@ -44,15 +44,27 @@ public sealed class EventForwardingSendPolicy
             {
                 timeout.CancelAfter(_options.SendTimeout);
                 var started = Stopwatch.GetTimestamp();
+                Task? sending = null;
                 try
                 {
-                    await attempt(timeout.Token).ConfigureAwait(false);
+                    // Bounded here, not only by the token: against a hung broker (TCP open, nothing answering) a send
+                    // attempt does not end when its token is cancelled. An abandoned attempt that is confirmed later
+                    // carries the same message id, so the consumer's inbox drops the copy.
+                    sending = attempt(timeout.Token);
+                    await sending.WaitAsync(_options.SendTimeout, cancellationToken).ConfigureAwait(false);
                     EventForwardingDiagnostics.Confirmed.Add(1, _source);
                     return attempts;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
+                    Observe(sending);
                     throw;
+                }
+                catch (TimeoutException) when (sending is { IsCompleted: false })
+                {
+                    Observe(sending);
+                    failure = new TimeoutException(
+                        $"not confirmed within {_options.SendTimeout} (the attempt ignored its cancellation; abandoned after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms)");
                 }
                 catch (Exception exception) when (IsPermanent(exception))
                 {
@@ -81,6 +93,14 @@ public sealed class EventForwardingSendPolicy
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.SendTimeout.Ticks));
         }
+    }
+
+    /// <summary>Observes an abandoned attempt's outcome, so that its late failure is not an unobserved task exception.</summary>
+    static void Observe(Task? abandoned)
+    {
+        if (abandoned is { IsCompleted: false })
+            _ = abandoned.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
     }
 
     /// <summary>Failures that the same send would hit again: resending them only delays the error.</summary>

@@ -74,9 +74,9 @@ namespace MassTransit.Patterns.RabbitMQ.Tests
 
                 PingConsumer.Release.SetResult();
                 await Eventually.True(async () => (await probe.GetDepthAsync(queue)).Ready == 0, TimeSpan.FromSeconds(15), "the queue drains");
-                await Eventually.True(() => harness.Consumed.Select<Ping>().Count() == 20, TimeSpan.FromSeconds(15), "every ping consumed");
+                await Eventually.True(async () => (await harness.Consumed.Now<Ping>()).Count == 20, TimeSpan.FromSeconds(15), "every ping consumed");
                 await account
-                    .Place("consumed", () => harness.Consumed.Select<Ping>().Select(c => c.Context.MessageId!.Value).ToArray(), Expect.Exactly(20))
+                    .Place("consumed", async _ => PlaceReading.Of((await harness.Consumed.Now<Ping>()).Select(c => c.Context.MessageId!.Value).ToArray()), Expect.Exactly(20))
                     .Endpoint(queue, Expect.Empty)
                     .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }

@@ -121,7 +121,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                     Assert.True(await ReadyAsync(name + "_error") is null or 0, $"{name}_error is empty");
                     Assert.True(await ReadyAsync(name + "_skipped") is null or 0, $"{name}_skipped is empty");
                 }
-                Assert.Empty(harness.Published.Select<Fault<LookalikeJob>>());
+                Assert.Empty(await harness.Published.Settled<Fault<LookalikeJob>>());
             }
             finally
             {

@@ -145,11 +145,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                 Assert.Contains("AwaitAck = false", Assert.Single(publish.Violations).Setting);
                 await endpoint.Send(new Shipment(2));
                 Assert.True(await harness.Consumed.Any<Shipment>(x => x.Context.Message.Number == 2));
-                Assert.False(harness.Consumed.Select<Shipment>(x => x.Context.Message.Number == 1).Any());
+                Assert.Empty(await harness.Consumed.Settled<Shipment>(x => x.Context.Message.Number == 1));
                 await new MessageAccount()
                     .Sent(3, "a non-persistent send, an unconfirmed publish, a plain send")
                     .Place("refused before the broker", () => new[] { send, publish }.Sum(f => f.Violations.Count), Expect.Exactly(2))
-                    .Place("consumed", () => harness.Consumed.Select<Shipment>().Select(c => c.Context.MessageId!.Value).ToArray(), Expect.Exactly(1))
+                    .Place("consumed", async _ => PlaceReading.Of((await harness.Consumed.Now<Shipment>()).Select(c => c.Context.MessageId!.Value).ToArray()), Expect.Exactly(1))
                     .Endpoint(queue, Expect.Empty)
                     .AssertAllAccountedAsync(TimeSpan.FromSeconds(15));
             }

@@ -76,7 +76,7 @@ public sealed class ContextualKeyCollisionTests
         var seen = h.Recorder.Seen;
         Assert.Equal(Enumerable.Range(1, number), seen.Select(s => s.Number).Order());
         Assert.All(seen.Where(s => s.Number <= Lookalikes.Length), s => Assert.Equal(queue, s.Queue));
-        Assert.Empty(h.Harness.Published.Select<Fault<CustomerOrder>>());
+        Assert.Empty(await h.Harness.Published.Settled<Fault<CustomerOrder>>());
 
         // Where each context's later messages went, and what each queue consumed.
         var later = seen.Where(s => s.Number > Lookalikes.Length).ToArray();

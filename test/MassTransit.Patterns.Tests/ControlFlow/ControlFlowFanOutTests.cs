@@ -68,13 +68,13 @@ namespace MassTransit.Patterns.Tests.ControlFlow
 
                 // A send is held by its destination's state only: the unthrottled queue gets it at once.
                 await (await harness.Bus.GetSendEndpoint(new Uri($"queue:{Unthrottled}"))).Send(new Parcel(3));
-                await Eventually.True(() => harness.Consumed.Select<Parcel>(p => p.Context.Message.Number == 3).Any(), Wait, "the send to the unthrottled queue is consumed");
+                await Eventually.True(async () => (await harness.Consumed.Now<Parcel>(p => p.Context.Message.Number == 3)).Count > 0, Wait, "the send to the unthrottled queue is consumed");
 
                 // Every message accounted for: 1 and 2 refused (never published), 3 consumed once, by the audit consumer.
                 Assert.False(await harness.Published.Any<Parcel>(), "a refused publish reaches no subscriber");
-                Assert.Equal([3], harness.Consumed.Select<Parcel>().Select(p => p.Context.Message.Number).ToList());
-                Assert.Single(harness.GetConsumerHarness<ParcelAuditConsumer>().Consumed.Select<Parcel>());
-                Assert.False(harness.GetConsumerHarness<ParcelConsumer>().Consumed.Select<Parcel>().Any());
+                Assert.Equal([3], (await harness.Consumed.Settled<Parcel>()).Select(p => p.Context.Message.Number).ToList());
+                Assert.Single(await harness.GetConsumerHarness<ParcelAuditConsumer>().Consumed.Settled<Parcel>());
+                Assert.Empty(await harness.GetConsumerHarness<ParcelConsumer>().Consumed.Settled<Parcel>());
 
                 var warnings = CapturedLogs.Instance.Since(mark).Where(e => e is { Level: LogLevel.Warning } && e.Category.EndsWith(nameof(ProducerControlFlowGate))).ToList();
                 var warning = Assert.Single(warnings);

@@ -107,7 +107,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
 
             // Other queues are untouched.
             await (await Endpoint(harness, "invoices")).Send(new Invoice(1));
-            await Eventually.True(() => harness.Consumed.Select<Invoice>().Any(), TimeSpan.FromSeconds(10), "an unthrottled queue's message is consumed");
+            await Eventually.True(async () => (await harness.Consumed.Now<Invoice>()).Count > 0, TimeSpan.FromSeconds(10), "an unthrottled queue's message is consumed");
         }
 
         [Fact]
@@ -128,7 +128,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
                 await endpoint.Send(new Shipment(i));
 
             Assert.True(watch.Elapsed >= delay * 5 - TimeSpan.FromMilliseconds(20), $"five delayed sends took {watch.Elapsed.TotalMilliseconds} ms");
-            Assert.Equal(5, harness.Sent.Select<Shipment>().Count());
+            Assert.Equal(5, (await harness.Sent.Settled<Shipment>()).Count);
         }
 
         [Fact]
@@ -150,7 +150,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             // 21 sends at 40/s need 20 intervals of 25 ms.
             var floor = TimeSpan.FromSeconds(20 / rate) - TimeSpan.FromMilliseconds(25);
             Assert.True(watch.Elapsed >= floor, $"21 rate-limited sends took {watch.Elapsed.TotalMilliseconds} ms, expected at least {floor.TotalMilliseconds}");
-            Assert.Equal(21, harness.Sent.Select<Shipment>().Count());
+            Assert.Equal(21, (await harness.Sent.Settled<Shipment>()).Count);
         }
 
         [Fact]
@@ -210,7 +210,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             await Assert.ThrowsAsync<BackPressureException>(() => harness.Bus.Publish(new Shipment(1)));
             await harness.Bus.Publish(new Invoice(2));
 
-            await Eventually.True(() => harness.Consumed.Select<Invoice>().Any(), TimeSpan.FromSeconds(10), "a type no watched queue consumes is published");
+            await Eventually.True(async () => (await harness.Consumed.Now<Invoice>()).Count > 0, TimeSpan.FromSeconds(10), "a type no watched queue consumes is published");
             Assert.False(await harness.Published.Any<Shipment>());
         }
 

@@ -103,8 +103,8 @@ public sealed class EventForwarderTests
         var id = await provider.GetRequiredService<IEventForwarder>().Send(new Uri("queue:work-item"), new WorkItem(1));
 
         Assert.Equal(3, broker.Attempts(id));
-        await Eventually.True(() => harness.Consumed.Select<WorkItem>(x => x.Context.MessageId == id).Any(), TimeSpan.FromSeconds(10), "the message is consumed");
-        Assert.Single(harness.Consumed.Select<WorkItem>());
+        await Eventually.True(async () => (await harness.Consumed.Now<WorkItem>(x => x.Context.MessageId == id)).Count > 0, TimeSpan.FromSeconds(10), "the message is consumed");
+        Assert.Single(await harness.Consumed.Settled<WorkItem>());
         Assert.Equal(2, counters["send.resends"]);
         Assert.Equal(1, counters["send.confirmed"]);
     }
@@ -128,7 +128,7 @@ public sealed class EventForwarderTests
         // The timeout's timer may fire up to one system timer tick before the Stopwatch reads it (a run measured 1.998 s).
         var timerTick = TimeSpan.FromMilliseconds(20);
         Assert.True(watch.Elapsed >= sendTimeout - timerTick, $"the first attempt was given its full timeout (returned after {watch.Elapsed})");
-        await Eventually.True(() => harness.Consumed.Select<WorkItem>(x => x.Context.MessageId == id).Any(), TimeSpan.FromSeconds(10), "the resent message is consumed");
+        await Eventually.True(async () => (await harness.Consumed.Now<WorkItem>(x => x.Context.MessageId == id)).Count > 0, TimeSpan.FromSeconds(10), "the resent message is consumed");
     }
 
     [Fact]
@@ -152,8 +152,8 @@ public sealed class EventForwarderTests
         Assert.Equal(3, broker.Attempts(id));
         Assert.IsType<IOException>(failure.InnerException);
         Assert.Equal(1, counters["send.unconfirmed"]);
-        Assert.Empty(harness.Sent.Select<WorkItem>(x => x.Context.MessageId == id && x.Exception is null));
-        Assert.Empty(harness.Consumed.Select<WorkItem>(x => x.Context.MessageId == id));
+        Assert.Empty(await harness.Sent.Settled<WorkItem>(x => x.Context.MessageId == id && x.Exception is null));
+        Assert.Empty(await harness.Consumed.Settled<WorkItem>(x => x.Context.MessageId == id));
     }
 
     [Fact]

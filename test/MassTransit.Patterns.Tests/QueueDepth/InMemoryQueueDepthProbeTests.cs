@@ -64,7 +64,7 @@ public sealed class InMemoryQueueDepthProbeTests
             var depth = await probe.GetDepthAsync("gated-work");
             return depth is { Ready: 0, Unacknowledged: 0 };
         }, TimeSpan.FromSeconds(10), "the queue drains once the consumer is released");
-        Assert.Equal(10, harness.Consumed.Select<WorkItem>().Count());
+        Assert.Equal(10, (await harness.Consumed.Settled<WorkItem>()).Count);
     }
 
     [Fact]

@@ -124,9 +124,9 @@ public sealed class ThreadDelegateTests
         await harness.SendAsync([new KeyedWork("K", 0, FailPermanently: true), new KeyedWork("K", 1), new KeyedWork("K", 2), new KeyedWork("J", 0)]);
 
         await Eventually.True(() => harness.Recorder.CompletedOf("J").Count == 1, Deadline, "J is not held");
-        await Eventually.True(async () => await harness.Harness.Published.Any<ReceiveFault>(f => f.Context.Message.Exceptions.Any(e => e.ExceptionType.Contains(nameof(ThreadDelegateKeyHeldException)))) &&
-                                          harness.Harness.Published.Select<ReceiveFault>().Count() == 2,
+        await Eventually.True(async () => (await harness.Harness.Published.Now<ReceiveFault>(f => f.Context.Message.Exceptions.Any(e => e.ExceptionType.Contains(nameof(ThreadDelegateKeyHeldException))))).Count == 2,
             Deadline, "K#1 and K#2 fault with the key held");
+        Assert.Equal(2, (await harness.Harness.Published.Settled<ReceiveFault>()).Count);
         Assert.Empty(harness.Recorder.CompletedOf("K"));
         var held = Assert.Single(harness.Control.HeldKeys);
         Assert.Equal("K", held.Key);
@@ -146,8 +146,7 @@ public sealed class ThreadDelegateTests
         await harness.SendAsync([new KeyedWork(null, 0), new KeyedWork("", 1), new KeyedWork("A", 0)]);
 
         await Eventually.True(() => harness.Recorder.CompletedOf("A").Count == 1, Deadline, "the keyed message after them is consumed");
-        await Eventually.True(() => harness.Harness.Published.Select<ReceiveFault>()
-                .Count(f => f.Context.Message.Exceptions.Any(e => e.ExceptionType.Contains(nameof(ThreadDelegateKeyMissingException)))) == 2,
+        await Eventually.True(async () => (await harness.Harness.Published.Now<ReceiveFault>(f => f.Context.Message.Exceptions.Any(e => e.ExceptionType.Contains(nameof(ThreadDelegateKeyMissingException))))).Count == 2,
             Deadline, "both unkeyed messages fault with ThreadDelegateKeyMissingException (moved to the error queue)");
         Assert.Equal(0, harness.Recorder.Started - harness.Recorder.CompletedOf("A").Count);
     }

@@ -31,7 +31,7 @@ public sealed class WorkflowEventTests
         var actions = saga.ReadAudit().Select(a => a.Action).ToList();
         Assert.Equal(["failed", "repaired", "resubmitted", "completed"], actions);
         Assert.False(await rig.Harness.Published.Any<Fault<PlaceOrder>>(), "a delegated failure is not a fault");
-        Assert.Equal(0, rig.Harness.Sent.Select<PlaceOrder>().Count(m => m.Context.DestinationAddress?.AbsolutePath.EndsWith("_error") == true));
+        Assert.Empty(await rig.Harness.Sent.Settled<PlaceOrder>(m => m.Context.DestinationAddress?.AbsolutePath.EndsWith("_error") == true));
     }
 
     [Fact]
@@ -220,7 +220,7 @@ public sealed class WorkflowEventTests
         Assert.Equal([a1, a2, a3], order);
 
         // The key is free again: a later message goes straight through.
-        await Eventually.True(() => rig.Harness.Consumed.Select<WorkflowKeyReleased>().Any(), TimeSpan.FromSeconds(20), "the release is announced");
+        await Eventually.True(async () => (await rig.Harness.Consumed.Now<WorkflowKeyReleased>()).Count > 0, TimeSpan.FromSeconds(20), "the release is announced");
         var a4 = await rig.SendAsync(new PlaceOrder(a, 4, "EUR"));
         await Eventually.True(() => rig.Ledger.ProcessedCount(a4) == 1, TimeSpan.FromSeconds(20), "A is no longer held");
         var saga = (await rig.FindAsync(a1))!;

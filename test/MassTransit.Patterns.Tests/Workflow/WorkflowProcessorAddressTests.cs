@@ -54,7 +54,7 @@ public sealed class WorkflowProcessorAddressTests
             var sagas = provider.GetRequiredService<ILoadSagaRepository<WorkflowEventState>>();
             await Eventually.True(async () => (await sagas.Load(id))?.CurrentState == "AwaitingPerson", TimeSpan.FromSeconds(20),
                 "the bad message is handed to the processor on its renamed queue and waits for a person");
-            Assert.All(harness.Sent.Select<WorkflowFailureReported>(), s => Assert.Equal(Renamed, AddressNames.EntityName(s.Context.DestinationAddress)));
+            Assert.All(await harness.Sent.Settled<WorkflowFailureReported>(), s => Assert.Equal(Renamed, AddressNames.EntityName(s.Context.DestinationAddress)));
 
             // The client from the container lists it.
             var client = provider.GetRequiredService<WorkflowEventClient>();
@@ -62,7 +62,7 @@ public sealed class WorkflowProcessorAddressTests
 
             // The hold loader asked the renamed processor at start.
             Assert.True(await harness.Consumed.Any<ListHeldKeys>(), "the processor answered the hold loader");
-            Assert.All(harness.Sent.Select<ListHeldKeys>(), s => Assert.Equal(Renamed, AddressNames.EntityName(s.Context.DestinationAddress)));
+            Assert.All(await harness.Sent.Settled<ListHeldKeys>(), s => Assert.Equal(Renamed, AddressNames.EntityName(s.Context.DestinationAddress)));
         }
         finally
         {

@@ -22,7 +22,7 @@ public class MultibrokerNoAttemptTests
             x.Options.MinimumBrokersAtStart = 0;
             x.Options.RestartInterval = TimeSpan.FromSeconds(30);
         });
-        await Testing.Eventually.True(() => kit.Multibroker.Brokers.All(b => b.LastFailure is not null), MultibrokerKit.Timeout, "both brokers failed their first start");
+        await MassTransit.Patterns.Testing.Eventually.True(() => kit.Multibroker.Brokers.All(b => b.LastFailure is not null), MultibrokerKit.Timeout, "both brokers failed their first start");
 
         var e = await Assert.ThrowsAsync<MultibrokerSendException>(() =>
             kit.Multibroker.SendAsync(MultibrokerKit.Orders, new Order("c", 1), cancellationToken: TestContext.Current.CancellationToken));

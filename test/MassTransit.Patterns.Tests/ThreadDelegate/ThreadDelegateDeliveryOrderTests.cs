@@ -14,10 +14,14 @@ public sealed class ThreadDelegateDeliveryOrderTests
     /// <summary>Positions from a header (standing in for a broker's delivery tag); optionally "returns canceled deliveries" like RabbitMQ.</summary>
     sealed class HeaderDeliveryOrder(bool returnsCanceled, bool supported = true) : IDeliveryOrder
     {
+        /// <summary>The positions the filter has read: the deliveries that reached the thread delegate.</summary>
+        public ConcurrentQueue<long> Seen { get; } = new();
+
         public bool TryGetPosition(ReceiveContext context, out object stream, out long position)
         {
             stream = "stream";
             position = context.TransportHeaders.Get<long>(PositionHeader) ?? 0;
+            Seen.Enqueue(position);
             return position > 0;
         }
 
@@ -54,10 +58,11 @@ public sealed class ThreadDelegateDeliveryOrderTests
     [Fact(Timeout = 60_000)]
     public async Task Stopping_with_a_gap_returns_the_deliveries_behind_it_unprocessed()
     {
+        var order = new HeaderDeliveryOrder(returnsCanceled: true);
         await using var harness = await ThreadDelegateHarness.StartAsync(o =>
         {
             o.Workers = 2;
-            o.DeliveryOrder = new HeaderDeliveryOrder(returnsCanceled: true);
+            o.DeliveryOrder = order;
             o.SequenceGapTimeout = TimeSpan.FromMinutes(5); // while running, the gap would wait this long
         });
         var faults = new ReceiveFaults();
@@ -83,6 +88,8 @@ public sealed class ThreadDelegateDeliveryOrderTests
             c.Headers.Set(PositionHeader, 4L);
         });
         await Eventually.True(() => harness.Recorder.Completed == 1, TimeSpan.FromSeconds(10), "position 1 consumed");
+        // 3 and 4 must have reached the filter before the stop; otherwise they are still in the transport (not returned by us).
+        await Eventually.True(() => order.Seen.Count(p => p is 3 or 4) == 2, TimeSpan.FromSeconds(10), "positions 3 and 4 reached the thread delegate");
         Assert.Equal(0, harness.Snapshot.Buffered + harness.Snapshot.LanesBusy); // 3 and 4 wait for 2, outside the lanes
 
         await harness.Harness.Stop().WaitAsync(TimeSpan.FromSeconds(20));

@@ -329,11 +329,13 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         {
             await probe.WaitAsync(Options.ProbeTimeout, _time, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (TimeoutException) when (!probe.IsCompleted)
+        catch (TimeoutException)
         {
+            // The wait's own timeout, or the probe's, which may complete (faulted) in the same instant: both mean no answer.
             failure = $"no answer to a probe within {Options.ProbeTimeout}";
-            _ = probe.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            if (!probe.IsCompleted)
+                _ = probe.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {

@@ -11,12 +11,16 @@ public sealed class WorkflowEventClient
     readonly Uri _address;
     readonly RequestTimeout _timeout;
 
-    /// <summary>Talks to the processor at <paramref name="processorAddress"/> (e.g. <c>queue:workflow-repair</c>).</summary>
+    /// <summary>
+    /// Talks to the processor at <paramref name="processorAddress"/> (default <c>queue:workflow-repair</c>). In the
+    /// process that registers the processor, resolve the client from the container instead: it follows
+    /// <see cref="WorkflowProcessorOptions.QueueName"/>; elsewhere pass the processor's address.
+    /// </summary>
     public WorkflowEventClient(IBus bus, Uri? processorAddress = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(bus);
         _clients = bus.CreateClientFactory();
-        _address = processorAddress ?? new Uri("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+        _address = processorAddress ?? WorkflowProcessorOptions.DefaultAddress;
         _timeout = timeout ?? TimeSpan.FromSeconds(30);
     }
 

@@ -34,8 +34,14 @@ public static class WorkflowEventConfigurationExtensions
         var loggerFactory = context?.GetService<ILoggerFactory>();
         var logger = loggerFactory?.CreateLogger("MassTransit.Patterns.Workflow") ?? NullLogger.Instance;
 
+        // One source of the processor's address: the processor registered in this container, unless set.
+        var processor = context?.GetService<WorkflowProcessorOptions>();
+        if (processor is not null && !options.RepairAddressSet)
+            options.RepairAddress = processor.Address;
+
         var holds = context?.GetService<WorkflowHoldRegistry>();
-        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger, holds));
+        var holdLoader = holds is null ? null : context?.GetService<WorkflowHoldLoaderOptions>();
+        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger, holds, processor, holdLoader));
         if (options.CaptureMalformed)
             configurator.ConfigureError(x =>
             {
@@ -63,6 +69,8 @@ public static class WorkflowEventConfigurationExtensions
         options.EnsureValid();
         configurator.TryAddSingleton(options);
         configurator.TryAddSingleton<WorkflowRepairerRegistry>();
+        // The person's API, talking to this processor's queue.
+        configurator.TryAddSingleton(provider => new WorkflowEventClient(provider.GetRequiredService<IBus>(), options.Address));
 
         configurator.AddConsumer<WorkflowQueryConsumer>().Endpoint(e =>
         {
@@ -119,7 +127,8 @@ public static class WorkflowEventConfigurationExtensions
         return configurator;
     }
 
-    sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IPipeSpecification<ConsumeContext>
+    sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds, WorkflowProcessorOptions? processor,
+        WorkflowHoldLoaderOptions? holdLoader) : IPipeSpecification<ConsumeContext>
     {
         public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger, holds));
 
@@ -127,7 +136,16 @@ public static class WorkflowEventConfigurationExtensions
         {
             var validator = options.CreateValidator();
             validator.Require(!options.HoldsByKey || holds is not null, "HoldByKey", "needs the hold registry: call x.AddWorkflowEventHoldByKey() and pass the registration context to UseWorkflowEvent.");
-            return validator.ToValidationResults();
+            if (processor is not null && options.RepairAddress is { } repairAddress)
+                processor.RequireNamedBy(repairAddress, validator, nameof(WorkflowEventOptions.RepairAddress));
+            IEnumerable<ValidationResult> results = validator.ToValidationResults();
+            if (processor is not null && holdLoader is { ProcessorAddressSet: true })
+            {
+                var loader = new OptionsValidator(nameof(WorkflowHoldLoaderOptions));
+                processor.RequireNamedBy(holdLoader.ProcessorAddress, loader, nameof(WorkflowHoldLoaderOptions.ProcessorAddress));
+                results = results.Concat(loader.ToValidationResults());
+            }
+            return results;
         }
     }
 }

@@ -12,6 +12,12 @@ namespace MassTransit.Patterns.Workflow;
 /// </summary>
 sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IFilter<ConsumeContext>
 {
+    /// <summary>The consumer type a handed-off message is reported consumed by (receive observers, MassTransit's debug log).</summary>
+    internal const string HandOffConsumerType = "WorkflowEvent.HandOff";
+
+    /// <summary>The consumer type a held message is reported consumed by.</summary>
+    internal const string HoldConsumerType = "WorkflowEvent.Hold";
+
     public void Probe(ProbeContext context)
     {
         var scope = context.CreateFilterScope("workflowEvent");
@@ -24,8 +30,9 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
     {
         string? key = null;
         string? queue = null;
-        if (holds is not null && options.HoldsByKey && (key = options.KeyOf(context)) is not null)
+        if (holds is not null && options.HoldsByKey && options.KeyOf(context) is { } keyed)
         {
+            key = keyed.Key;
             queue = AddressNames.EntityName(context.ReceiveContext.InputAddress) ?? "";
             if (!holds.Ready.IsCompleted)
                 await holds.Ready.WaitAsync(context.CancellationToken).ConfigureAwait(false);
@@ -33,6 +40,9 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             {
                 // Failing here takes the normal error path: the message is not lost (its place in order is).
                 await HoldAsync(context, leader, key, queue).ConfigureAwait(false);
+                // Held, so consumed here: otherwise MassTransit would also move it to _skipped (a receive that
+                // ends neither consumed nor faulted is dead-lettered).
+                await keyed.NotifyConsumed(context.ReceiveContext.ElapsedTime, HoldConsumerType).ConfigureAwait(false);
                 return;
             }
         }
@@ -47,7 +57,8 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
                     await next.Send(scope).ConfigureAwait(false);
                     break;
                 }
-                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(exception) && !context.CancellationToken.IsCancellationRequested)
+                catch (Exception exception) when (retry < options.RetryLimit && options.IsTransient(scope.ConsumerFailure(exception))
+                                                  && !context.CancellationToken.IsCancellationRequested)
                 {
                     // Retried in place: this attempt's faults are not reported, the next attempt gets a fresh scope.
                     scope = new FaultDeferringConsumeContext(context);
@@ -55,12 +66,18 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
                 }
             }
         }
-        catch (Exception exception) when (options.Classify(exception) == WorkflowDecision.Delegate && !context.CancellationToken.IsCancellationRequested)
+        // Only a shutdown (this context's token cancelled) bypasses the pattern: a cancellation exception while
+        // nothing is stopping (HttpClient's timeout) is classified like any other failure.
+        catch (Exception thrown) when (!context.CancellationToken.IsCancellationRequested
+                                       && options.Classify(scope.ConsumerFailure(thrown)) == WorkflowDecision.Delegate)
         {
-            if (await HandOffAsync(context, exception, key).ConfigureAwait(false) is { } workflowId)
+            if (await HandOffAsync(context, scope.ConsumerFailure(thrown), key).ConfigureAwait(false) is { } report)
             {
+                // The hand-off is confirmed: the original counts as consumed (by the hand-off), as MassTransit's
+                // redelivery filter does once a redelivery is scheduled; its faults are dropped.
+                await scope.NotifyHandedOff(report, HandOffConsumerType).ConfigureAwait(false);
                 if (key is not null)
-                    await HoldKeyAsync(context, queue!, key, workflowId).ConfigureAwait(false);
+                    await HoldKeyAsync(context, queue!, key, report.CorrelationId).ConfigureAwait(false);
                 return;
             }
             await scope.NotifyPendingFaults().ConfigureAwait(false);
@@ -118,7 +135,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         }
     }
 
-    async Task<Guid?> HandOffAsync(ConsumeContext context, Exception exception, string? key)
+    async Task<WorkflowFailureReported?> HandOffAsync(ConsumeContext context, Exception exception, string? key)
     {
         var queue = AddressNames.EntityName(context.ReceiveContext.InputAddress);
         try
@@ -129,7 +146,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             WorkflowMetrics.Delegated(queue);
             if (report.Malformed)
                 WorkflowMetrics.Malformed(queue);
-            return report.CorrelationId;
+            return report;
         }
         catch (Exception handOff)
         {
@@ -179,25 +196,62 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
 sealed class FaultDeferringConsumeContext(ConsumeContext context) : ConsumeContextScope(context)
 {
     readonly ConsumeContext _context = context;
-    readonly List<Func<Task>> _pending = [];
+    readonly List<PendingFault> _pending = [];
+
+    /// <summary>A consumer's fault held back: how to report it, or to report its message consumed instead.</summary>
+    sealed record PendingFault(Exception Exception, Func<Task> NotifyFaulted, Func<TimeSpan, string, Task> NotifyConsumed);
 
     public override Task NotifyFaulted<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
     {
         lock (_pending)
-            _pending.Add(() => _context.NotifyFaulted(context, duration, consumerType, exception));
+            _pending.Add(new PendingFault(exception,
+                () => _context.NotifyFaulted(context, duration, consumerType, exception),
+                (elapsed, handOff) => _context.NotifyConsumed(context, elapsed, handOff)));
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The failure to classify: what the consumer threw. MassTransit's consumer filters replace a cancellation
+    /// exception thrown while the consume context's token is not cancelled (HttpClient's timeout) with a
+    /// <see cref="ConsumerCanceledException"/> without inner exception; the consumer's own exception is the one
+    /// they reported as its fault.
+    /// </summary>
+    public Exception ConsumerFailure(Exception thrown)
+    {
+        if (thrown is not ConsumerCanceledException)
+            return thrown;
+        lock (_pending)
+            return _pending.LastOrDefault(p => p.Exception is OperationCanceledException || p.Exception.GetBaseException() is OperationCanceledException)?.Exception
+                ?? thrown;
     }
 
     public async Task NotifyPendingFaults()
     {
-        Func<Task>[] pending;
+        foreach (var pending in TakePending())
+            await pending.NotifyFaulted().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The message was handed off: reports it consumed (once, by <paramref name="consumerType"/>) and drops the
+    /// faults held back. The consumer's typed context is used when a consumer reported the failure; a failure
+    /// before any consumer (a body that does not deserialize to the message type) is reported as the hand-off's report.
+    /// </summary>
+    public Task NotifyHandedOff(WorkflowFailureReported report, string consumerType)
+    {
+        var elapsed = _context.ReceiveContext.ElapsedTime;
+        return TakePending() is [var first, ..]
+            ? first.NotifyConsumed(elapsed, consumerType)
+            : _context.NotifyConsumed(new MessageConsumeContext<WorkflowFailureReported>(_context, report), elapsed, consumerType);
+    }
+
+    PendingFault[] TakePending()
+    {
         lock (_pending)
         {
-            pending = [.. _pending];
+            PendingFault[] pending = [.. _pending];
             _pending.Clear();
+            return pending;
         }
-        foreach (var notify in pending)
-            await notify().ConfigureAwait(false);
     }
 }
 

@@ -1,3 +1,4 @@
+using MassTransit.Patterns.Addressing;
 using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.Workflow;
@@ -12,10 +13,25 @@ public sealed class WorkflowEventOptions : IPatternOptions
     readonly List<Func<Exception, bool>> _transient = [];
     readonly List<Func<Exception, bool>> _errorPath = [];
     bool _transientDefaults = true;
-    readonly List<Func<ConsumeContext, string?>> _keys = [];
+    readonly List<Func<ConsumeContext, KeyedMessage?>> _keys = [];
 
-    /// <summary>The workflow processor's address; by default <c>queue:workflow-repair</c> (see <see cref="WorkflowProcessorOptions.QueueName"/>).</summary>
-    public Uri RepairAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+    Uri? _repairAddress;
+
+    /// <summary>
+    /// The workflow processor's address. Left unset, it follows the processor registered in the same container
+    /// (<c>queue:</c> + <see cref="WorkflowProcessorOptions.QueueName"/>, when <c>UseWorkflowEvent</c> is given the
+    /// registration context), else <c>queue:workflow-repair</c>. Set to another queue than that processor's, the
+    /// start fails. Set it for a processor in another process, or to <c>exchange:NAME</c> on RabbitMQ when the
+    /// processor's queue has arguments.
+    /// </summary>
+    public Uri RepairAddress
+    {
+        get => _repairAddress ?? WorkflowProcessorOptions.DefaultAddress;
+        set => _repairAddress = value;
+    }
+
+    /// <summary>True when <see cref="RepairAddress"/> was set.</summary>
+    internal bool RepairAddressSet => _repairAddress is not null;
 
     /// <summary>Automatic repair attempts for this endpoint's messages before a person must act; null uses the processor's <see cref="WorkflowProcessorOptions.MaxRepairAttempts"/>.</summary>
     public int? MaxRepairAttempts { get; set; }
@@ -45,20 +61,20 @@ public sealed class WorkflowEventOptions : IPatternOptions
         where T : class
     {
         ArgumentNullException.ThrowIfNull(key);
-        _keys.Add(context => context.TryGetMessage<T>(out var message) ? key(message.Message) : null);
+        _keys.Add(context => context.TryGetMessage<T>(out var message) && key(message.Message) is { Length: > 0 } value ? new KeyedMessage(value, message.NotifyConsumed) : null);
         return this;
     }
 
     /// <summary>True when some message type is held by key.</summary>
     public bool HoldsByKey => _keys.Count > 0;
 
-    internal string? KeyOf(ConsumeContext context)
+    internal KeyedMessage? KeyOf(ConsumeContext context)
     {
         try
         {
             foreach (var key in _keys)
-                if (key(context) is { Length: > 0 } value)
-                    return value;
+                if (key(context) is { } keyed)
+                    return keyed;
         }
         catch (Exception)
         {
@@ -83,7 +99,8 @@ public sealed class WorkflowEventOptions : IPatternOptions
     /// <summary>
     /// Retries failures with <typeparamref name="TException"/> in place first (<see cref="RetryLimit"/>
     /// times, <see cref="RetryInterval"/> apart). The first call replaces the default transient set
-    /// (<see cref="TimeoutException"/>).
+    /// (a <see cref="TimeoutException"/>, also as an inner exception: <c>HttpClient</c> reports its timeout as a
+    /// <see cref="TaskCanceledException"/> around one).
     /// </summary>
     public WorkflowEventOptions RetryInPlace<TException>(Func<TException, bool>? when = null)
         where TException : Exception
@@ -110,16 +127,26 @@ public sealed class WorkflowEventOptions : IPatternOptions
     {
         ArgumentNullException.ThrowIfNull(exception);
         if (_transientDefaults)
-            return exception is TimeoutException;
+            return IsTimeout(exception);
         return _transient.Any(m => m(exception));
     }
 
-    /// <summary>What happens to a failure that reached the filter (after any in-place retries).</summary>
+    static bool IsTimeout(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is TimeoutException)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// What happens to a failure that reached the filter (after any in-place retries). A cancellation
+    /// exception is classified like any other: the filter itself lets a failure bypass the pattern only
+    /// when the consume context's token is cancelled (the endpoint is stopping).
+    /// </summary>
     public WorkflowDecision Classify(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        if (exception is OperationCanceledException)
-            return WorkflowDecision.ErrorPath;
         if (_errorPath.Any(m => m(exception)))
             return WorkflowDecision.ErrorPath;
         if (IsTransient(exception))
@@ -153,6 +180,9 @@ public sealed class WorkflowEventOptions : IPatternOptions
     }
 }
 
+/// <summary>A message's hold key, and how to report the message consumed as the type the key was read from (when it is held).</summary>
+sealed record KeyedMessage(string Key, Func<TimeSpan, string, Task> NotifyConsumed);
+
 /// <summary>What the workflow event filter does with a failure.</summary>
 public enum WorkflowDecision
 {
@@ -169,8 +199,27 @@ public sealed class WorkflowProcessorOptions : IPatternOptions
     /// <summary>The processor's default queue name.</summary>
     public const string DefaultQueueName = "workflow-repair";
 
-    /// <summary>The queue the saga (and the person's commands) listen on.</summary>
+    internal static Uri DefaultAddress => new("queue:" + DefaultQueueName);
+
+    /// <summary>
+    /// The queue the saga (and the person's commands) listen on: the one source of the processor's address for
+    /// the endpoints' <c>UseWorkflowEvent</c>, the hold loader and the <see cref="WorkflowEventClient"/> registered
+    /// in the same container.
+    /// </summary>
     public string QueueName { get; set; } = DefaultQueueName;
+
+    /// <summary>The processor's address: <c>queue:</c> + <see cref="QueueName"/>.</summary>
+    public Uri Address => new("queue:" + QueueName);
+
+    /// <summary>
+    /// Checks that <paramref name="address"/>, set as <paramref name="option"/>, names this processor's queue
+    /// (any form: <c>queue:</c>, <c>exchange:</c>, a full address): a hand-off to another queue would pile up
+    /// where nothing reads it.
+    /// </summary>
+    internal void RequireNamedBy(Uri address, OptionsValidator validator, string option) =>
+        validator.Require(string.Equals(AddressNames.EntityName(address), QueueName, StringComparison.Ordinal), option,
+            $"is {address}, but the workflow processor in this container listens on WorkflowProcessorOptions.QueueName '{QueueName}': "
+            + "leave it unset to follow the processor, or set it to that queue.");
 
     /// <summary>Automatic repair attempts (resubmissions of a repaired copy) before a person must act, unless the endpoint says otherwise.</summary>
     public int MaxRepairAttempts { get; set; } = 3;

@@ -201,7 +201,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
                 {
                     attempt = await repairer.Run(services, saga, context.CancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                // Cancellation is decided by the token: a repairer's TaskCanceledException while the processor is not
+                // stopping (HttpClient's timeout) is a failure of that repairer; only a stop leaves the message to be redelivered.
+                catch (Exception e) when (!context.CancellationToken.IsCancellationRequested)
                 {
                     Audit(saga, repairer.Name, "repairer_failed", $"{e.GetType().Name}: {e.Message}");
                     continue;

@@ -141,8 +141,10 @@ public sealed record HeldKeyList
 /// when the bus starts, so that a restarted instance keeps holding them.
 /// </summary>
 public sealed partial class WorkflowHoldLoader(WorkflowHoldRegistry registry, WorkflowHoldLoaderOptions options,
-    Microsoft.Extensions.Logging.ILogger<WorkflowHoldLoader> logger) : IBusObserver
+    Microsoft.Extensions.Logging.ILogger<WorkflowHoldLoader> logger, WorkflowProcessorOptions? processor = null) : IBusObserver
 {
+    readonly Uri _processorAddress = options.ResolveProcessorAddress(processor);
+
     /// <summary>Asks the processor at <paramref name="processorAddress"/> and fills <paramref name="registry"/>.</summary>
     public static async Task<int> LoadAsync(WorkflowHoldRegistry registry, IBus bus, Uri processorAddress, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -174,11 +176,11 @@ public sealed partial class WorkflowHoldLoader(WorkflowHoldRegistry registry, Wo
             try
             {
                 await busReady.ConfigureAwait(false);
-                await LoadAsync(registry, bus, options.ProcessorAddress, options.LoadTimeout).ConfigureAwait(false);
+                await LoadAsync(registry, bus, _processorAddress, options.LoadTimeout).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                LogLoadFailed(logger, e, options.ProcessorAddress);
+                LogLoadFailed(logger, e, _processorAddress);
             }
             finally
             {
@@ -212,8 +214,24 @@ public sealed partial class WorkflowHoldLoader(WorkflowHoldRegistry registry, Wo
 /// <summary>Where the hold loader asks and how long it waits.</summary>
 public sealed class WorkflowHoldLoaderOptions
 {
-    /// <summary>The processor's address (default <c>queue:workflow-repair</c>).</summary>
-    public Uri ProcessorAddress { get; set; } = new("queue:" + WorkflowProcessorOptions.DefaultQueueName);
+    Uri? _processorAddress;
+
+    /// <summary>
+    /// The processor's address. Left unset, it follows the processor registered in the same container
+    /// (<see cref="WorkflowProcessorOptions.Address"/>), else <c>queue:workflow-repair</c>; set to another queue
+    /// than that processor's, the start fails.
+    /// </summary>
+    public Uri ProcessorAddress
+    {
+        get => _processorAddress ?? WorkflowProcessorOptions.DefaultAddress;
+        set => _processorAddress = value;
+    }
+
+    /// <summary>The address asked: the one set, else the processor's in this container, else the default.</summary>
+    internal Uri ResolveProcessorAddress(WorkflowProcessorOptions? processor) => _processorAddress ?? processor?.Address ?? WorkflowProcessorOptions.DefaultAddress;
+
+    /// <summary>True when <see cref="ProcessorAddress"/> was set.</summary>
+    internal bool ProcessorAddressSet => _processorAddress is not null;
 
     /// <summary>How long the filter waits for the load at start before deciding without it.</summary>
     public TimeSpan LoadTimeout { get; set; } = TimeSpan.FromSeconds(10);

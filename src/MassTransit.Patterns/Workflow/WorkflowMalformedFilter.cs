@@ -18,6 +18,7 @@ sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogg
         if (options.CaptureMalformed && WorkflowEventOptions.IsDeserialization(context.Exception) && !context.TryGetPayload<ConsumeContext>(out _))
         {
             var queue = AddressNames.EntityName(context.InputAddress);
+            var captured = false;
             try
             {
                 var report = WorkflowReports.FromReceive(context, options);
@@ -25,12 +26,22 @@ sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogg
                 await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
                 WorkflowMetrics.Delegated(queue);
                 WorkflowMetrics.Malformed(queue);
-                return;
+                captured = true;
             }
             catch (Exception e)
             {
                 WorkflowMetrics.HandOffFailed(queue);
                 LogCaptureFailed(logger, e, queue);
+            }
+
+            if (captured)
+            {
+                // The receive faulted and this error pipe dealt with it: marked as MassTransit's own fault filter marks
+                // it (there is no consume context to report it consumed through). Without the mark MassTransit would
+                // also move the captured message to _skipped, as a receive that ended neither consumed nor faulted.
+                if (!context.IsFaulted)
+                    await context.NotifyFaulted(context.Exception).ConfigureAwait(false);
+                return;
             }
         }
 

@@ -148,7 +148,7 @@ public sealed class WorkflowEventTests
     [Fact]
     public async Task When_the_hand_off_fails_the_message_takes_the_normal_error_path()
     {
-        await using var rig = await WorkflowRig.StartAsync(o => o.RepairAddress = new Uri("nowhere://unreachable/workflow"));
+        await using var rig = await WorkflowRig.StartAsync(o => o.RepairAddress = new Uri("nowhere://unreachable/" + WorkflowProcessorOptions.DefaultQueueName));
 
         var bad = await rig.SendAsync(new PlaceOrder(Guid.NewGuid(), 0, "EUR"));
 

@@ -322,6 +322,12 @@ sealed partial class QueueEndpointObserver(IReadOnlyList<LaneRegistration> lanes
                 configurator.PrefetchCount = gate.QueueEndpointLimit;
         }
 
+        var pattern = lane.Source == LaneSource.Manual ? $"AmbulanceConfigurator.ReceiveEndpoint(\"{options.QueueName}\")"
+            : lane.ConsumerType is { } consumer ? $"AmbulanceConfigurator.Endpoint<{consumer.Name}>"
+            : $"AmbulanceConfigurator.Endpoint(\"{options.QueueName}\")";
+        EndpointClaims.Claim(configurator, pattern, EndpointTakeover.None, EndpointTakeover.DeliveryOrder,
+            $"consumes the urgent messages on a second endpoint, '{options.LaneName}', beside this endpoint's delivery order (a key's urgent and normal messages run at once)");
+
         configurator.ConfigureReceive(r => r.UseFilter(new LaneCopyFilter(transport, options)));
         configurator.UseFilter(new LaneSlotFilter(gate, lane: false));
         transport.ConfigureFork(configurator, lane.LaneEndpoint!, options);

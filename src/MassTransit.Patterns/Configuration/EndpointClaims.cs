@@ -32,16 +32,32 @@ static class EndpointClaims
     /// <paramref name="breaks"/>, as <paramref name="how"/> says (a clause completing "<paramref name="pattern"/> ...").
     /// A pattern's second claim on the endpoint (another call of the same pattern) adds nothing.
     /// </summary>
-    public static void Claim(IReceiveEndpointConfigurator endpoint, string pattern, EndpointTakeover owns, EndpointTakeover breaks, string how)
-    {
-        var claims = Claims.GetValue(endpoint, static e =>
+    /// <returns>
+    /// False when the endpoint reserved something the pattern would own (<see cref="Reserve"/>): the pattern steps aside
+    /// and configures nothing there.
+    /// </returns>
+    public static bool Claim(IReceiveEndpointConfigurator endpoint, string pattern, EndpointTakeover owns, EndpointTakeover breaks, string how) =>
+        Of(endpoint).Add(new EndpointClaim(pattern, owns, breaks, how));
+
+    /// <summary>
+    /// Keeps <paramref name="reserved"/> to the endpoint's own settings on <paramref name="endpoint"/>: a pattern configured there
+    /// afterwards that would own it steps aside (its <see cref="Claim"/> returns false). An ambulance lane endpoint, which runs
+    /// its queue's configuration but whose concurrency is the lane's own, reserves it.
+    /// </summary>
+    public static void Reserve(IReceiveEndpointConfigurator endpoint, EndpointTakeover reserved) =>
+        Of(endpoint).Reserve(reserved);
+
+    /// <summary>The patterns that stepped aside on <paramref name="endpoint"/> because of a reservation.</summary>
+    public static IReadOnlyList<string> SteppedAside(IReceiveEndpointConfigurator endpoint) =>
+        Claims.TryGetValue(endpoint, out var claims) ? claims.SteppedAside : [];
+
+    static ClaimsSpecification Of(IReceiveEndpointConfigurator endpoint) =>
+        Claims.GetValue(endpoint, static e =>
         {
             var created = new ClaimsSpecification(e);
             e.AddPipeSpecification(created);
             return created;
         });
-        claims.Add(new EndpointClaim(pattern, owns, breaks, how));
-    }
 
     sealed record EndpointClaim(string Pattern, EndpointTakeover Owns, EndpointTakeover Breaks, string How);
 
@@ -49,12 +65,38 @@ static class EndpointClaims
     sealed class ClaimsSpecification(IReceiveEndpointConfigurator endpoint) : IPipeSpecification<ConsumeContext>
     {
         readonly List<EndpointClaim> _claims = [];
+        readonly List<string> _steppedAside = [];
+        EndpointTakeover _reserved;
 
-        public void Add(EndpointClaim claim)
+        public IReadOnlyList<string> SteppedAside
+        {
+            get
+            {
+                lock (_claims)
+                    return [.. _steppedAside];
+            }
+        }
+
+        public void Reserve(EndpointTakeover reserved)
         {
             lock (_claims)
+                _reserved |= reserved;
+        }
+
+        public bool Add(EndpointClaim claim)
+        {
+            lock (_claims)
+            {
+                if ((claim.Owns & _reserved) != EndpointTakeover.None)
+                {
+                    if (!_steppedAside.Contains(claim.Pattern))
+                        _steppedAside.Add(claim.Pattern);
+                    return false;
+                }
                 if (!_claims.Exists(c => c.Pattern == claim.Pattern))
                     _claims.Add(claim);
+                return true;
+            }
         }
 
         public void Apply(IPipeBuilder<ConsumeContext> builder)

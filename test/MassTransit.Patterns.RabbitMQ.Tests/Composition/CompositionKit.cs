@@ -24,8 +24,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
     /// <summary>The non-transient failure of a poison job: no retry helps.</summary>
     public sealed class PoisonJobException(string message) : Exception(message);
 
-    /// <summary>One completed job: which message, from which queue, and when (a <see cref="Stopwatch"/> timestamp).</summary>
-    public sealed record Completion(Guid Id, string Key, int Number, string Queue, long At);
+    /// <summary>One completed job: which message, from which queue, when it started and when it completed (<see cref="Stopwatch"/> timestamps).</summary>
+    public sealed record Completion(Guid Id, string Key, int Number, string Queue, long Started, long At);
 
     /// <summary>What the job consumers of one test did: consumed by message id, completions in order, attempts, concurrency.</summary>
     public sealed class JobLog
@@ -53,18 +53,19 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
         /// <summary>The completion of <paramref name="id"/>, if any.</summary>
         public Completion? Of(Guid id) => _completions.FirstOrDefault(c => c.Id == id);
 
-        internal void Enter(string queue, Guid id)
+        internal long Enter(string queue, Guid id)
         {
             _attempts.AddOrUpdate(id, 1, (_, n) => n + 1);
             var now = _active.AddOrUpdate(queue, 1, (_, n) => n + 1);
             _peak.AddOrUpdate(queue, now, (_, peak) => Math.Max(peak, now));
+            return Stopwatch.GetTimestamp();
         }
 
         internal void Leave(string queue) => _active.AddOrUpdate(queue, 0, (_, n) => n - 1);
 
-        internal void Completed(ConsumeContext<Job> context, string queue)
+        internal void Completed(ConsumeContext<Job> context, string queue, long started)
         {
-            _completions.Enqueue(new Completion(context.MessageId!.Value, context.Message.Key, context.Message.Number, queue, Stopwatch.GetTimestamp()));
+            _completions.Enqueue(new Completion(context.MessageId!.Value, context.Message.Key, context.Message.Number, queue, started, Stopwatch.GetTimestamp()));
             Consumed.Record(context);
         }
     }
@@ -75,14 +76,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
         public async Task Consume(ConsumeContext<Job> context)
         {
             var queue = context.ReceiveContext.InputAddress.GetEndpointName() ?? "";
-            log.Enter(queue, context.MessageId!.Value);
+            var started = log.Enter(queue, context.MessageId!.Value);
             try
             {
                 if (context.Message.Poison)
                     throw new PoisonJobException($"job {context.Message.Key}/{context.Message.Number} is poison");
                 if (context.Message.WorkMs > 0)
                     await Task.Delay(context.Message.WorkMs, context.CancellationToken);
-                log.Completed(context, queue);
+                log.Completed(context, queue, started);
             }
             finally
             {

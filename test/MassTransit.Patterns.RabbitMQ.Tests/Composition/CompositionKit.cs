@@ -5,6 +5,7 @@ using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Workflow;
 using MassTransit.Transports;
+using Microsoft.Extensions.DependencyInjection;
 using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Composition.Messages
@@ -151,6 +152,21 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                 await channel.ExchangeDeleteAsync(queue + "_lane.urgent");
             }
         }
+
+        /// <summary>The workflow state of each of <paramref name="ids"/> that has a workflow, read from the saga repository.</summary>
+        public static async Task<Dictionary<Guid, WorkflowEventState>> WorkflowsAsync(IServiceProvider provider, IEnumerable<Guid> ids)
+        {
+            var repository = provider.GetRequiredService<ILoadSagaRepository<WorkflowEventState>>();
+            var found = new Dictionary<Guid, WorkflowEventState>();
+            foreach (var id in ids)
+                if (await repository.Load(id) is { } state)
+                    found[id] = state;
+            return found;
+        }
+
+        /// <summary>A place of an account: the ids among <paramref name="ids"/> whose workflow is in <paramref name="state"/>.</summary>
+        public static Func<CancellationToken, Task<PlaceReading>> InWorkflowState(IServiceProvider provider, IReadOnlyCollection<Guid> ids, string state) =>
+            async _ => PlaceReading.Of((await WorkflowsAsync(provider, ids)).Where(w => w.Value.CurrentState == state).Select(w => w.Key).ToArray());
 
         /// <summary>Writes a line to the test's output.</summary>
         public static void Print(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);

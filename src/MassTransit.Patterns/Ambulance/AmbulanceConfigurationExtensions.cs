@@ -87,9 +87,9 @@ public static class AmbulanceConfigurationExtensions
             // AddConfigureEndpointCallback callbacks) to the lane as it does to the queue.
             if (laneConsumers?.Definition is { } definition && context is not null)
                 configurator.ReceiveEndpoint(new LaneEndpointDefinition(definition, options, context), null,
-                    e => ConfigureLaneEndpoint(e, lane, context, laneConsumers));
+                    e => ConfigureLaneEndpoint(e, lane, context, laneConsumers, logger));
             else
-                configurator.ReceiveEndpoint(options.LaneName, e => ConfigureLaneEndpoint(e, lane, context, laneConsumers));
+                configurator.ReceiveEndpoint(options.LaneName, e => ConfigureLaneEndpoint(e, lane, context, laneConsumers, logger));
         }
 
         // Endpoints declared with ReceiveEndpoint are created after their lane, so the observer finds the lane configured.
@@ -100,10 +100,14 @@ public static class AmbulanceConfigurationExtensions
             configurator.ConnectBusObserver(new LaneDepthSubscription(monitor, ambulance.Lanes.Select(l => l.Options.LaneName).ToArray()));
     }
 
-    static void ConfigureLaneEndpoint(IReceiveEndpointConfigurator endpoint, LaneRegistration lane, IRegistrationContext? context, LaneConsumers? consumers)
+    static void ConfigureLaneEndpoint(IReceiveEndpointConfigurator endpoint, LaneRegistration lane, IRegistrationContext? context, LaneConsumers? consumers,
+        ILogger logger)
     {
         var options = lane.Options;
         lane.LaneEndpoint = endpoint;
+        // The lane's concurrency is its own: a pattern in the queue's configuration that would take it over (the supervisor)
+        // steps aside on the lane.
+        EndpointClaims.Reserve(endpoint, EndpointTakeover.Concurrency);
 
         if (lane.Source == LaneSource.Manual)
             lane.ConfigureEndpoint!(endpoint);
@@ -129,6 +133,9 @@ public static class AmbulanceConfigurationExtensions
         endpoint.ConcurrentMessageLimit = options.EffectivePrefetchCount;
         endpoint.PrefetchCount = options.EffectivePrefetchCount;
         endpoint.UseFilter(new LaneSlotFilter(lane.Gate!, lane: true));
+
+        foreach (var pattern in EndpointClaims.SteppedAside(endpoint))
+            AmbulanceLog.SteppedAside(logger, pattern, options.LaneName, options.QueueName, options.ConcurrentMessageLimit);
     }
 
     static void Resolve(AmbulanceConfigurator ambulance, IRegistrationContext? context, List<OptionFailure> failures,
@@ -289,8 +296,12 @@ sealed class LaneEndpointDefinition(IEndpointDefinition queue, AmbulanceLaneOpti
     public string GetEndpointName(IEndpointNameFormatter formatter) => lane.LaneName;
 
     public void Configure<T>(T configurator, IRegistrationContext? registration = null)
-        where T : IReceiveEndpointConfigurator =>
+        where T : IReceiveEndpointConfigurator
+    {
+        // Before the queue's callbacks run on the lane: a pattern among them that would take the concurrency over steps aside.
+        EndpointClaims.Reserve(configurator, EndpointTakeover.Concurrency);
         queue.Configure(configurator, registration ?? context);
+    }
 }
 
 /// <summary>
@@ -321,6 +332,12 @@ sealed partial class QueueEndpointObserver(IReadOnlyList<LaneRegistration> lanes
             if ((configuration?.PrefetchCount ?? 0) < gate.QueueEndpointLimit)
                 configurator.PrefetchCount = gate.QueueEndpointLimit;
         }
+
+        var pattern = lane.Source == LaneSource.Manual ? $"AmbulanceConfigurator.ReceiveEndpoint(\"{options.QueueName}\")"
+            : lane.ConsumerType is { } consumer ? $"AmbulanceConfigurator.Endpoint<{consumer.Name}>"
+            : $"AmbulanceConfigurator.Endpoint(\"{options.QueueName}\")";
+        EndpointClaims.Claim(configurator, pattern, EndpointTakeover.None, EndpointTakeover.DeliveryOrder,
+            $"consumes the urgent messages on a second endpoint, '{options.LaneName}', beside this endpoint's delivery order (a key's urgent and normal messages run at once)");
 
         configurator.ConfigureReceive(r => r.UseFilter(new LaneCopyFilter(transport, options)));
         configurator.UseFilter(new LaneSlotFilter(gate, lane: false));
@@ -394,4 +411,11 @@ sealed class LaneDepthSubscription(IQueueDepthMonitor monitor, IReadOnlyList<str
     }
 
     public Task StopFaulted(IBus bus, Exception exception) => PostStop(bus);
+}
+
+static partial class AmbulanceLog
+{
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information,
+        Message = "{Pattern} from the configuration of {Queue} does not apply to its lane {Lane}: the lane's concurrency is its own ({LaneConcurrency} slots)")]
+    public static partial void SteppedAside(ILogger logger, string pattern, string lane, string queue, int laneConcurrency);
 }

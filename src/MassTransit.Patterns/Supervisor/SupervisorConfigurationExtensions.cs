@@ -36,6 +36,11 @@ public static class SupervisorConfigurationExtensions
         validator.Require(probe is null || options.DepthMeasure != DepthMeasure.ReadyAndUnacknowledged || probe.KnowsUnacknowledged, nameof(SupervisorOptions.DepthMeasure),
             $"is ReadyAndUnacknowledged but the {probe?.Name} probe does not know unacknowledged messages: measure Ready, or use a probe that does (RabbitMQ management, in-memory).");
 
+        // Refused beside another pattern that owns the endpoint's concurrency; stepping aside on an endpoint that keeps its own (a lane).
+        if (!EndpointClaims.Claim(configurator, "UseSupervisor", EndpointTakeover.Concurrency, EndpointTakeover.None,
+                $"sets the concurrent message limit and prefetch to MaxConsumers ({options.MaxConsumers}) and admits as many messages as the queue's depth wants"))
+            return;
+
         ElasticConcurrencyLimit? gate = null;
         if (validator.IsValid)
         {

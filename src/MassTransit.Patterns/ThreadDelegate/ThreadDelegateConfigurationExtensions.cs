@@ -36,6 +36,8 @@ public static class ThreadDelegateConfigurationExtensions
 
         var options = specification.Options;
         configure(options);
+        EndpointClaims.Claim(configurator, "UseThreadDelegate", EndpointTakeover.Concurrency | EndpointTakeover.DeliveryOrder, EndpointTakeover.None,
+            "runs each key's messages one at a time in this endpoint's delivery order, within a concurrent message limit and prefetch of Workers + MaxBuffered (its delivery buffer)");
 
         if (options.ConfigureTransportConcurrency && options.Workers > 0 && options.EffectiveMaxBuffered > 0)
         {

@@ -9,9 +9,13 @@ namespace MassTransit.Patterns.RabbitMQ.Contextual;
 /// Contextual queues on RabbitMQ. Producers publish to one direct routing exchange keyed by the sanitized
 /// context; the exchange is declared with <c>alternate-exchange</c> = the default queue's exchange, so a message
 /// whose key has no binding (a new context, a retired one, an invalid key) reaches the default queue, never
-/// nowhere. Each context queue binds to the routing exchange with its key when its endpoint starts; a bucket
-/// queue gets one extra binding per context that joins it. Retirement unbinds first, drains, then deletes the
-/// queue only if empty. Run-time bindings, depth checks and deletion use a small AMQP connection of their own.
+/// nowhere. Each context queue is bound to the routing exchange with its key once its endpoint is ready; a bucket
+/// queue gets one extra binding per context that joins it. Retirement unbinds first, drains, then binds the
+/// context queue's own exchange to the default queue's exchange and deletes the queue only if empty (which removes
+/// its binding): a message sent later to the retired queue's address (a workflow resubmission, a redelivery, a
+/// stale producer) reaches the default queue instead of nowhere. The exchange is kept, so a send that declares it
+/// again finds it as it was. When the context's queue is created again, that forwarding binding is removed before
+/// the routing key is bound. Run-time bindings, depth checks and deletion use a small AMQP connection of their own.
 /// </summary>
 public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport, IAsyncDisposable
 {
@@ -40,8 +44,23 @@ public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport
         Bind(endpoint, options, ContextualRouting.DefaultRoutingKey);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The routing key is bound in <see cref="ActivateAsync"/>, once the endpoint is ready and after the forwarding of
+    /// a retired queue's address is removed: binding it here would deliver routed messages both to the new queue and,
+    /// through that forwarding, to the default queue; it would also route again to a queue being retired whose
+    /// endpoint is reconnected to drain it.
+    /// </remarks>
     public void ConfigureContextEndpoint(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options, string routingKey) =>
-        Bind(endpoint, options, routingKey);
+        Rabbit(endpoint, options).ConfigureConsumeTopology = false;
+
+    /// <inheritdoc />
+    public async Task ActivateAsync(string queue, string routingKey, ContextualQueueOptions options, CancellationToken cancellationToken)
+    {
+        await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+        // The queue's exchange (declared by its endpoint) forwards to the default queue no longer: from now on its queue receives.
+        await channel.ExchangeUnbindAsync(options.DefaultQueueName, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeBindAsync(queue, options.EffectiveRouterExchangeName, routingKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public async Task BindAsync(string queue, string routingKey, ContextualQueueOptions options, CancellationToken cancellationToken)
@@ -73,19 +92,33 @@ public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport
     }
 
     /// <inheritdoc />
-    public async Task DeleteQueueAsync(string queue, CancellationToken cancellationToken)
+    public async Task DeleteQueueAsync(string queue, ContextualQueueOptions options, CancellationToken cancellationToken)
     {
-        await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
-        // ifEmpty: a message that got in after all would make the broker refuse, and the queue stays (nothing lost).
-        await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await channel.ExchangeDeleteAsync(queue, ifUnused: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using (var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Forward the queue's address to the default queue first: a send between the drain and the deletion then ends in
+            // the queue (which the deletion refuses, nothing lost) or, once the queue and its binding are gone, in the default queue.
+            await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.ExchangeBindAsync(options.DefaultQueueName, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+            // ifEmpty: a message that got in after all would make the broker refuse, and the queue stays (nothing lost).
+            await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationInterruptedException)
+        {
+            // The queue stays with its binding: take the forwarding back so each message sent to it ends in one queue.
+            await using var channel = await ChannelAsync(cancellationToken).ConfigureAwait(false);
+            await channel.ExchangeUnbindAsync(options.DefaultQueueName, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 
     static void Bind(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options, string routingKey)
     {
-        if (endpoint is not IRabbitMqReceiveEndpointConfigurator rabbit)
-            throw new ConfigurationException(
-                $"Contextual queues of '{options.DefaultQueueName}' use RabbitMQ but the endpoint is a {endpoint.GetType().Name}; use the transport's own UseContextualQueues.");
+        var rabbit = Rabbit(endpoint, options);
         rabbit.ConfigureConsumeTopology = false;
         rabbit.Bind(options.EffectiveRouterExchangeName, x =>
         {
@@ -94,6 +127,10 @@ public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport
             x.SetExchangeArgument("alternate-exchange", options.DefaultQueueName);
         });
     }
+
+    static IRabbitMqReceiveEndpointConfigurator Rabbit(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options) =>
+        endpoint as IRabbitMqReceiveEndpointConfigurator ?? throw new ConfigurationException(
+            $"Contextual queues of '{options.DefaultQueueName}' use RabbitMQ but the endpoint is a {endpoint.GetType().Name}; use the transport's own UseContextualQueues.");
 
     async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
     {

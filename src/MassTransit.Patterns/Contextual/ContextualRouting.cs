@@ -307,6 +307,7 @@ public sealed partial class ContextualRouting
     {
         queue.Handle = _connector!.ConnectReceiveEndpoint(queue.Name, e => ConfigureContextEndpoint(e, queue));
         await queue.Handle.Ready.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        await Transport.ActivateAsync(queue.Name, queue.RoutingKey, Options, _stopping.Token).ConfigureAwait(false);
         queue.Touch();
         if (!queue.IsBucket)
             queue.Bound[queue.RoutingKey] = true;
@@ -422,8 +423,9 @@ public sealed partial class ContextualRouting
                 await queue.Handle.Ready.WaitAsync(token).ConfigureAwait(false);
             }
 
-            // 3. Delete (only if empty) and forget: the context's next message goes to the default queue and creates it again.
-            await Transport.DeleteQueueAsync(queue.Name, token).ConfigureAwait(false);
+            // 3. Delete (only if empty) and forget: the context's next message goes to the default queue and creates it again;
+            //    so does anything sent to the retired queue's own address (the transport forwards it to the default queue).
+            await Transport.DeleteQueueAsync(queue.Name, Options, token).ConfigureAwait(false);
             lock (_lock)
             {
                 _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(queue.Name, queue));

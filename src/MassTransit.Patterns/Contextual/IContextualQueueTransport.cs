@@ -35,6 +35,17 @@ public interface IContextualQueueTransport
     /// <summary>The number of ready messages in a queue, or null when the transport cannot tell (the registry's counters are used instead).</summary>
     Task<long?> GetReadyCountAsync(string queue, CancellationToken cancellationToken);
 
-    /// <summary>Deletes a drained queue (only if empty, where the transport can tell).</summary>
-    Task DeleteQueueAsync(string queue, CancellationToken cancellationToken);
+    /// <summary>
+    /// Deletes a drained context queue (only if empty, where the transport can tell). Anything sent to the retired
+    /// queue's own address afterwards (a workflow resubmission, a redelivery, a stale producer) must still arrive:
+    /// the transport forwards that address to the default queue (see <see cref="ActivateAsync"/> for the way back).
+    /// </summary>
+    Task DeleteQueueAsync(string queue, ContextualQueueOptions options, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called once a context (or bucket) queue's endpoint is ready: removes the forwarding of its address to the
+    /// default queue left by an earlier retirement, then routes <paramref name="routingKey"/> to it, so each message
+    /// reaches exactly one queue. Transports that bind in <see cref="ConfigureContextEndpoint"/> do nothing here.
+    /// </summary>
+    Task ActivateAsync(string queue, string routingKey, ContextualQueueOptions options, CancellationToken cancellationToken) => Task.CompletedTask;
 }

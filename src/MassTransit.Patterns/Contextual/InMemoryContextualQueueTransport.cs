@@ -40,7 +40,7 @@ public sealed class InMemoryContextualQueueTransport : IContextualQueueTransport
     public Task<long?> GetReadyCountAsync(string queue, CancellationToken cancellationToken) => Task.FromResult<long?>(null);
 
     /// <inheritdoc />
-    public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task DeleteQueueAsync(string queue, ContextualQueueOptions options, CancellationToken cancellationToken) => Task.CompletedTask;
 
     static void Bind(IReceiveEndpointConfigurator endpoint, ContextualQueueOptions options, string key)
     {

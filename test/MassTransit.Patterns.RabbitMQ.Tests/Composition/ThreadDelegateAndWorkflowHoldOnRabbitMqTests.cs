@@ -183,6 +183,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
         static void OrderByKey(IReceiveEndpointConfigurator e) =>
             e.UseThreadDelegate(o =>
             {
+                o.UseRabbitMqDeliveryOrder();
                 o.Key<Job>(m => m.Key);
                 o.Workers = Workers;
             });

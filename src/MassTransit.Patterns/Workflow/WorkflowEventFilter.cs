@@ -160,8 +160,8 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         }
         catch (Exception e)
         {
-            // The messages held meanwhile stay with the processor until the next one held behind the leader is sent back.
-            LogDrainedReportFailed(logger, e, leader);
+            // The messages held meanwhile stay in the leader's workflow until this report reaches the processor.
+            LogDrainedReportFailed(logger, e, leader, messageId);
         }
     }
 
@@ -248,8 +248,8 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
     static partial void LogReleaseAnnounceFailed(ILogger logger, Exception exception, string key, string queue);
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Warning,
-        Message = "Workflow event: the release of workflow {LeaderId} came back, but telling the workflow processor failed; the messages held meanwhile wait for the next one held")]
-    static partial void LogDrainedReportFailed(ILogger logger, Exception exception, Guid leaderId);
+        Message = "Workflow event: the release of workflow {LeaderId} came back, but telling the workflow processor failed; the messages held behind it meanwhile stay in its workflow until a WorkflowReleaseDrained for {LeaderId} and message {MessageId} reaches the processor")]
+    static partial void LogDrainedReportFailed(ILogger logger, Exception exception, Guid leaderId, Guid messageId);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
         Message = "Workflow event: key {Key} of {Queue} is held here, but telling the other instances failed")]

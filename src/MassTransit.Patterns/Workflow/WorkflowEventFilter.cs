@@ -36,16 +36,36 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             queue = AddressNames.EntityName(context.ReceiveContext.InputAddress) ?? "";
             if (!holds.Ready.IsCompleted)
                 await holds.Ready.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-            if (holds.LeaderOf(queue, key) is { } leader && !IsLeaderOrReleasedBy(context, leader))
+            var messageId = context.MessageId ?? context.ReceiveContext.GetMessageId() ?? NewId.NextGuid();
+            if (holds.TryHoldBehind(queue, key, messageId, leader => IsLeaderOrReleasedBy(context, leader), out var leader, out var sequence))
             {
                 // Failing here takes the normal error path: the message is not lost (its place in order is).
-                await HoldAsync(context, leader, key, queue).ConfigureAwait(false);
+                await HoldAsync(context, leader, key, queue, messageId, sequence).ConfigureAwait(false);
                 // Held, so consumed here: otherwise MassTransit would also move it to _skipped (a receive that
                 // ends neither consumed nor faulted is dead-lettered).
                 await keyed.NotifyConsumed(context.ReceiveContext.ElapsedTime, HoldConsumerType).ConfigureAwait(false);
+                // The last of a release held behind another leader: its own leader may send back what it held meanwhile.
+                if (LastOfRelease(context) is { } releasedBy)
+                    await DrainedAsync(context, releasedBy, messageId).ConfigureAwait(false);
                 return;
             }
         }
+
+        try
+        {
+            await ConsumeAsync(context, next, key, queue).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The last message of a release came back (consumed, handed off or failed): the key is freed here unless a
+            // later message was held behind the leader meanwhile, and the processor sends back what it holds since.
+            if (key is not null && !context.CancellationToken.IsCancellationRequested && LastOfRelease(context) is { } releasedBy)
+                await ReleaseDrainedAsync(context, queue!, key, releasedBy).ConfigureAwait(false);
+        }
+    }
+
+    async Task ConsumeAsync(ConsumeContext context, IPipe<ConsumeContext> next, string? key, string? queue)
+    {
 
         var scope = new FaultDeferringConsumeContext(context);
         try
@@ -102,16 +122,59 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             && Guid.TryParse(releasedBy?.ToString(), out var releaser) && releaser == leader;
     }
 
-    async Task HoldAsync(ConsumeContext context, Guid leader, string key, string queue)
+    /// <summary>The leader that released this message, when it is the last of its release.</summary>
+    static Guid? LastOfRelease(ConsumeContext context)
+    {
+        var headers = context.ReceiveContext.TransportHeaders;
+        return headers.TryGetHeader(WorkflowHeaders.ReleaseLast, out var last) && last is not null
+               && headers.TryGetHeader(WorkflowHeaders.ReleasedBy, out var releasedBy) && Guid.TryParse(releasedBy?.ToString(), out var leader)
+            ? leader
+            : null;
+    }
+
+    async Task ReleaseDrainedAsync(ConsumeContext context, string queue, string key, Guid leader)
+    {
+        var messageId = context.MessageId ?? context.ReceiveContext.GetMessageId();
+        if (messageId is null)
+            return;
+        if (holds!.ReleaseIfDrained(queue, key, leader, messageId))
+            try
+            {
+                var publish = await context.ReceiveContext.PublishEndpointProvider.GetPublishSendEndpoint<WorkflowKeyReleased>().ConfigureAwait(false);
+                await publish.Send(new WorkflowKeyReleased { Queue = queue, Key = key, LeaderId = leader, IfDrained = true, LastReleasedId = messageId },
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                LogReleaseAnnounceFailed(logger, e, key, queue);
+            }
+        await DrainedAsync(context, leader, messageId.Value).ConfigureAwait(false);
+    }
+
+    async Task DrainedAsync(ConsumeContext context, Guid leader, Guid messageId)
+    {
+        try
+        {
+            var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
+            await endpoint.Send(new WorkflowReleaseDrained { CorrelationId = leader, MessageId = messageId }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The messages held meanwhile stay in the leader's workflow until this report reaches the processor.
+            LogDrainedReportFailed(logger, e, leader, messageId);
+        }
+    }
+
+    async Task HoldAsync(ConsumeContext context, Guid leader, string key, string queue, Guid messageId, long sequence)
     {
         var receive = context.ReceiveContext;
         var endpoint = await receive.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
         await endpoint.Send(new WorkflowMessageHeld
         {
             CorrelationId = leader,
-            MessageId = context.MessageId ?? receive.GetMessageId() ?? NewId.NextGuid(),
+            MessageId = messageId,
             Key = key,
-            Sequence = holds!.NextSequence(queue, key),
+            Sequence = sequence,
             SourceAddress = receive.InputAddress,
             ContentType = receive.ContentType?.ToString(),
             Body = receive.Body.GetBytes(),
@@ -179,6 +242,14 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error,
         Message = "Workflow event: handing message {MessageId} from {Queue} to the workflow processor failed; it takes the normal error path")]
     static partial void LogHandOffFailed(ILogger logger, Exception exception, Guid? messageId, string? queue);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning,
+        Message = "Workflow event: key {Key} of {Queue} is free here, but telling the other instances failed")]
+    static partial void LogReleaseAnnounceFailed(ILogger logger, Exception exception, string key, string queue);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning,
+        Message = "Workflow event: the release of workflow {LeaderId} came back, but telling the workflow processor failed; the messages held behind it meanwhile stay in its workflow until a WorkflowReleaseDrained for {LeaderId} and message {MessageId} reaches the processor")]
+    static partial void LogDrainedReportFailed(ILogger logger, Exception exception, Guid leaderId, Guid messageId);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
         Message = "Workflow event: key {Key} of {Queue} is held here, but telling the other instances failed")]

@@ -120,7 +120,7 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
     internal void WriteHeld(List<HeldMessage> held)
     {
         HeldMessages = JsonSerializer.Serialize(held, JsonOptions);
-        HeldCount = held.Count;
+        HeldCount = held.Count(h => !h.Released);
     }
 
     internal string? QueueName() => MassTransit.Patterns.Addressing.AddressNames.EntityName(Uri.TryCreate(SourceAddress, UriKind.Absolute, out var uri) ? uri : null);
@@ -146,4 +146,9 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
 }
 
 /// <summary>A message held behind a workflow (hold by key).</summary>
-sealed record HeldMessage(Guid MessageId, long Sequence, string? SourceAddress, string? ContentType, byte[] Body, Dictionary<string, string> Headers);
+/// <remarks>
+/// <see cref="Released"/> marks the last message of a release on its way back through the endpoint (kept without its body):
+/// messages held meanwhile wait until it has come back (<see cref="WorkflowReleaseDrained"/>), then are released after it.
+/// </remarks>
+sealed record HeldMessage(Guid MessageId, long Sequence, string? SourceAddress, string? ContentType, byte[] Body, Dictionary<string, string> Headers,
+    bool Released = false);

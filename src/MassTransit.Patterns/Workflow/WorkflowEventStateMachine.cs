@@ -50,6 +50,11 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         });
 
         Event(() => HeldReceived, e => e.CorrelateById(m => m.Message.CorrelationId));
+        Event(() => ReleaseDrained, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.Discard());
+        });
 
         Initially(
             When(Failed).ThenAsync(FirstFailureAsync),
@@ -62,10 +67,15 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         During([Completed, Discarded],
             When(HeldReceived).ThenAsync(async c =>
             {
-                // The leader was resolved while this one was on its way: release it at once, behind those released before.
+                // The leader was resolved while this one was on its way. A release still on its way back through the
+                // endpoint: it waits and follows it once it is back; otherwise it is released at once.
                 Hold(c);
-                await ReleaseHeldAsync(c).ConfigureAwait(false);
-            }));
+                if (!c.Saga.ReadHeld().Any(h => h.Released))
+                    await ReleaseHeldAsync(c).ConfigureAwait(false);
+            }),
+            When(ReleaseDrained).ThenAsync(DrainedAsync));
+        During([Received, Repairing, Resubmitted, AwaitingPerson],
+            When(ReleaseDrained).Then(c => Ignore(c, "release drained", c.Saga.Attempt)));
 
         During(Resubmitted,
             When(Failed).ThenAsync(FailedAgainAsync),
@@ -113,6 +123,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
 
     /// <summary>A later message of this one's key, held behind it.</summary>
     public Event<WorkflowMessageHeld> HeldReceived { get; private set; } = null!;
+
+    /// <summary>The last message of a release came back through the endpoint.</summary>
+    public Event<WorkflowReleaseDrained> ReleaseDrained { get; private set; } = null!;
 
     /// <summary>A person edits the body.</summary>
     public Event<EditWorkflowMessage> EditRequested { get; private set; } = null!;
@@ -250,20 +263,41 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     {
         var m = context.Message;
         var held = context.Saga.ReadHeld();
-        if (held.Any(h => h.MessageId == m.MessageId))
+        if (held.Any(h => h.MessageId == m.MessageId && !h.Released))
             return;
         held.Add(new HeldMessage(m.MessageId, m.Sequence, m.SourceAddress?.ToString(), m.ContentType, m.Body, m.Headers));
         context.Saga.WriteHeld(held);
         Audit(context.Saga, System, "held", $"message {m.MessageId} of key {m.Key} (#{m.Sequence}) waits behind this one");
     }
 
-    /// <summary>Sends the messages held behind this one back to their queue in the order received, then tells the instances the key is free.</summary>
+    /// <summary>The last message of the release on its way came back: the ones held meanwhile are released after it.</summary>
+    async Task DrainedAsync(BehaviorContext<WorkflowEventState, WorkflowReleaseDrained> context)
+    {
+        var held = context.Saga.ReadHeld();
+        if (!held.Any(h => h.Released && h.MessageId == context.Message.MessageId))
+        {
+            Audit(context.Saga, System, "ignored", $"release drained report of message {context.Message.MessageId}, not the last one released");
+            return;
+        }
+        held.RemoveAll(h => h.Released);
+        context.Saga.WriteHeld(held);
+        if (held.Count > 0)
+            await ReleaseHeldAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends the messages held behind this one back to their queue in the order received, the last marked
+    /// (<see cref="WorkflowHeaders.ReleaseLast"/>): the endpoint keeps holding the key, and frees it once that one has
+    /// come back through it. With none held, tells the instances the key is free if they held nothing behind it since.
+    /// </summary>
     async Task ReleaseHeldAsync(BehaviorContext<WorkflowEventState> context)
     {
         var saga = context.Saga;
-        var held = saga.ReadHeld().OrderBy(h => h.Sequence).ToList();
-        foreach (var h in held)
+        var held = saga.ReadHeld().Where(h => !h.Released).OrderBy(h => h.Sequence).ToList();
+        for (var i = 0; i < held.Count; i++)
         {
+            var h = held[i];
+            var last = i == held.Count - 1;
             var contentType = new ContentType(string.IsNullOrWhiteSpace(h.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : h.ContentType);
             var endpoint = await context.GetSendEndpoint(new Uri(h.SourceAddress ?? saga.SourceAddress)).ConfigureAwait(false);
             await endpoint.Send(new WorkflowRawBody(), send =>
@@ -274,6 +308,8 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
                     if (!IsTransportManaged(key))
                         send.Headers.Set(key, value);
                 send.Headers.Set(WorkflowHeaders.ReleasedBy, saga.CorrelationId.ToString());
+                if (last)
+                    send.Headers.Set(WorkflowHeaders.ReleaseLast, "true");
             }, context.CancellationToken).ConfigureAwait(false);
         }
 
@@ -281,10 +317,12 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         {
             Audit(saga, System, "released", $"{held.Count} held message(s) of key {saga.HoldKey} released in order");
             WorkflowMetrics.Released(Queue(saga), held.Count);
-            saga.WriteHeld([]);
+            var marker = held[^1] with { Body = [], Headers = [], Released = true };
+            saga.WriteHeld([marker]);
         }
-        if (saga.HoldKey is { } holdKey)
-            await context.Publish(new WorkflowKeyReleased { Queue = Queue(saga) ?? "", Key = holdKey, LeaderId = saga.CorrelationId }).ConfigureAwait(false);
+        else if (saga.HoldKey is { } holdKey)
+            await context.Publish(new WorkflowKeyReleased { Queue = Queue(saga) ?? "", Key = holdKey, LeaderId = saga.CorrelationId, IfDrained = true })
+                .ConfigureAwait(false);
     }
 
     async Task ResubmitAsync(BehaviorContext<WorkflowEventState> context, string by)

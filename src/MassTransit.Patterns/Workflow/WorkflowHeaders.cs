@@ -18,6 +18,9 @@ public static class WorkflowHeaders
     /// <summary>A message held behind a repaired one (hold by key) and released by it: the leader's workflow id.</summary>
     public const string ReleasedBy = "MT-Patterns-Workflow-ReleasedBy";
 
+    /// <summary>On the last message of a release: when it has come back through the endpoint, the release is drained.</summary>
+    public const string ReleaseLast = "MT-Patterns-Workflow-ReleaseLast";
+
     /// <summary>
     /// The id to count a message by: the original message id for a resubmitted copy, otherwise the
     /// message id. A repaired or edited copy keeps the original message id anyway; this also covers a

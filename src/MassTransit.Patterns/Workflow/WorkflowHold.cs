@@ -46,7 +46,12 @@ public sealed record WorkflowKeyHeld
     public Guid LeaderId { get; init; }
 }
 
-/// <summary>The leader of a held key was resolved and the messages held behind it were released.</summary>
+/// <summary>
+/// The leader of a held key was resolved and the messages held behind it came back through the endpoint:
+/// the key is free. With <see cref="IfDrained"/> an instance frees it only if the last message it held behind the
+/// leader is <see cref="LastReleasedId"/> (or it held none): a message it held later is still on its way to the
+/// processor, which sends it back, and the key is freed when it has come back.
+/// </summary>
 public sealed record WorkflowKeyReleased
 {
     /// <summary>The queue.</summary>
@@ -57,6 +62,26 @@ public sealed record WorkflowKeyReleased
 
     /// <summary>The leader's workflow id.</summary>
     public Guid LeaderId { get; init; }
+
+    /// <summary>Free the key only where nothing was held behind the leader after <see cref="LastReleasedId"/>.</summary>
+    public bool IfDrained { get; init; }
+
+    /// <summary>The last released message that came back through the endpoint; null when none was released.</summary>
+    public Guid? LastReleasedId { get; init; }
+}
+
+/// <summary>
+/// Sent by the endpoint to the processor when the last message of a release (header
+/// <see cref="WorkflowHeaders.ReleaseLast"/>) has come back through it: the processor then sends back, in order,
+/// the messages held behind the leader while that release was on its way.
+/// </summary>
+public sealed record WorkflowReleaseDrained
+{
+    /// <summary>The leader's workflow id.</summary>
+    public Guid CorrelationId { get; init; }
+
+    /// <summary>The last released message's id.</summary>
+    public Guid MessageId { get; init; }
 }
 
 /// <summary>
@@ -66,7 +91,8 @@ public sealed record WorkflowKeyReleased
 /// </summary>
 public sealed class WorkflowHoldRegistry
 {
-    readonly ConcurrentDictionary<(string Queue, string Key), Guid> _held = new();
+    readonly Dictionary<(string Queue, string Key), HeldKey> _held = [];
+    readonly Lock _gate = new();
     readonly ConcurrentDictionary<(string Queue, string Key), long> _sequence = new();
     readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -94,16 +120,71 @@ public sealed class WorkflowHoldRegistry
     public void MarkReady() => _ready.TrySetResult();
 
     /// <summary>The leader holding <paramref name="key"/> on <paramref name="queue"/>, or null.</summary>
-    public Guid? LeaderOf(string queue, string key) => _held.TryGetValue((queue, key), out var leader) ? leader : null;
+    public Guid? LeaderOf(string queue, string key)
+    {
+        lock (_gate)
+            return _held.TryGetValue((queue, key), out var held) ? held.Leader : null;
+    }
 
     /// <summary>Keys held now.</summary>
-    public int Count => _held.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+                return _held.Count;
+        }
+    }
 
     /// <summary>Holds <paramref name="key"/> behind <paramref name="leaderId"/> (the latest failure of the key leads).</summary>
-    public void Hold(string queue, string key, Guid leaderId) => _held[(queue, key)] = leaderId;
+    public void Hold(string queue, string key, Guid leaderId)
+    {
+        lock (_gate)
+            if (!_held.TryGetValue((queue, key), out var held) || held.Leader != leaderId)
+                _held[(queue, key)] = new HeldKey(leaderId, null);
+    }
 
     /// <summary>Releases the key if <paramref name="leaderId"/> still holds it.</summary>
-    public bool Release(string queue, string key, Guid leaderId) => _held.TryRemove(new KeyValuePair<(string, string), Guid>((queue, key), leaderId));
+    public bool Release(string queue, string key, Guid leaderId)
+    {
+        lock (_gate)
+            return _held.TryGetValue((queue, key), out var held) && held.Leader == leaderId && _held.Remove((queue, key));
+    }
+
+    /// <summary>
+    /// Releases the key if <paramref name="leaderId"/> still holds it and the last message held behind it here is
+    /// <paramref name="lastReleasedId"/> (or none was held): nothing held later is still on its way back.
+    /// </summary>
+    public bool ReleaseIfDrained(string queue, string key, Guid leaderId, Guid? lastReleasedId)
+    {
+        lock (_gate)
+            return _held.TryGetValue((queue, key), out var held) && held.Leader == leaderId
+                && (held.LastHeld is null || held.LastHeld == lastReleasedId) && _held.Remove((queue, key));
+    }
+
+    /// <summary>
+    /// Decides, at once with the releases, whether message <paramref name="messageId"/> of <paramref name="key"/> is held:
+    /// it is when a leader holds the key and <paramref name="passes"/> does not let it through; then it is recorded as
+    /// the last held behind that leader and gets the next sequence.
+    /// </summary>
+    internal bool TryHoldBehind(string queue, string key, Guid messageId, Func<Guid, bool> passes, out Guid leader, out long sequence)
+    {
+        lock (_gate)
+        {
+            if (_held.TryGetValue((queue, key), out var held) && !passes(held.Leader))
+            {
+                _held[(queue, key)] = held with { LastHeld = messageId };
+                leader = held.Leader;
+                sequence = NextSequence(queue, key);
+                return true;
+            }
+        }
+        leader = Guid.Empty;
+        sequence = 0;
+        return false;
+    }
+
+    sealed record HeldKey(Guid Leader, Guid? LastHeld);
 
     internal long NextSequence(string queue, string key) => _sequence.AddOrUpdate((queue, key), 1, (_, n) => n + 1);
 }
@@ -121,7 +202,11 @@ public sealed class WorkflowHoldConsumer(WorkflowHoldRegistry registry) : IConsu
     /// <inheritdoc />
     public Task Consume(ConsumeContext<WorkflowKeyReleased> context)
     {
-        registry.Release(context.Message.Queue, context.Message.Key, context.Message.LeaderId);
+        var m = context.Message;
+        if (m.IfDrained)
+            registry.ReleaseIfDrained(m.Queue, m.Key, m.LeaderId, m.LastReleasedId);
+        else
+            registry.Release(m.Queue, m.Key, m.LeaderId);
         return Task.CompletedTask;
     }
 }

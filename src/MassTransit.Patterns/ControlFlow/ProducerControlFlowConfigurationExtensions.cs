@@ -63,6 +63,9 @@ public static class ProducerControlFlowConfigurationExtensions
         var observer = new ProducerControlFlowObserver(gate, store);
         configurator.ConfigureSend(s => s.ConnectSendPipeSpecificationObserver(observer));
         configurator.ConfigurePublish(p => p.ConnectPublishPipeSpecificationObserver(observer));
+        var hold = new ProducerControlFlowHoldObserver(gate);
+        configurator.ConnectSendObserver(hold);
+        configurator.ConnectPublishObserver(hold);
     }
 
     /// <summary>Adds the gate to the send and publish pipes of every message type as it is configured (except the control messages themselves).</summary>

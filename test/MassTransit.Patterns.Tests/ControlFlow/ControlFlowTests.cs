@@ -197,7 +197,10 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             Assert.True(watch.Elapsed >= maxWait - TimeSpan.FromMilliseconds(20), $"rejected after {watch.Elapsed.TotalMilliseconds} ms");
             Assert.Equal(FlowState.Stop, failure.State);
             Assert.Equal(5000, failure.Mark);
-            Assert.False(await harness.Sent.Any<Shipment>());
+            // Held until just before the transport sends, then refused there: the harness records a faulted send, nothing left.
+            Assert.False(await harness.Sent.Any<Shipment>(m => m.Exception is null), "a refused message is not sent");
+            Assert.All(harness.Sent.Select<Shipment>(), m => Assert.IsType<BackPressureException>(m.Exception));
+            Assert.False(await harness.Consumed.Any<Shipment>());
         }
 
         [Fact]

@@ -106,7 +106,7 @@ public sealed partial class ProducerControlFlowGate
     /// whose state holds is returned, to be held just before the message leaves (<see cref="HoldAsync"/>), when the
     /// callback has run.
     /// </summary>
-    internal string[] Classify(IEnumerable<string> queues, Headers headers)
+    internal string[] Classify(IEnumerable<string> queues, Headers headers, Type? publishedType = null)
     {
         List<string>? held = null;
         foreach (var queue in queues)
@@ -114,6 +114,8 @@ public sealed partial class ProducerControlFlowGate
             var status = _store.Get(queue);
             if (status.State == FlowState.Normal || Bypasses(status, AmbulanceContextExtensions.IsUrgent(headers)))
                 continue;
+            if (publishedType is not null && _publishesReported.TryAdd((publishedType, queue), 0))
+                LogPublishHeld(queue, status.State, publishedType.FullName ?? publishedType.Name);
             if (status.State == FlowState.Stop && _options.WhenStopped == StopAction.Reject)
                 throw Reject(status, "the queue is stopped.");
             if (status.State == FlowState.Slow && _options.WhenSlow == SlowAction.Reject)
@@ -247,7 +249,7 @@ sealed class ProducerControlFlowPublishFilter<T>(ProducerControlFlowGate gate, F
     public async Task Send(PublishContext<T> context, IPipe<PublishContext<T>> next)
     {
         await next.Send(context).ConfigureAwait(false);
-        if (gate.Classify(store.QueuesConsuming(MessageTypeUrn), context.Headers) is { Length: > 0 } held)
+        if (gate.Classify(store.QueuesConsuming(MessageTypeUrn), context.Headers, typeof(T)) is { Length: > 0 } held)
             context.GetOrAddPayload(() => new ControlFlowHold(held, typeof(T)));
     }
 

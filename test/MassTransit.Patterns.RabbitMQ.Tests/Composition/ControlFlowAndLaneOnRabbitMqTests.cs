@@ -129,7 +129,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                     .Sent(normal.Keys.Concat(urgentGood.Select(u => u.Id)).Concat(urgentPoison))
                     .Consumed(log.Consumed, Expect.Ids(normalGood.Concat(urgentGood.Select(u => u.Id))))
                     .Endpoint(queue, Expect.Empty)
-                    .Queue(queue + "_error", Expect.Ids(normalPoison))
+                    // A short run (the producers stopped early) may send no normal poison job: then no _error queue exists.
+                    .Queue(queue + "_error", normalPoison.Count > 0 ? Expect.Ids(normalPoison) : Expect.Empty)
                     .Queue(lane + "_error", Expect.Ids(urgentPoison))
                     .AssertAllAccountedAsync(TimeSpan.FromSeconds(180));
 

@@ -48,7 +48,8 @@ public readonly record struct Expect
     public static Expect Any => new(0, long.MaxValue, null, "any");
 
     internal bool Holds(PlaceReading reading) =>
-        reading.Count >= Min && reading.Count <= Max && (IdSet is null || (reading.Ids is { } read && read.Count == IdSet.Count && IdSet.SetEquals(read)));
+        reading.Count >= Min && reading.Count <= Max && (IdSet is null || IdSet.Count == 0 && reading.Count == 0 ||
+            (reading.Ids is { } read && read.Count == IdSet.Count && IdSet.SetEquals(read)));
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
 
 namespace MassTransit.Patterns.EventForwarding;
 
@@ -57,12 +58,13 @@ public sealed class EventForwardingSendPolicy
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    Observe(sending);
+                    if (sending is not null)
+                        AbandonedTask.Observe(sending);
                     throw;
                 }
                 catch (TimeoutException) when (sending is { IsCompleted: false })
                 {
-                    Observe(sending);
+                    AbandonedTask.Observe(sending);
                     failure = new TimeoutException(
                         $"not confirmed within {_options.SendTimeout} (the attempt ignored its cancellation; abandoned after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms)");
                 }
@@ -93,14 +95,6 @@ public sealed class EventForwardingSendPolicy
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.SendTimeout.Ticks));
         }
-    }
-
-    /// <summary>Observes an abandoned attempt's outcome, so that its late failure is not an unobserved task exception.</summary>
-    static void Observe(Task? abandoned)
-    {
-        if (abandoned is { IsCompleted: false })
-            _ = abandoned.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
     }
 
     /// <summary>Failures that the same send would hit again: resending them only delays the error.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.Serialization;
 using MassTransit.Configuration;
 using MassTransit.DependencyInjection;
+using MassTransit.Patterns.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -333,9 +334,7 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         {
             // The wait's own timeout, or the probe's, which may complete (faulted) in the same instant: both mean no answer.
             failure = $"no answer to a probe within {Options.ProbeTimeout}";
-            if (!probe.IsCompleted)
-                _ = probe.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
+            AbandonedTask.Observe(probe);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {

@@ -1,3 +1,5 @@
+using MassTransit.Patterns.Diagnostics;
+
 namespace MassTransit.Patterns.QueueDepth;
 
 /// <summary>
@@ -68,7 +70,6 @@ sealed class BoundedProbeCall(IQueueDepthProbe probe, string queue, TimeProvider
     {
         Volatile.Write(ref _pending, new Pending(call, started));
         // Whatever it ends with is dropped; observed so that it is not reported as unobserved.
-        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        AbandonedTask.Observe(call);
     }
 }

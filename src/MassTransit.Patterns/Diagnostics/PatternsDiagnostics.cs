@@ -13,10 +13,10 @@ public static class PatternsDiagnostics
     /// <summary>The name of the meter and of the activity source: <c>MassTransit.Patterns</c>.</summary>
     public const string Name = "MassTransit.Patterns";
 
-    static readonly string? Version = typeof(PatternsDiagnostics).Assembly.GetName().Version?.ToString();
+    internal static readonly string? Version = typeof(PatternsDiagnostics).Assembly.GetName().Version?.ToString();
 
-    /// <summary>The meter on which every pattern records its instruments.</summary>
-    public static Meter Meter { get; } = new(Name, Version);
+    /// <summary>Being replaced: each pattern moves to <see cref="PatternsMeter"/> from DI (issue 18).</summary>
+    internal static Meter Meter { get; } = new(Name, Version);
 
     /// <summary>The activity source on which every pattern starts its activities.</summary>
     public static ActivitySource ActivitySource { get; } = new(Name, Version);

@@ -110,6 +110,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var queue = $"bench-amb-{Guid.NewGuid():N}"[..24];
             var run = new Run(backlog, urgent);
             var collection = new ServiceCollection()
+                .AddMetrics()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(run);
             collection.AddMassTransit(x =>

@@ -14,7 +14,7 @@ namespace MassTransit.Patterns.RabbitMQ.Ambulance;
 /// scheduled delivery) reaches queue X as before and, when marked urgent, the lane queue as well;
 /// X drops its copy. Nothing relies on x-max-priority.
 /// </summary>
-public sealed class RabbitMqAmbulanceLaneTransport : IAmbulanceLaneTransport
+sealed class RabbitMqAmbulanceLaneTransport : IAmbulanceLaneTransport
 {
     /// <summary>The shared instance.</summary>
     public static RabbitMqAmbulanceLaneTransport Instance { get; } = new();
@@ -35,7 +35,7 @@ public sealed class RabbitMqAmbulanceLaneTransport : IAmbulanceLaneTransport
     public bool IsLaneCopy(ReceiveContext context) =>
         // Only a message that went through an exchange can have met the fork: one moved straight
         // into the queue (default exchange) is no copy, whatever its headers say.
-        context is RabbitMqBasicConsumeContext { Exchange.Length: > 0 } && AmbulanceContextExtensions.HasRoutingMark(context.TransportHeaders);
+        context is RabbitMqBasicConsumeContext { Exchange.Length: > 0 } && UrgentMark.HasRoutingMark(context.TransportHeaders);
 
     /// <inheritdoc />
     public void PrepareSend(SendContext context)
@@ -68,26 +68,4 @@ public sealed class RabbitMqAmbulanceLaneTransport : IAmbulanceLaneTransport
             builder.QueueBind(laneExchange, laneQueue, settings.RoutingKey ?? "", settings.BindingArguments);
         }
     }
-}
-
-/// <summary><c>cfg.UseAmbulanceLane(context, a => ...)</c> on RabbitMQ.</summary>
-public static class RabbitMqAmbulanceConfigurationExtensions
-{
-    /// <summary>
-    /// Adds the ambulance lane on RabbitMQ: a lane queue beside each queue named, consumed by the
-    /// same consumers with their own concurrency and prefetch, and the classifier that marks urgent
-    /// messages. Call it before <c>ConfigureEndpoints</c>.
-    /// </summary>
-    /// <example>
-    /// <code>
-    /// x.UsingRabbitMq((context, cfg) =>
-    /// {
-    ///     cfg.UseAmbulanceLane(context, a => a.Endpoint("orders", lane => lane.ConcurrentMessageLimit = 2));
-    ///     cfg.ConfigureEndpoints(context);
-    /// });
-    /// </code>
-    /// </example>
-    public static void UseAmbulanceLane(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext? context,
-        Action<AmbulanceConfigurator> configure) =>
-        AmbulanceConfigurationExtensions.Apply(configurator, context, configure, RabbitMqAmbulanceLaneTransport.Instance);
 }

@@ -1,3 +1,4 @@
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
@@ -112,8 +113,7 @@ public sealed class RabbitMqQueueDepthProbe : IQueueDepthProbe, IAsyncDisposable
     /// <summary>A reading given up on: its connection is suspect (hung broker), and whatever the reading ends with is dropped.</summary>
     void Abandon(Task<QueueDepthSample> read)
     {
-        _ = read.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        AbandonedTask.Observe(read);
         DropConnection();
     }
 

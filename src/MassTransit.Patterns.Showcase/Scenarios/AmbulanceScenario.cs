@@ -43,6 +43,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var rabbit = context.Options.Transport == ShowcaseOptions.RabbitMq;
 
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(stats)
                 .AddMassTransit(x =>

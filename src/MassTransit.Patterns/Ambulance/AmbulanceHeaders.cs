@@ -3,7 +3,7 @@ namespace MassTransit.Patterns.Ambulance;
 /// <summary>
 /// The header that marks a message urgent, and the values the lane routing relies on. The broker
 /// routes on the exact value <see cref="True"/>, so every part of the pattern writes and reads it
-/// through <see cref="AmbulanceContextExtensions"/>.
+/// through <c>SetUrgent()</c> and <c>IsUrgent()</c>.
 /// </summary>
 public static class AmbulanceHeaders
 {

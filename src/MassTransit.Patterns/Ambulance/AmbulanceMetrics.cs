@@ -6,10 +6,12 @@ using MassTransit.Patterns.Diagnostics;
 namespace MassTransit.Patterns.Ambulance;
 
 /// <summary>
-/// The ambulance lane's instruments on <see cref="PatternsDiagnostics.Meter"/>, all named
-/// <c>masstransit.patterns.ambulance.*</c> and tagged with the queue the lane stands beside.
+/// The ambulance lane's instruments, on the <c>MassTransit.Patterns</c> meter of the container's
+/// <see cref="IMeterFactory"/>, all named <c>masstransit.patterns.ambulance.*</c> and tagged with the
+/// queue the lane stands beside. Created by <c>UseAmbulanceLane</c> (or taken from the container when registered there);
+/// the constants name the instruments and tags.
 /// </summary>
-public static class AmbulanceMetrics
+public sealed class AmbulanceMetrics
 {
     /// <summary>Tag: which lane a message went through, <c>urgent</c> or <c>normal</c>.</summary>
     public const string LaneTag = "masstransit.patterns.ambulance.lane";
@@ -46,32 +48,36 @@ public static class AmbulanceMetrics
     /// <summary>Instrument: messages the classifier marked urgent when sent or published (counter; tag rule).</summary>
     public const string ClassifiedName = PatternsDiagnostics.InstrumentPrefix + "ambulance.classified";
 
-    static readonly ConditionalWeakTable<LaneGate, object> Gates = new();
+    readonly ConditionalWeakTable<LaneGate, object> _gates = new();
 
-    internal static readonly Counter<long> Messages = PatternsDiagnostics.Meter.CreateCounter<long>(MessagesName, "{message}",
-        "Messages consumed through a queue with an ambulance lane, per lane.");
-
-    internal static readonly Histogram<double> UrgentWait = PatternsDiagnostics.Meter.CreateHistogram<double>(UrgentWaitName, "ms",
-        "Time from sending an urgent message until it got a slot on its lane.");
-
-    internal static readonly Histogram<double> SlotWait = PatternsDiagnostics.Meter.CreateHistogram<double>(SlotWaitName, "ms",
-        "Time a received message waited for a slot of the budget its queue shares with its lane.");
-
-    internal static readonly Counter<long> LaneCopies = PatternsDiagnostics.Meter.CreateCounter<long>(LaneCopiesName, "{message}",
-        "Lane copies of urgent messages dropped at the normal queue.");
-
-    internal static readonly Counter<long> Classified = PatternsDiagnostics.Meter.CreateCounter<long>(ClassifiedName, "{message}",
-        "Messages marked urgent by the classifier when sent or published.");
-
-    static AmbulanceMetrics()
+    /// <summary>Creates the instruments on the container's <c>MassTransit.Patterns</c> meter.</summary>
+    internal AmbulanceMetrics(PatternsMeter meter)
     {
-        PatternsDiagnostics.Meter.CreateObservableGauge(LaneDepthName, ObserveDepth, "{message}",
+        ArgumentNullException.ThrowIfNull(meter);
+        var m = meter.Meter;
+        Messages = m.CreateCounter<long>(MessagesName, "{message}", "Messages consumed through a queue with an ambulance lane, per lane.");
+        UrgentWait = m.CreateHistogram<double>(UrgentWaitName, "ms", "Time from sending an urgent message until it got a slot on its lane.");
+        SlotWait = m.CreateHistogram<double>(SlotWaitName, "ms",
+            "Time a received message waited for a slot of the budget its queue shares with its lane.");
+        LaneCopies = m.CreateCounter<long>(LaneCopiesName, "{message}", "Lane copies of urgent messages dropped at the normal queue.");
+        Classified = m.CreateCounter<long>(ClassifiedName, "{message}", "Messages marked urgent by the classifier when sent or published.");
+        m.CreateObservableGauge(LaneDepthName, ObserveDepth, "{message}",
             "Urgent messages this process holds from the lane: waiting for a slot or in flight.");
-        PatternsDiagnostics.Meter.CreateObservableGauge(InFlightName, ObserveInFlight, "{message}",
+        m.CreateObservableGauge(InFlightName, ObserveInFlight, "{message}",
             "Messages in flight through a queue with an ambulance lane, per lane.");
     }
 
-    internal static void Track(LaneGate gate) => Gates.AddOrUpdate(gate, gate);
+    internal Counter<long> Messages { get; }
+
+    internal Histogram<double> UrgentWait { get; }
+
+    internal Histogram<double> SlotWait { get; }
+
+    internal Counter<long> LaneCopies { get; }
+
+    internal Counter<long> Classified { get; }
+
+    internal void Track(LaneGate gate) => _gates.AddOrUpdate(gate, gate);
 
     internal static TagList Tags(LaneGate gate, bool urgent) => new()
     {
@@ -80,18 +86,18 @@ public static class AmbulanceMetrics
         { LaneTag, urgent ? "urgent" : "normal" }
     };
 
-    static IEnumerable<Measurement<long>> ObserveDepth()
+    IEnumerable<Measurement<long>> ObserveDepth()
     {
-        foreach (var (gate, _) in Gates)
+        foreach (var (gate, _) in _gates)
         {
             var state = gate.State;
             yield return new Measurement<long>(state.UrgentInUse + state.UrgentWaiting, Tags(gate, urgent: true));
         }
     }
 
-    static IEnumerable<Measurement<long>> ObserveInFlight()
+    IEnumerable<Measurement<long>> ObserveInFlight()
     {
-        foreach (var (gate, _) in Gates)
+        foreach (var (gate, _) in _gates)
         {
             var state = gate.State;
             yield return new Measurement<long>(state.UrgentInUse, Tags(gate, urgent: true));

@@ -11,7 +11,7 @@ namespace MassTransit.Patterns.Ambulance;
 /// routing key of its own); the fork is a direct exchange bound to the queue's exchange that passes
 /// that key on to the lane's exchange.
 /// </summary>
-public sealed class InMemoryAmbulanceLaneTransport : IAmbulanceLaneTransport
+sealed class InMemoryAmbulanceLaneTransport : IAmbulanceLaneTransport
 {
     /// <summary>The routing key of urgent messages on the in-memory transport.</summary>
     public const string RoutingKey = "mt-patterns-urgent";
@@ -38,7 +38,7 @@ public sealed class InMemoryAmbulanceLaneTransport : IAmbulanceLaneTransport
     /// <inheritdoc />
     public void PrepareSend(SendContext context)
     {
-        if (context is RoutingKeySendContext keyed && string.IsNullOrEmpty(keyed.RoutingKey) && AmbulanceContextExtensions.HasRoutingMark(context.Headers))
+        if (context is RoutingKeySendContext keyed && string.IsNullOrEmpty(keyed.RoutingKey) && UrgentMark.HasRoutingMark(context.Headers))
             keyed.RoutingKey = RoutingKey;
     }
 

@@ -192,6 +192,3 @@ sealed class LaneGate
         }
     }
 }
-
-/// <summary>A snapshot of a gate, for metrics and tests.</summary>
-readonly record struct GateState(int UrgentInUse, int NormalInUse, int UrgentWaiting, int NormalWaiting, int Borrowed);

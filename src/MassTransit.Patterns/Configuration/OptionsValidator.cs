@@ -82,11 +82,3 @@ public sealed class OptionsValidator
     public ValidateOptionsResult ToValidateOptionsResult() =>
         IsValid ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(_failures.Select(f => f.ToString()));
 }
-
-/// <summary>A failing option reported through MassTransit's configuration validation.</summary>
-sealed record OptionValidationResult(string Key, string Message) : ValidationResult
-{
-    public ValidationResultDisposition Disposition => ValidationResultDisposition.Failure;
-
-    public string? Value => null;
-}

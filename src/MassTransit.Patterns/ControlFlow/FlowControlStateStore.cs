@@ -3,16 +3,6 @@ using MassTransit.Patterns.ControlFlow.Contracts;
 
 namespace MassTransit.Patterns.ControlFlow;
 
-/// <summary>A queue's flow state as a producer sees it, its lease already applied.</summary>
-/// <param name="Queue">The queue.</param>
-/// <param name="State">Normal when nothing was heard or the lease ran out.</param>
-/// <param name="Statement">The monitor's last statement, or null when none holds.</param>
-public readonly record struct FlowStatus(string Queue, FlowState State, FlowControlStateChanged? Statement)
-{
-    /// <summary>The mark the depth passed: the stop mark when stopped, the high watermark when slow.</summary>
-    public long Mark => State == FlowState.Stop ? Statement?.StopMark ?? 0 : Statement?.HighWatermark ?? 0;
-}
-
 /// <summary>
 /// What the producers of this process know of each queue's flow state: fed by the monitor in
 /// process, or by <see cref="FlowControlStateConsumer"/> from the bus. A statement whose lease has
@@ -96,16 +86,5 @@ public sealed class FlowControlStateStore
         public Task Changed => Volatile.Read(ref _changed).Task;
 
         public void Signal() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
-}
-
-/// <summary>Feeds statements published by flow monitors in other processes into this process's store.</summary>
-public sealed class FlowControlStateConsumer(FlowControlStateStore store) : IConsumer<FlowControlStateChanged>
-{
-    /// <inheritdoc />
-    public Task Consume(ConsumeContext<FlowControlStateChanged> context)
-    {
-        store.Apply(context.Message);
-        return Task.CompletedTask;
     }
 }

@@ -18,15 +18,13 @@ namespace MassTransit.Patterns.ControlFlow;
 /// </summary>
 public sealed partial class FlowMonitor : IHostedService
 {
-    static readonly Counter<long> Transitions = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "control_flow.transitions", "{transition}", "Flow state changes decided by the monitor.");
-
     readonly FlowMonitorOptions _options;
     readonly IQueueDepthMonitor _depth;
     readonly FlowControlStateStore _store;
     readonly IServiceProvider _services;
     readonly ILogger<FlowMonitor> _logger;
     readonly TimeProvider _time;
+    readonly ControlFlowMetrics _metrics;
     readonly Guid _monitorId = NewId.NextGuid();
     readonly Dictionary<string, QueueFlow> _flows;
     readonly List<IDisposable> _subscriptions = [];
@@ -44,9 +42,9 @@ public sealed partial class FlowMonitor : IHostedService
         _time = time ?? TimeProvider.System;
         _flows = _options.Queues.ToDictionary(q => q.Queue, q => new QueueFlow(q,
             q.MessageTypes.Select(t => MessageUrn.ForTypeString(t)).ToArray()), StringComparer.Ordinal);
-        _stateGauge = PatternsDiagnostics.Meter.CreateObservableGauge(PatternsDiagnostics.InstrumentPrefix + "control_flow.state",
-            () => _flows.Values.Select(f => new Measurement<int>((int)f.State, new KeyValuePair<string, object?>(PatternsTags.Queue, f.Watched.Queue))),
-            "{state}", "Flow state per watched queue: 0 normal, 1 slow, 2 stop.");
+        _metrics = ControlFlowMetrics.From(services);
+        _stateGauge = _metrics.ObserveStates(
+            () => _flows.Values.Select(f => new Measurement<int>((int)f.State, new KeyValuePair<string, object?>(PatternsTags.Queue, f.Watched.Queue))));
     }
 
     readonly ObservableGauge<int> _stateGauge;
@@ -91,7 +89,7 @@ public sealed partial class FlowMonitor : IHostedService
         var changed = state != previous;
         if (changed)
         {
-            Transitions.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, flow.Watched.Queue),
+            _metrics.Transitions.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, flow.Watched.Queue),
                 new KeyValuePair<string, object?>("masstransit.patterns.flow_state", state.ToString()));
             LogTransition(flow.Watched.Queue, previous, state, depth);
         }

@@ -1,7 +1,7 @@
 namespace MassTransit.Patterns.ControlFlow;
 
 /// <summary>The hysteresis: the state changes only when the depth crosses a mark, never between them.</summary>
-public static class FlowStateRules
+static class FlowStateRules
 {
     /// <summary>The state that follows <paramref name="current"/> at <paramref name="depth"/>.</summary>
     public static FlowState Next(FlowState current, long depth, long highWatermark, long lowWatermark, long? stopMark)

@@ -1,5 +1,5 @@
-using MassTransit.Configuration;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.ControlFlow;
 using MassTransit.Patterns.ControlFlow.Contracts;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,7 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MassTransit.Patterns.ControlFlow;
+namespace MassTransit;
 
 /// <summary>Configures producer control flow: the monitor on the consuming side, the gate on the producing side.</summary>
 public static class ProducerControlFlowConfigurationExtensions
@@ -20,8 +20,10 @@ public static class ProducerControlFlowConfigurationExtensions
     /// </summary>
     public static IServiceCollection AddFlowMonitor(this IServiceCollection services, Action<FlowMonitorOptions> configure)
     {
+        ArgumentNullException.ThrowIfNull(services);
         services.AddPatternOptions(configure);
         services.AddQueueDepthMonitor();
+        ControlFlowMetrics.Register(services);
         services.TryAddSingleton<FlowControlStateStore>();
         services.TryAddSingleton<FlowMonitor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FlowMonitorHost>());
@@ -35,7 +37,9 @@ public static class ProducerControlFlowConfigurationExtensions
     /// </summary>
     public static IBusRegistrationConfigurator AddProducerControlFlow(this IBusRegistrationConfigurator configurator)
     {
+        ArgumentNullException.ThrowIfNull(configurator);
         configurator.TryAddSingleton<FlowControlStateStore>();
+        ControlFlowMetrics.Register(configurator);
         configurator.AddConsumer<FlowControlStateConsumer>().Endpoint(e =>
         {
             e.Name = $"flow-control-{Environment.MachineName}-{Environment.ProcessId}-{NewId.NextGuid():N}".ToLowerInvariant();
@@ -52,6 +56,8 @@ public static class ProducerControlFlowConfigurationExtensions
     public static void UseProducerControlFlow(this IBusFactoryConfigurator configurator, IRegistrationContext context,
         Action<ProducerControlFlowOptions>? configure = null)
     {
+        ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(context);
         var options = new ProducerControlFlowOptions();
         configure?.Invoke(options);
         options.EnsureValid();
@@ -59,7 +65,7 @@ public static class ProducerControlFlowConfigurationExtensions
         var store = context.GetService<FlowControlStateStore>()
             ?? throw new ConfigurationException("UseProducerControlFlow needs a FlowControlStateStore: call x.AddProducerControlFlow() or services.AddFlowMonitor(...).");
         var logger = context.GetService<ILoggerFactory>()?.CreateLogger<ProducerControlFlowGate>() ?? (ILogger)NullLogger.Instance;
-        var gate = new ProducerControlFlowGate(store, options, logger, context.GetService<TimeProvider>());
+        var gate = new ProducerControlFlowGate(store, options, logger, ControlFlowMetrics.From(context), context.GetService<TimeProvider>());
         var observer = new ProducerControlFlowObserver(gate, store);
         configurator.ConfigureSend(s => s.ConnectSendPipeSpecificationObserver(observer));
         configurator.ConfigurePublish(p => p.ConnectPublishPipeSpecificationObserver(observer));
@@ -67,30 +73,4 @@ public static class ProducerControlFlowConfigurationExtensions
         configurator.ConnectSendObserver(hold);
         configurator.ConnectPublishObserver(hold);
     }
-
-    /// <summary>Adds the gate to the send and publish pipes of every message type as it is configured (except the control messages themselves).</summary>
-    sealed class ProducerControlFlowObserver(ProducerControlFlowGate gate, FlowControlStateStore store) : ISendPipeSpecificationObserver, IPublishPipeSpecificationObserver
-    {
-        public void MessageSpecificationCreated<T>(IMessageSendPipeSpecification<T> specification)
-            where T : class
-        {
-            if (typeof(T) != typeof(FlowControlStateChanged))
-                specification.AddPipeSpecification(new FilterPipeSpecification<SendContext<T>>(new ProducerControlFlowSendFilter<T>(gate)));
-        }
-
-        public void MessageSpecificationCreated<T>(IMessagePublishPipeSpecification<T> specification)
-            where T : class
-        {
-            if (typeof(T) != typeof(FlowControlStateChanged))
-                specification.AddPipeSpecification(new FilterPipeSpecification<PublishContext<T>>(new ProducerControlFlowPublishFilter<T>(gate, store)));
-        }
-    }
-}
-
-/// <summary>Runs the singleton <see cref="FlowMonitor"/> with the host.</summary>
-sealed class FlowMonitorHost(FlowMonitor monitor) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) => monitor.StartAsync(cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken) => monitor.StopAsync(cancellationToken);
 }

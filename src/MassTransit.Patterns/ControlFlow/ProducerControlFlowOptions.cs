@@ -2,32 +2,6 @@ using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.ControlFlow;
 
-/// <summary>What a producer does with a message bound to a slowed queue.</summary>
-public enum SlowAction
-{
-    /// <summary>Wait <see cref="ProducerControlFlowOptions.SlowDelay"/> before each send.</summary>
-    Delay,
-
-    /// <summary>Send at most <see cref="ProducerControlFlowOptions.SlowRatePerSecond"/> messages a second to the queue.</summary>
-    RateLimit,
-
-    /// <summary>Wait until the queue is normal again, at most <see cref="ProducerControlFlowOptions.MaxWait"/>, then reject.</summary>
-    Wait,
-
-    /// <summary>Throw <see cref="BackPressureException"/> at once.</summary>
-    Reject
-}
-
-/// <summary>What a producer does with a message bound to a stopped queue.</summary>
-public enum StopAction
-{
-    /// <summary>Wait until the queue is no longer stopped, at most <see cref="ProducerControlFlowOptions.MaxWait"/>, then reject.</summary>
-    Wait,
-
-    /// <summary>Throw <see cref="BackPressureException"/> at once.</summary>
-    Reject
-}
-
 /// <summary>How this process's producers obey the flow monitors.</summary>
 public sealed class ProducerControlFlowOptions : IPatternOptions
 {

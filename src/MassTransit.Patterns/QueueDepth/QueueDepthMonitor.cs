@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,48 +7,26 @@ using Microsoft.Extensions.Options;
 
 namespace MassTransit.Patterns.QueueDepth;
 
-/// <summary>The latest depth readings of the queues that patterns watch, and a feed of new ones.</summary>
-public interface IQueueDepthMonitor
-{
-    /// <summary>The latest reading of <paramref name="queue"/>, or null before the first poll.</summary>
-    QueueDepthReading? GetLatest(string queue);
-
-    /// <summary>
-    /// Calls <paramref name="handler"/> with each new reading of <paramref name="queue"/> (adding the
-    /// queue to those polled) until the returned handle is disposed.
-    /// </summary>
-    IDisposable Subscribe(string queue, Func<QueueDepthReading, CancellationToken, Task> handler);
-
-    /// <summary>Polls <paramref name="queue"/> now, outside the schedule, and records the reading.</summary>
-    Task<QueueDepthReading> PollAsync(string queue, CancellationToken cancellationToken = default);
-}
-
 /// <summary>
 /// Polls <see cref="IQueueDepthProbe"/> for each watched queue on a fixed interval, records the
 /// depth on the <c>MassTransit.Patterns</c> meter and hands each reading to its subscribers. A
 /// probe failure is reported as a failed reading (logged and counted), never as depth zero.
 /// </summary>
-public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMonitor
+sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMonitor
 {
-    static readonly Gauge<long> ReadyGauge = PatternsDiagnostics.Meter.CreateGauge<long>(
-        PatternsDiagnostics.InstrumentPrefix + "queue.depth.ready", "{message}", "Messages ready in a watched queue.");
-    static readonly Gauge<long> UnackedGauge = PatternsDiagnostics.Meter.CreateGauge<long>(
-        PatternsDiagnostics.InstrumentPrefix + "queue.depth.unacknowledged", "{message}", "Messages delivered and not yet acknowledged in a watched queue.");
-    static readonly Counter<long> FailureCounter = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "queue.depth.probe.failures", "{failure}", "Queue depth readings that failed.");
-    static readonly Histogram<double> DurationHistogram = PatternsDiagnostics.Meter.CreateHistogram<double>(
-        PatternsDiagnostics.InstrumentPrefix + "queue.depth.probe.duration", "ms", "Time taken by one queue depth reading.");
-
     readonly IQueueDepthProbe _probe;
     readonly QueueDepthMonitorOptions _options;
     readonly ILogger<QueueDepthMonitor> _logger;
     readonly TimeProvider _time;
+    readonly QueueDepthMetrics _metrics;
     readonly ConcurrentDictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
 
     /// <summary>Creates the monitor over a probe.</summary>
-    public QueueDepthMonitor(IQueueDepthProbe probe, IOptions<QueueDepthMonitorOptions> options, ILogger<QueueDepthMonitor> logger, TimeProvider? time = null)
+    public QueueDepthMonitor(IQueueDepthProbe probe, IOptions<QueueDepthMonitorOptions> options, ILogger<QueueDepthMonitor> logger, QueueDepthMetrics metrics,
+        TimeProvider? time = null)
     {
         _probe = probe;
+        _metrics = metrics;
         _options = options.Value;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -129,9 +106,9 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
         {
             var sample = await state.Probe.ReadAsync(_options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
             reading = new QueueDepthReading(state.Queue, sample, null, 0, _time.GetUtcNow());
-            ReadyGauge.Record(sample.Ready, queueTag);
+            _metrics.ReadyGauge.Record(sample.Ready, queueTag);
             if (sample.Unacknowledged is { } unacked)
-                UnackedGauge.Record(unacked, queueTag);
+                _metrics.UnackedGauge.Record(unacked, queueTag);
             if (state.Latest is { Succeeded: false })
                 LogProbeRecovered(state.Queue, _probe.Name);
         }
@@ -143,10 +120,10 @@ public sealed partial class QueueDepthMonitor : BackgroundService, IQueueDepthMo
                     exception.Message, exception);
             var consecutive = (state.Latest?.ConsecutiveFailures ?? 0) + 1;
             reading = new QueueDepthReading(state.Queue, null, failure, consecutive, _time.GetUtcNow());
-            FailureCounter.Add(1, queueTag, new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
+            _metrics.FailureCounter.Add(1, queueTag, new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
             LogProbeFailed(state.Queue, _probe.Name, failure.Failure, consecutive, failure.Message);
         }
-        DurationHistogram.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, queueTag);
+        _metrics.DurationHistogram.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, queueTag);
         state.Latest = reading;
         return reading;
     }

@@ -1,24 +1,5 @@
 namespace MassTransit.Patterns.QueueDepth;
 
-/// <summary>Why a probe could not read a depth.</summary>
-public enum QueueDepthFailure
-{
-    /// <summary>The broker or its API could not be reached, or refused the probe's credentials.</summary>
-    Unreachable,
-
-    /// <summary>The queue does not exist.</summary>
-    QueueNotFound,
-
-    /// <summary>The probe did not answer within its timeout.</summary>
-    Timeout,
-
-    /// <summary>The probe cannot measure what was asked of it.</summary>
-    Unsupported,
-
-    /// <summary>The broker answered with something the probe could not read.</summary>
-    InvalidResponse
-}
-
 /// <summary>A queue depth could not be read. Never a depth of zero in disguise.</summary>
 public sealed class QueueDepthProbeException : Exception
 {

@@ -28,13 +28,3 @@ public readonly record struct QueueDepthSample(string Queue, long Ready, long? U
         _ => throw new ArgumentOutOfRangeException(nameof(measure), measure, null)
     };
 }
-
-/// <summary>What counts as depth for a pattern that reacts to it.</summary>
-public enum DepthMeasure
-{
-    /// <summary>Only messages waiting to be delivered.</summary>
-    Ready,
-
-    /// <summary>Waiting messages plus those delivered and not yet acknowledged (in flight).</summary>
-    ReadyAndUnacknowledged
-}

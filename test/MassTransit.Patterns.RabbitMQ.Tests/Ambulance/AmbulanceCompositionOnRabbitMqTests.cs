@@ -74,6 +74,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                 var repairQueue = Broker.UniqueQueue("amb-wf-repair");
                 var repairAddress = new Uri($"exchange:{repairQueue}");
                 var provider = new ServiceCollection()
+                    .AddMetrics()
                     .AddSingleton<RefundLedger>()
                     .AddMassTransitTestHarness(x =>
                     {

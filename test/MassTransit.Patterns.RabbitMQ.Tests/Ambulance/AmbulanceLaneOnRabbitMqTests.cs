@@ -79,6 +79,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
         {
             var log = new Log();
             var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(log)
                 .AddMassTransitTestHarness(x =>
                 {

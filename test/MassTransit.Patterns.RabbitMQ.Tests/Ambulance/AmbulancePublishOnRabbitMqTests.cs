@@ -51,6 +51,7 @@ public sealed class AmbulancePublishOnRabbitMqTests
         var seen = new Seen();
         using var dropped = new InstrumentCount(AmbulanceMetrics.LaneCopiesName, PatternsTags.Queue, withLane);
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddSingleton(seen)
             .AddMassTransitTestHarness(x =>
             {

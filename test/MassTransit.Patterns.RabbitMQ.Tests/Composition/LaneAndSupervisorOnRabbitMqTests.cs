@@ -31,6 +31,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
             var lane = queue + "_lane";
             var log = new JobLog();
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(log)
                 .AddConsumerSupervisorRegistry()

@@ -26,6 +26,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
             Action<IRegistrationContext, IRabbitMqBusFactoryConfigurator>? bus = null)
         {
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton<JobLog>()
                 .AddRabbitMqQueueDepthProbe(CompositionKit.Probe)
                 .AddMassTransit(x =>

@@ -1,4 +1,3 @@
-using MassTransit.Patterns.RabbitMQ.ControlFlow;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;

@@ -97,6 +97,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
         {
             var ledger = new ClaimLedger();
             var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(ledger)
                 .AddMassTransitTestHarness(x =>
                 {
@@ -166,6 +167,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
         {
             // The lane carries consumers and sagas; an urgent routing slip for the activity would find nothing on the lane.
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(new ClaimLedger())
                 .AddMassTransitTestHarness(x =>
                 {

@@ -56,6 +56,7 @@ public sealed class AmbulanceConfigurationTests
     public async Task Configuring_the_lane_after_ConfigureEndpoints_fails_the_start_saying_so()
     {
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddSingleton(new Recorder())
             .AddMassTransitTestHarness(x =>
             {

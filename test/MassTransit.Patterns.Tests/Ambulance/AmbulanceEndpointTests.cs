@@ -63,6 +63,7 @@ public sealed class AmbulanceEndpointTests
     {
         var recorder = new Recorder();
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddMassTransitTestHarness(x => x.UsingInMemory((context, cfg) =>
             {
                 cfg.UseAmbulanceLane(context, a => a.ReceiveEndpoint("manual-jobs", e => e.Consumer(() => new JobConsumer(recorder)),

@@ -171,6 +171,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
         {
             var recorder = new Recorder();
             var collection = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(recorder)
                 .AddLogging()
                 .AddInMemoryQueueDepthProbe();

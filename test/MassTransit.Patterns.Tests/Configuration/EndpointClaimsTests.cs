@@ -24,6 +24,7 @@ public sealed class EndpointClaimsTests
     static async Task<Exception?> StartAsync(Action<IBusRegistrationConfigurator> register, Action<IBusRegistrationContext, IInMemoryBusFactoryConfigurator> bus)
     {
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddInMemoryQueueDepthProbe()
             .AddConsumerSupervisorRegistry()
             .AddMassTransitTestHarness(x =>
@@ -106,6 +107,7 @@ public sealed class EndpointClaimsTests
     public async Task A_supervisor_in_the_queue_configuration_supervises_the_queue_and_steps_aside_on_its_lane()
     {
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddInMemoryQueueDepthProbe()
             .AddConsumerSupervisorRegistry()
             .AddMassTransitTestHarness(x =>

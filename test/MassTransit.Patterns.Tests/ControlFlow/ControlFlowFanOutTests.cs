@@ -39,6 +39,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
         public async Task A_publish_held_for_one_subscriber_holds_them_all_and_warns_once_naming_the_type_the_queue_and_the_send_alternative()
         {
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton<FlowControlStateStore>()
                 .AddMassTransitTestHarness(x =>
                 {

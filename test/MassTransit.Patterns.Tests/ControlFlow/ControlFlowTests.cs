@@ -45,6 +45,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             var open = new Gate();
             open.Open.SetResult();
             var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(open)
                 .AddSingleton<FlowControlStateStore>()
                 .AddMassTransitTestHarness(x =>

@@ -53,6 +53,7 @@ namespace MassTransit.Patterns.Tests.ControlFlow
         {
             var consumed = new ConcurrentDictionary<Guid, string>();
             var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(consumed)
                 .AddSingleton<FlowControlStateStore>()
                 .AddMassTransitTestHarness(x =>

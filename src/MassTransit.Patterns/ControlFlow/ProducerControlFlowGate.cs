@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Ambulance;
 using MassTransit.Patterns.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -14,31 +13,24 @@ namespace MassTransit.Patterns.ControlFlow;
 /// to the caller, who still has it. A message marked urgent (the ambulance mark) passes untouched while
 /// <see cref="ProducerControlFlowOptions.UrgentBypass"/> is on: it is bound for the queue's lane.
 /// </summary>
-public sealed partial class ProducerControlFlowGate
+sealed partial class ProducerControlFlowGate
 {
-    static readonly Counter<long> Throttled = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "control_flow.throttled", "{message}", "Sends delayed, rate-limited or held by flow control.");
-    static readonly Counter<long> Rejected = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "control_flow.rejected", "{message}", "Sends refused with BackPressureException.");
-    static readonly Histogram<double> ThrottledTime = PatternsDiagnostics.Meter.CreateHistogram<double>(
-        PatternsDiagnostics.InstrumentPrefix + "control_flow.throttled_time", "ms", "Time a send spent held by flow control.");
-    static readonly Counter<long> UrgentBypassed = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "control_flow.urgent_bypassed", "{message}",
-        "Urgent (ambulance-marked) sends and publishes let past a slowed or stopped queue.");
-
     readonly FlowControlStateStore _store;
     readonly ProducerControlFlowOptions _options;
     readonly ILogger _logger;
+    readonly ControlFlowMetrics _metrics;
     readonly TimeProvider _time;
     readonly ConcurrentDictionary<string, RateGate> _rates = new(StringComparer.OrdinalIgnoreCase);
     readonly ConcurrentDictionary<(Type, string), byte> _publishesReported = new();
 
     /// <summary>Creates the gate.</summary>
-    public ProducerControlFlowGate(FlowControlStateStore store, ProducerControlFlowOptions options, ILogger logger, TimeProvider? time = null)
+    public ProducerControlFlowGate(FlowControlStateStore store, ProducerControlFlowOptions options, ILogger logger, ControlFlowMetrics metrics,
+        TimeProvider? time = null)
     {
         _store = store;
         _options = options;
         _logger = logger;
+        _metrics = metrics;
         _time = time ?? TimeProvider.System;
         _store.LeaseExpired += statement => LogLeaseExpired(statement.Queue, statement.State, statement.LeaseExpiresAt);
     }
@@ -92,11 +84,11 @@ public sealed partial class ProducerControlFlowGate
                     await WaitWhile(queue, s => s != FlowState.Normal, started, cancellationToken).ConfigureAwait(false);
                     break;
             }
-            Throttled.Add(1, tag);
+            _metrics.Throttled.Add(1, tag);
         }
         finally
         {
-            ThrottledTime.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
+            _metrics.ThrottledTime.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
         }
     }
 
@@ -112,7 +104,7 @@ public sealed partial class ProducerControlFlowGate
         foreach (var queue in queues)
         {
             var status = _store.Get(queue);
-            if (status.State == FlowState.Normal || Bypasses(status, AmbulanceContextExtensions.IsUrgent(headers)))
+            if (status.State == FlowState.Normal || Bypasses(status, UrgentMark.IsUrgent(headers)))
                 continue;
             if (publishedType is not null && _publishesReported.TryAdd((publishedType, queue), 0))
                 LogPublishHeld(queue, status.State, publishedType.FullName ?? publishedType.Name);
@@ -128,7 +120,7 @@ public sealed partial class ProducerControlFlowGate
     /// <summary>Holds a message just before it leaves by the states of <paramref name="queues"/>, reading its final urgent mark.</summary>
     internal async Task HoldAsync(string[] queues, Headers headers, Type? publishedType, CancellationToken cancellationToken)
     {
-        var urgent = AmbulanceContextExtensions.IsUrgent(headers);
+        var urgent = UrgentMark.IsUrgent(headers);
         foreach (var queue in queues)
             await PassAsync(queue, urgent, publishedType, cancellationToken).ConfigureAwait(false);
     }
@@ -137,7 +129,7 @@ public sealed partial class ProducerControlFlowGate
     {
         if (!urgent || !_options.UrgentBypass)
             return false;
-        UrgentBypassed.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue),
+        _metrics.UrgentBypassed.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue),
             new KeyValuePair<string, object?>("masstransit.patterns.flow_state", status.State.ToString()));
         return true;
     }
@@ -165,7 +157,7 @@ public sealed partial class ProducerControlFlowGate
 
     BackPressureException Reject(FlowStatus status, string reason)
     {
-        Rejected.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue));
+        _metrics.Rejected.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue));
         return new BackPressureException(status.Queue, status.State, status.Statement?.Depth ?? 0, status.Mark, reason);
     }
 
@@ -200,88 +192,4 @@ public sealed partial class ProducerControlFlowGate
             return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, time, cancellationToken);
         }
     }
-}
-
-/// <summary>
-/// The queues whose state holds a message, found by the filter in the send pipe and held by
-/// <see cref="ProducerControlFlowHoldObserver"/> just before the message leaves, once.
-/// </summary>
-sealed class ControlFlowHold(string[] queues, Type? publishedType = null)
-{
-    string[]? _queues = queues;
-
-    /// <summary>The published message type, for the gate's fan-out warning; null for a send.</summary>
-    public Type? PublishedType => publishedType;
-
-    public string[]? Take() => Interlocked.Exchange(ref _queues, null);
-}
-
-/// <summary>
-/// Classifies a sent message by the flow state of its destination queue. It runs the rest of the send pipe first, so
-/// the ambulance classifier has marked the message whichever pattern was configured first; a refusal is thrown here, a
-/// hold is left to <see cref="ProducerControlFlowHoldObserver"/>, which runs after the caller's send callback (where
-/// <c>SetUrgent()</c> is usually called) and before the transport sends. (MassTransit runs the send pipe for publishes
-/// too; their destination is the message type's exchange, which no monitor watches, so they pass here and are
-/// classified by <see cref="ProducerControlFlowPublishFilter{T}"/>.)
-/// </summary>
-sealed class ProducerControlFlowSendFilter<T>(ProducerControlFlowGate gate) : IFilter<SendContext<T>>
-    where T : class
-{
-    public async Task Send(SendContext<T> context, IPipe<SendContext<T>> next)
-    {
-        await next.Send(context).ConfigureAwait(false);
-        if (Addressing.AddressNames.EntityName(context.DestinationAddress) is { } queue && gate.Classify([queue], context.Headers) is { Length: > 0 } held)
-            context.GetOrAddPayload(() => new ControlFlowHold(held));
-    }
-
-    public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
-}
-
-/// <summary>
-/// Classifies a published message by the flow state of every watched queue that consumes its type (see the send
-/// filter). The publish is one message to every subscriber, so it is held by them all (the gate warns once per type).
-/// </summary>
-sealed class ProducerControlFlowPublishFilter<T>(ProducerControlFlowGate gate, FlowControlStateStore store) : IFilter<PublishContext<T>>
-    where T : class
-{
-    static readonly string MessageTypeUrn = MessageUrn.ForTypeString<T>();
-
-    public async Task Send(PublishContext<T> context, IPipe<PublishContext<T>> next)
-    {
-        await next.Send(context).ConfigureAwait(false);
-        if (gate.Classify(store.QueuesConsuming(MessageTypeUrn), context.Headers, typeof(T)) is { Length: > 0 } held)
-            context.GetOrAddPayload(() => new ControlFlowHold(held, typeof(T)));
-    }
-
-    public void Probe(ProbeContext context) => context.CreateFilterScope("producerControlFlow");
-}
-
-/// <summary>
-/// Holds a message just before the transport sends it, by the queues its filter found held, reading its final urgent
-/// mark (the caller's callback, the ambulance classifier). Connected as a send and a publish observer; holds once.
-/// </summary>
-sealed class ProducerControlFlowHoldObserver(ProducerControlFlowGate gate) : ISendObserver, IPublishObserver
-{
-    Task Hold(SendContext context) =>
-        context.TryGetPayload<ControlFlowHold>(out var hold) && hold.Take() is { } queues
-            ? gate.HoldAsync(queues, context.Headers, hold.PublishedType, context.CancellationToken)
-            : Task.CompletedTask;
-
-    public Task PreSend<T>(SendContext<T> context)
-        where T : class => Hold(context);
-
-    public Task PostSend<T>(SendContext<T> context)
-        where T : class => Task.CompletedTask;
-
-    public Task SendFault<T>(SendContext<T> context, Exception exception)
-        where T : class => Task.CompletedTask;
-
-    public Task PrePublish<T>(PublishContext<T> context)
-        where T : class => Hold(context);
-
-    public Task PostPublish<T>(PublishContext<T> context)
-        where T : class => Task.CompletedTask;
-
-    public Task PublishFault<T>(PublishContext<T> context, Exception exception)
-        where T : class => Task.CompletedTask;
 }

@@ -1,11 +1,11 @@
-namespace MassTransit.Patterns.RabbitMQ.ControlFlow;
+namespace MassTransit;
 
 /// <summary>
 /// The broker's own last line of defence under producer control flow: RabbitMQ caps the queue at a
 /// number of ready messages and refuses (negatively confirms) every publish beyond it, so a producer
 /// that ignores or never learns the flow state still cannot grow the queue without bound.
 /// </summary>
-public static class RabbitMqQueueHardLimitExtensions
+public static class RabbitMqControlFlowConfigurationExtensions
 {
     /// <summary>
     /// Declares the endpoint's queue with <c>x-max-length</c> = <paramref name="maxLength"/> and

@@ -6,7 +6,7 @@ namespace MassTransit.Patterns.Ambulance;
 /// On the queue and on its lane: takes a slot of the shared budget before the message is consumed
 /// and frees it after, recording the wait, the lane and (for urgent messages) the time since sent.
 /// </summary>
-sealed class LaneSlotFilter(LaneGate gate, bool lane) : IFilter<ConsumeContext>
+sealed class LaneSlotFilter(LaneGate gate, bool lane, AmbulanceMetrics metrics) : IFilter<ConsumeContext>
 {
     public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
@@ -15,11 +15,11 @@ sealed class LaneSlotFilter(LaneGate gate, bool lane) : IFilter<ConsumeContext>
         var waited = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
         var tags = AmbulanceMetrics.Tags(gate, lane);
-        AmbulanceMetrics.SlotWait.Record(waited, tags);
+        metrics.SlotWait.Record(waited, tags);
         if (lane && context.SentTime is { } sent)
-            AmbulanceMetrics.UrgentWait.Record(Math.Max(0, (DateTime.UtcNow - sent).TotalMilliseconds), tags);
+            metrics.UrgentWait.Record(Math.Max(0, (DateTime.UtcNow - sent).TotalMilliseconds), tags);
         tags.Add(AmbulanceMetrics.BorrowedTag, slot.Borrowed);
-        AmbulanceMetrics.Messages.Add(1, tags);
+        metrics.Messages.Add(1, tags);
 
         if (Activity.Current is { } activity)
         {
@@ -38,30 +38,5 @@ sealed class LaneSlotFilter(LaneGate gate, bool lane) : IFilter<ConsumeContext>
         scope.Add("lane", gate.Lane);
         scope.Add("role", lane ? "lane" : "queue");
         scope.Add("mode", gate.Mode.ToString());
-    }
-}
-
-/// <summary>
-/// On the normal queue, before anything else: drops the copy of an urgent message that the fork
-/// also routed to the lane (the lane consumes its twin). Dropping here, in the receive pipe, acks
-/// the copy without deserializing it and without moving it to the skipped queue.
-/// </summary>
-sealed class LaneCopyFilter(IAmbulanceLaneTransport transport, AmbulanceLaneOptions lane) : IFilter<ReceiveContext>
-{
-    public Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
-    {
-        if (!transport.IsLaneCopy(context))
-            return next.Send(context);
-
-        AmbulanceMetrics.LaneCopies.Add(1, new KeyValuePair<string, object?>(Diagnostics.PatternsTags.Queue, lane.QueueName));
-        return Task.CompletedTask;
-    }
-
-    public void Probe(ProbeContext context)
-    {
-        var scope = context.CreateFilterScope("ambulanceLaneCopies");
-        scope.Add("queue", lane.QueueName);
-        scope.Add("lane", lane.LaneName);
-        scope.Add("transport", transport.Name);
     }
 }

@@ -1,11 +1,12 @@
 using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace MassTransit.Patterns.RabbitMQ.QueueDepth;
+namespace MassTransit;
 
 /// <summary>Registers the RabbitMQ queue depth probes.</summary>
-public static class RabbitMqQueueDepthServiceCollectionExtensions
+public static class RabbitMqQueueDepthConfigurationExtensions
 {
     /// <summary>
     /// Uses <see cref="RabbitMqQueueDepthProbe"/> (AMQP passive declare: ready only, immediate) as the

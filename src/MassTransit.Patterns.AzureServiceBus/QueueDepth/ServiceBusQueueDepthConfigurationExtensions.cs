@@ -1,24 +1,14 @@
 using Azure.Messaging.ServiceBus.Administration;
-using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.AzureServiceBus.QueueDepth;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace MassTransit.Patterns.AzureServiceBus.QueueDepth;
-
-/// <summary>Where the Azure Service Bus probe connects. The connection string comes from configuration.</summary>
-public sealed class ServiceBusProbeOptions : IPatternOptions
-{
-    /// <summary>A connection string with Manage rights; never logged.</summary>
-    public string? ConnectionString { get; set; }
-
-    /// <inheritdoc />
-    public void Validate(OptionsValidator validator) => validator.NotEmpty(ConnectionString, nameof(ConnectionString));
-}
+namespace MassTransit;
 
 /// <summary>Registers the Azure Service Bus queue depth probe.</summary>
-public static class ServiceBusQueueDepthServiceCollectionExtensions
+public static class ServiceBusQueueDepthConfigurationExtensions
 {
     /// <summary>Uses <see cref="ServiceBusQueueDepthProbe"/> as the <see cref="IQueueDepthProbe"/>.</summary>
     public static IServiceCollection AddServiceBusQueueDepthProbe(this IServiceCollection services, Action<ServiceBusProbeOptions> configure)

@@ -72,10 +72,11 @@ public sealed class ContextualScenario : IBenchScenario
     {
         var queue = $"bench-ctx-{(contextualQueues ? "q" : "shared")}-{Guid.NewGuid():N}"[..28];
         var log = new Log();
-        ContextualRouting? routing = null;
         var services = new ServiceCollection().AddSingleton(log);
         services.AddMassTransit(x =>
         {
+            if (contextualQueues)
+                x.AddContextualQueues<TenantWork>();
             if (contextualQueues)
                 x.AddConsumer<WorkConsumer>().ExcludeFromConfigureEndpoints();
             else
@@ -96,17 +97,23 @@ public sealed class ContextualScenario : IBenchScenario
                     q.Options.ConcurrentMessageLimit = PerContext;
                     q.Options.DefaultConcurrentMessageLimit = PerContext;
                 }
-                routing = cfg switch
+                switch (cfg)
                 {
-                    IRabbitMqBusFactoryConfigurator rabbit => rabbit.UseContextualQueues<TenantWork>(registration, Broker(), Configure),
-                    IInMemoryBusFactoryConfigurator memory => memory.UseContextualQueues<TenantWork>(registration, Configure),
-                    _ => throw new InvalidOperationException("unknown transport")
-                };
+                    case IRabbitMqBusFactoryConfigurator rabbit:
+                        rabbit.UseContextualQueues<TenantWork>(registration, Broker(), Configure);
+                        break;
+                    case IInMemoryBusFactoryConfigurator memory:
+                        memory.UseContextualQueues<TenantWork>(registration, Configure);
+                        break;
+                    default:
+                        throw new InvalidOperationException("unknown transport");
+                }
             });
         });
         await using var provider = services.BuildServiceProvider(true);
         var bus = provider.GetRequiredService<IBusControl>();
         await bus.StartAsync();
+        var routing = contextualQueues ? provider.GetRequiredService<ContextualRouting<TenantWork>>() : null;
         try
         {
             if (routing is not null)

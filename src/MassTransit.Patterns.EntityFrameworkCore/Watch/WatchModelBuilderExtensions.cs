@@ -1,6 +1,7 @@
+using MassTransit.Patterns.EntityFrameworkCore.Watch;
 using Microsoft.EntityFrameworkCore;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.Watch;
+namespace MassTransit;
 
 /// <summary>Maps the watch store's tables into the application's DbContext (and so into its migrations).</summary>
 public static class WatchModelBuilderExtensions

@@ -174,18 +174,3 @@ public sealed class RabbitMqContextualQueueTransport : IContextualQueueTransport
         _lock.Dispose();
     }
 }
-
-/// <summary><c>cfg.UseContextualQueues&lt;TMessage&gt;(context, broker, x => ...)</c> on RabbitMQ.</summary>
-public static class RabbitMqContextualQueueConfigurationExtensions
-{
-    /// <summary>
-    /// Adds contextual queues for <typeparamref name="TMessage"/> on RabbitMQ: a routing exchange with the default
-    /// queue as its alternate exchange, a queue per context created on first sight, bucketing beyond the cap, and
-    /// retirement of idle queues. <paramref name="broker"/> is used for run-time bindings and deletions.
-    /// Producers send to the returned <see cref="ContextualRouting.RouterAddress"/>.
-    /// </summary>
-    public static ContextualRouting UseContextualQueues<TMessage>(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext? context,
-        RabbitMqProbeOptions broker, Action<ContextualQueueConfigurator<TMessage>> configure)
-        where TMessage : class =>
-        ContextualQueueConfigurationExtensions.Apply(configurator, context, configure, new RabbitMqContextualQueueTransport(broker));
-}

@@ -56,12 +56,12 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var queue = $"showcase-reports-{Guid.NewGuid():N}"[..26];
             var tenants = new[] { "big", "t1", "t2", "t3", "t4", "t5", "t6", "t7" };
             var log = new Log();
-            ContextualRouting? routing = null;
             await using var provider = new ServiceCollection()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(log)
                 .AddMassTransit(x =>
                 {
+                    x.AddContextualQueues<RenderReport>();
                     x.AddConsumer<RenderConsumer>().ExcludeFromConfigureEndpoints();
                     context.UseTransport(x, (registration, cfg) =>
                     {
@@ -74,13 +74,14 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                             q.Options.DefaultConcurrentMessageLimit = 2;
                             q.Options.IdleTimeout = TimeSpan.FromSeconds(2);
                         }
-                        routing = cfg is IRabbitMqBusFactoryConfigurator rabbit
-                            ? rabbit.UseContextualQueues<RenderReport>(registration, new RabbitMqProbeOptions
+                        if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
+                            rabbit.UseContextualQueues<RenderReport>(registration, new RabbitMqProbeOptions
                             {
                                 HostName = ServiceEnvironment.RabbitHost, Port = ServiceEnvironment.RabbitAmqpPort,
                                 UserName = ServiceEnvironment.RabbitUser, Password = ServiceEnvironment.RabbitPassword
-                            }, Configure)
-                            : ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues<RenderReport>(registration, Configure);
+                            }, Configure);
+                        else
+                            ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues<RenderReport>(registration, Configure);
                     });
                 })
                 .BuildServiceProvider(true);
@@ -88,7 +89,8 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             await bus.StartAsync(cancellationToken);
             try
             {
-                var endpoint = await bus.GetSendEndpoint(routing!.RouterAddress);
+                var routing = provider.GetRequiredService<ContextualRouting<RenderReport>>();
+                var endpoint = await bus.GetSendEndpoint(routing.RouterAddress);
                 var n = 0;
                 // First sight of each tenant (plus a report with no tenant): they land on the default queue and get queues or buckets.
                 foreach (var tenant in tenants)

@@ -5,34 +5,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MassTransit.Patterns.Contextual;
 
-/// <summary>The life of a context (or bucket) queue.</summary>
-public enum ContextQueueState
-{
-    /// <summary>Its endpoint is being connected; its binding does not exist yet.</summary>
-    Creating,
-
-    /// <summary>Bound and consuming.</summary>
-    Active,
-
-    /// <summary>Unbound; draining what is left before deletion.</summary>
-    Retiring
-}
-
-/// <summary>A snapshot of one context or bucket queue.</summary>
-/// <param name="QueueName">The queue.</param>
-/// <param name="Contexts">The context keys routed to it (one, or several for a bucket).</param>
-/// <param name="State">Its state.</param>
-/// <param name="IsStatic">Declared up front; never retired.</param>
-/// <param name="IsBucket">A bucket shared by contexts beyond the cap.</param>
-/// <param name="Consumed">Messages consumed from it.</param>
-public sealed record ContextQueueInfo(string QueueName, IReadOnlyList<string> Contexts, ContextQueueState State, bool IsStatic, bool IsBucket, long Consumed);
-
 /// <summary>
 /// The running side of <c>UseContextualQueues</c> for one message type: the registry of context queues, their
-/// creation on first sight, the send-side routing, and retirement. Returned by <c>UseContextualQueues</c>;
-/// producers send to <see cref="RouterAddress"/>.
+/// creation on first sight, the send-side routing, and retirement. A singleton of the container, registered by
+/// <c>AddContextualQueues&lt;TMessage&gt;()</c> as <see cref="ContextualRouting{TMessage}"/> and configured by
+/// <c>UseContextualQueues&lt;TMessage&gt;</c> when the bus is created; producers send to <see cref="RouterAddress"/>.
 /// </summary>
-public sealed partial class ContextualRouting
+public abstract partial class ContextualRouting
 {
     /// <summary>The routing key of the default queue on the routing exchange (no context key can take this form).</summary>
     public const string DefaultRoutingKey = "#default";
@@ -52,41 +31,59 @@ public sealed partial class ContextualRouting
     /// <summary>Collisions and clashes already logged (bounded by <see cref="MaxReported"/>), so each is logged once.</summary>
     readonly ConcurrentDictionary<string, byte> _reported = new(StringComparer.Ordinal);
 
+    /// <summary>Queue creations under way (started by <see cref="Seen"/>): awaited on stop.</summary>
+    readonly ConcurrentDictionary<Task, byte> _creations = new();
+
     const int MaxReported = 1024;
     readonly object _lock = new();
-    readonly Func<object, string?> _selector;
-    readonly Action<IReceiveEndpointConfigurator>? _configureEndpoint;
     readonly CancellationTokenSource _stopping = new();
+    Configuration? _configuration;
     ILogger _logger = NullLogger.Instance;
     IReceiveConnector? _connector;
     Task? _idleLoop;
 
-    internal ContextualRouting(Type messageType, Func<object, string?> selector, Func<ConsumeContext, object?> extract, ContextualQueueOptions options,
-        IContextualQueueTransport transport, Action<IReceiveEndpointConfigurator>? configureEndpoint)
+    private protected ContextualRouting(Type messageType, ContextualMetrics metrics)
     {
-        Extract = extract;
         MessageType = messageType;
-        _selector = selector;
-        Options = options;
-        Transport = transport;
-        _configureEndpoint = configureEndpoint;
-        RouterAddress = transport.GetRouterAddress(options);
-        ContextualMetrics.Track(this);
+        Metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
     }
 
-    internal Func<ConsumeContext, object?> Extract { get; }
+    /// <summary>What <c>UseContextualQueues</c> configured: set once, when the bus is created.</summary>
+    sealed record Configuration(Func<object, string?> Selector, Func<ConsumeContext, object?> Extract, ContextualQueueOptions Options,
+        IContextualQueueTransport Transport, Action<IReceiveEndpointConfigurator>? ConfigureEndpoint, Uri RouterAddress);
+
+    Configuration Configured => _configuration ?? throw new InvalidOperationException(
+        $"The contextual queues of {MessageType.Name} are not configured yet: UseContextualQueues<{MessageType.Name}> runs when the bus is created (start the bus first).");
+
+    /// <summary>True once <c>UseContextualQueues</c> has configured this routing (when the bus was created).</summary>
+    public bool IsConfigured => _configuration is not null;
+
+    internal ContextualMetrics Metrics { get; }
+
+    /// <summary>Called once by <c>UseContextualQueues</c>; false if it was configured already (a second <c>UseContextualQueues</c> of the type in one container).</summary>
+    internal bool TryConfigure(Func<object, string?> selector, Func<ConsumeContext, object?> extract, ContextualQueueOptions options,
+        IContextualQueueTransport transport, Action<IReceiveEndpointConfigurator>? configureEndpoint)
+    {
+        var configuration = new Configuration(selector, extract, options, transport, configureEndpoint, transport.GetRouterAddress(options));
+        if (Interlocked.CompareExchange(ref _configuration, configuration, null) is not null)
+            return false;
+        Metrics.Track(this);
+        return true;
+    }
+
+    internal Func<ConsumeContext, object?> Extract => Configured.Extract;
 
     /// <summary>The routed message type.</summary>
     public Type MessageType { get; }
 
     /// <summary>The options as configured.</summary>
-    public ContextualQueueOptions Options { get; }
+    public ContextualQueueOptions Options => Configured.Options;
 
     /// <summary>The transport topology.</summary>
-    public IContextualQueueTransport Transport { get; }
+    public IContextualQueueTransport Transport => Configured.Transport;
 
     /// <summary>Where producers send the routed messages: the routing exchange.</summary>
-    public Uri RouterAddress { get; }
+    public Uri RouterAddress => Configured.RouterAddress;
 
     /// <summary>The context queues (not buckets) that exist now, in any state.</summary>
     public int ContextQueueCount => _byQueue.Values.Count(q => !q.IsBucket);
@@ -142,12 +139,12 @@ public sealed partial class ContextualRouting
     {
         try
         {
-            context = _selector(message);
+            context = Configured.Selector(message);
             return KeyOf(context);
         }
         catch (Exception exception)
         {
-            SelectorFailed(_logger, MessageType.Name, exception);
+            ContextualLog.SelectorFailed(_logger, MessageType.Name, exception);
             context = null;
             return null;
         }
@@ -159,7 +156,7 @@ public sealed partial class ContextualRouting
         string? context;
         try
         {
-            context = _selector(message);
+            context = Configured.Selector(message);
         }
         catch (Exception)
         {
@@ -174,7 +171,7 @@ public sealed partial class ContextualRouting
     {
         if (_contextOfKey.TryGetValue(key, out var first) && !string.Equals(first, context, StringComparison.Ordinal)
             && _reported.Count < MaxReported && _reported.TryAdd($"{key}\n{context}", 0))
-            KeyShared(_logger, context, first, key, queue.Name);
+            ContextualLog.KeyShared(_logger, context, first, key, queue.Name);
     }
 
     /// <summary>The routing key for a message, and the queue it is counted against (in-memory routing only).</summary>
@@ -254,7 +251,7 @@ public sealed partial class ContextualRouting
             }
             else
             {
-                ContextualMetrics.Overflowed(Options.DefaultQueueName);
+                Metrics.Overflowed(Options.DefaultQueueName);
                 return;
             }
             if (target is not null)
@@ -269,38 +266,52 @@ public sealed partial class ContextualRouting
             if (known is not null)
                 CheckShared(key, context!, known);
             else if (_reported.Count < MaxReported && _reported.TryAdd($"{key}\n#queue", 0))
-                QueueNameTaken(_logger, context!, key, clash!, taken is null ? "?" : string.Join(", ", taken.SnapshotKeys()));
+                ContextualLog.QueueNameTaken(_logger, context!, key, clash!, taken is null ? "?" : string.Join(", ", taken.SnapshotKeys()));
             return;
         }
 
-        _ = Task.Run(async () =>
+        Track(CreateAsync(key, target, create, bind));
+    }
+
+    /// <summary>Keeps a creation until it ends, so that stopping waits for it.</summary>
+    void Track(Task creation)
+    {
+        if (creation.IsCompleted)
+            return;
+        _creations.TryAdd(creation, 0);
+        _ = creation.ContinueWith(static (t, creations) => ((ConcurrentDictionary<Task, byte>)creations!).TryRemove(t, out _), _creations,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Connects a new queue (or waits for its bucket) and binds the key; on failure, forgets it (its messages stay on the default queue).</summary>
+    async Task CreateAsync(string key, ContextQueue target, ContextQueue? create, bool bind)
+    {
+        await Task.Yield();     // off the default queue's consume pipe
+        try
         {
-            try
+            if (create is not null)
+                await ConnectAsync(create).ConfigureAwait(false);
+            else
+                await target.Ready.Task.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            if (bind)
             {
+                await Transport.BindAsync(target.Name, key, Options, _stopping.Token).ConfigureAwait(false);
+                target.Bound[key] = true;
+            }
+            if (!create?.IsBucket ?? true)
+                ContextualLog.ContextCreated(_logger, key, target.Name, Transport.Name);
+        }
+        catch (Exception exception)
+        {
+            ContextualLog.CreateFailed(_logger, key, target.Name, exception);
+            lock (_lock)
+            {
+                if (_byKey.TryRemove(new KeyValuePair<string, ContextQueue>(key, target)))
+                    _contextOfKey.TryRemove(key, out _);
                 if (create is not null)
-                    await ConnectAsync(create).ConfigureAwait(false);
-                else
-                    await target.Ready.Task.ConfigureAwait(false);
-                if (bind)
-                {
-                    await Transport.BindAsync(target.Name, key, Options, _stopping.Token).ConfigureAwait(false);
-                    target.Bound[key] = true;
-                }
-                if (!create?.IsBucket ?? true)
-                    ContextCreated(_logger, key, target.Name, Transport.Name);
+                    _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(create.Name, create));
             }
-            catch (Exception exception)
-            {
-                CreateFailed(_logger, key, target.Name, exception);
-                lock (_lock)
-                {
-                    if (_byKey.TryRemove(new KeyValuePair<string, ContextQueue>(key, target)))
-                        _contextOfKey.TryRemove(key, out _);
-                    if (create is not null)
-                        _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(create.Name, create));
-                }
-            }
-        });
+        }
     }
 
     async Task ConnectAsync(ContextQueue queue)
@@ -318,7 +329,7 @@ public sealed partial class ContextualRouting
     void ConfigureContextEndpoint(IReceiveEndpointConfigurator endpoint, ContextQueue queue)
     {
         endpoint.UseFilter(new ContextQueueActivityFilter(queue, this));
-        _configureEndpoint?.Invoke(endpoint);
+        Configured.ConfigureEndpoint?.Invoke(endpoint);
         // After the consumers: the queue receives only through the router (subscribing it to the message type
         // would deliver every publish to each context queue), and the options' concurrency wins.
         Transport.ConfigureContextEndpoint(endpoint, Options, queue.RoutingKey);
@@ -329,7 +340,7 @@ public sealed partial class ContextualRouting
     internal void ConfigureDefaultEndpoint(IReceiveEndpointConfigurator endpoint)
     {
         endpoint.UseFilter(new DefaultQueueFilter(this));
-        _configureEndpoint?.Invoke(endpoint);
+        Configured.ConfigureEndpoint?.Invoke(endpoint);
         Transport.ConfigureDefaultEndpoint(endpoint, Options);
         endpoint.ConcurrentMessageLimit = Options.DefaultConcurrentMessageLimit;
         endpoint.PrefetchCount = Options.DefaultConcurrentMessageLimit;
@@ -359,146 +370,8 @@ public sealed partial class ContextualRouting
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_idleLoop is not null)
             await _idleLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Creations under way see the cancellation (and end, forgetting their queue); none outlives the stop.
+        await Task.WhenAll(_creations.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    async Task IdleLoopAsync()
-    {
-        var interval = Options.EffectiveIdleCheckInterval;
-        while (!_stopping.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            var now = Stopwatch.GetTimestamp();
-            foreach (var queue in _byQueue.Values.Where(q => !q.IsStatic && !q.IsBucket && q.State == ContextQueueState.Active).ToArray())
-            {
-                if (Interlocked.Read(ref queue.InFlight) == 0 && Stopwatch.GetElapsedTime(Interlocked.Read(ref queue.LastActivity), now) >= Options.IdleTimeout)
-                {
-                    try
-                    {
-                        await RetireAsync(queue, _stopping.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    async Task<bool> RetireAsync(ContextQueue queue, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            if (queue.State != ContextQueueState.Active)
-                return false;
-            queue.State = ContextQueueState.Retiring;
-        }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Options.DrainTimeout);
-        var token = timeout.Token;
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            // 1. Stop routing: unbind (broker) and let in-process sends already routed finish.
-            await Transport.UnbindAsync(queue.Name, queue.RoutingKey, Options, token).ConfigureAwait(false);
-            while (Interlocked.Read(ref queue.PendingSends) > 0)
-                await Task.Delay(5, token).ConfigureAwait(false);
-
-            // 2. Drain: consume what is left, then stop the endpoint; anything it handed back is drained again.
-            while (true)
-            {
-                while (!await IsDrainedAsync(queue, token).ConfigureAwait(false))
-                    await Task.Delay(20, token).ConfigureAwait(false);
-                await queue.Handle!.StopAsync(token).ConfigureAwait(false);
-                if (await Transport.GetReadyCountAsync(queue.Name, token).ConfigureAwait(false) is null or 0)
-                    break;
-                queue.Handle = _connector!.ConnectReceiveEndpoint(queue.Name, e => ConfigureContextEndpoint(e, queue));
-                await queue.Handle.Ready.WaitAsync(token).ConfigureAwait(false);
-            }
-
-            // 3. Delete (only if empty) and forget: the context's next message goes to the default queue and creates it again;
-            //    so does anything sent to the retired queue's own address (the transport forwards it to the default queue).
-            await Transport.DeleteQueueAsync(queue.Name, Options, token).ConfigureAwait(false);
-            lock (_lock)
-            {
-                _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(queue.Name, queue));
-                if (_byKey.TryRemove(new KeyValuePair<string, ContextQueue>(queue.RoutingKey, queue)))
-                    _contextOfKey.TryRemove(queue.RoutingKey, out _);
-            }
-            ContextRetired(_logger, queue.RoutingKey, queue.Name, Interlocked.Read(ref queue.Completed), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            ContextualMetrics.Retired(Options.DefaultQueueName);
-            return true;
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            RetireFailed(_logger, queue.Name, exception);
-            return false;
-        }
-    }
-
-    async Task<bool> IsDrainedAsync(ContextQueue queue, CancellationToken token)
-    {
-        if (Interlocked.Read(ref queue.InFlight) > 0)
-            return false;
-        if (await Transport.GetReadyCountAsync(queue.Name, token).ConfigureAwait(false) is { } ready)
-            return ready == 0 && Interlocked.Read(ref queue.InFlight) == 0;
-        return Interlocked.Read(ref queue.Completed) >= Interlocked.Read(ref queue.Routed);
-    }
-
-    [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Context {Context} has its queue {Queue} on {Transport}")]
-    static partial void ContextCreated(ILogger logger, string context, string queue, string transport);
-
-    [LoggerMessage(EventId = 8002, Level = LogLevel.Information, Message = "Context {Context}: queue {Queue} retired after consuming {Consumed} messages (drained in {DrainMs:F0} ms)")]
-    static partial void ContextRetired(ILogger logger, string context, string queue, long consumed, double drainMs);
-
-    [LoggerMessage(EventId = 8003, Level = LogLevel.Warning, Message = "Context {Context}: creating queue {Queue} failed; its messages stay on the default queue")]
-    static partial void CreateFailed(ILogger logger, string context, string queue, Exception exception);
-
-    [LoggerMessage(EventId = 8004, Level = LogLevel.Warning, Message = "Retiring context queue {Queue} failed; the queue is kept")]
-    static partial void RetireFailed(ILogger logger, string queue, Exception exception);
-
-    [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "The context selector of {MessageType} threw; the message goes to the default queue")]
-    static partial void SelectorFailed(ILogger logger, string messageType, Exception exception);
-
-    [LoggerMessage(EventId = 8006, Level = LogLevel.Warning,
-        Message = "Context {Context} maps to key {Key}, as context {Other} does (their sanitized forms agree and their hashes collide): both share queue {Queue}")]
-    static partial void KeyShared(ILogger logger, string context, string other, string key, string queue);
-
-    [LoggerMessage(EventId = 8007, Level = LogLevel.Warning,
-        Message = "Context {Context} (key {Key}): its queue {Queue} clashes with the queue of {Other} (queue names ignore case); its messages stay on the default queue")]
-    static partial void QueueNameTaken(ILogger logger, string context, string key, string queue, string other);
-}
-
-/// <summary>One context or bucket queue in the registry.</summary>
-sealed class ContextQueue(string name, string routingKey, bool isStatic, bool isBucket)
-{
-    public string Name { get; } = name;
-    public string RoutingKey { get; } = routingKey;
-    public bool IsStatic { get; } = isStatic;
-    public bool IsBucket { get; } = isBucket;
-    public List<string> Keys { get; } = isBucket ? [] : [routingKey];
-    public ConcurrentDictionary<string, bool> Bound { get; } = new(StringComparer.Ordinal);
-    public volatile ContextQueueState State = ContextQueueState.Creating;
-    public HostReceiveEndpointHandle? Handle;
-    public readonly TaskCompletionSource Ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    public long PendingSends;
-    public long Routed;
-    public long Completed;
-    public long InFlight;
-    public long LastActivity = Stopwatch.GetTimestamp();
-
-    public string[] SnapshotKeys()
-    {
-        lock (Keys)
-            return Keys.ToArray();
-    }
-
-    public void Touch() => Interlocked.Exchange(ref LastActivity, Stopwatch.GetTimestamp());
 }

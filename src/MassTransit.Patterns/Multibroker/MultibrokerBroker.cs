@@ -7,9 +7,11 @@ public sealed class MultibrokerBroker
     long _received;
     long _sendFailures;
     IBusControl? _bus;
+    readonly MultibrokerMetrics _metrics;
 
-    internal MultibrokerBroker(int index, string name, int weight, MultibrokerTransport transport, BrokerHealth health)
+    internal MultibrokerBroker(int index, string name, int weight, MultibrokerTransport transport, BrokerHealth health, MultibrokerMetrics metrics)
     {
+        _metrics = metrics;
         Index = index;
         Name = name;
         Weight = weight;
@@ -68,19 +70,19 @@ public sealed class MultibrokerBroker
     internal void CountSent()
     {
         Interlocked.Increment(ref _sent);
-        MultibrokerMetrics.Sent(Name);
+        _metrics.Sent(Name);
     }
 
     internal void CountReceived()
     {
         Interlocked.Increment(ref _received);
-        MultibrokerMetrics.Received(Name);
+        _metrics.Received(Name);
     }
 
     internal void CountFailure()
     {
         Interlocked.Increment(ref _sendFailures);
-        MultibrokerMetrics.SendFailed(Name);
+        _metrics.SendFailed(Name);
     }
 
     /// <inheritdoc />

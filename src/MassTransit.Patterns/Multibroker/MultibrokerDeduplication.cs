@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using MassTransit.Configuration;
-using MassTransit.Patterns.Diagnostics;
 
 namespace MassTransit.Patterns.Multibroker;
 
@@ -18,12 +16,8 @@ namespace MassTransit.Patterns.Multibroker;
 /// (header <c>MT-Multibroker-Failover</c>) <see cref="MultibrokerOptions.FailoverDeduplicationWindow"/>,
 /// long enough for a dead broker to come back with the other copy.
 /// </summary>
-sealed class MultibrokerDeduplicator(MultibrokerOptions options, TimeProvider time)
+sealed class MultibrokerDeduplicator(MultibrokerOptions options, TimeProvider time, MultibrokerMetrics metrics)
 {
-    static readonly Counter<long> Suppressed = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "multibroker.duplicates_suppressed", "{message}",
-        "Copies of an already consumed message (same id, endpoint and consumer) acknowledged without running the consumer.");
-
     readonly ConcurrentDictionary<(Guid Id, string Consumer), Entry> _entries = new();
     readonly ConcurrentQueue<((Guid, string) Key, long Expires)> _recent = new();
     readonly ConcurrentQueue<((Guid, string) Key, long Expires)> _failedOver = new();
@@ -55,7 +49,7 @@ sealed class MultibrokerDeduplicator(MultibrokerOptions options, TimeProvider ti
                 if (await existing.Running.Task.ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref _suppressed);
-                    Suppressed.Add(1, new KeyValuePair<string, object?>(PatternsTags.Pattern, "multibroker"));
+                    metrics.DuplicateSuppressed();
                     return false;
                 }
                 continue; // the other copy failed and released the id: this one runs

@@ -13,13 +13,14 @@ namespace MassTransit.Patterns.Multibroker;
 /// the registrations made once (each bus gets its own registration context, so each configures every
 /// endpoint), keeps retrying brokers that do not start, and reads every bus's health periodically.
 /// </summary>
-sealed class MultibrokerRuntime : IAsyncDisposable
+sealed partial class MultibrokerRuntime : IAsyncDisposable
 {
     readonly MultibrokerConfigurator _configuration;
     readonly IServiceProvider _provider;
     readonly IContainerSelector _selector;
     readonly ILogger _logger;
     readonly TimeProvider _time;
+    readonly MultibrokerMetrics _metrics;
     readonly BrokerSelection _selection;
     readonly ConcurrentDictionary<Type, Func<object, string?>?> _keyCache = new();
     readonly Lock _lifecycle = new();
@@ -31,17 +32,18 @@ sealed class MultibrokerRuntime : IAsyncDisposable
     int _startedCount;
 
     public MultibrokerRuntime(MultibrokerConfigurator configuration, IServiceProvider provider, IContainerSelector selector,
-        ILogger<MultibrokerRuntime> logger, TimeProvider time)
+        ILogger<MultibrokerRuntime> logger, TimeProvider time, MultibrokerMetrics metrics)
     {
+        _metrics = metrics;
         _configuration = configuration;
         _provider = provider;
         _selector = selector;
         _logger = logger;
         _time = time;
         Options = configuration.Options;
-        Deduplicator = new MultibrokerDeduplicator(Options, time);
+        Deduplicator = new MultibrokerDeduplicator(Options, time, metrics);
         Brokers = configuration.Brokers
-            .Select((b, i) => new MultibrokerBroker(i, b.Name, b.Weight, b.Transport, new BrokerHealth(Options, time)))
+            .Select((b, i) => new MultibrokerBroker(i, b.Name, b.Weight, b.Transport, new BrokerHealth(Options, time), metrics))
             .ToArray();
         _selection = new BrokerSelection(Options.Strategy, Brokers.Select(b => b.Name).ToArray(), Brokers.Select(b => b.Weight).ToArray());
     }
@@ -81,7 +83,7 @@ sealed class MultibrokerRuntime : IAsyncDisposable
             _enoughStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _startedCount = 0;
         }
-        MultibrokerMetrics.Track(this);
+        _metrics.Track(this);
         if (Options.MinimumBrokersAtStart == 0)
             _enoughStarted.TrySetResult();
         var stopping = _stopping.Token;
@@ -127,7 +129,7 @@ sealed class MultibrokerRuntime : IAsyncDisposable
                 await bus.StopAsync(cancellationToken).ConfigureAwait(false);
             await b.Transport.CloseProbeAsync().ConfigureAwait(false);
         })).ConfigureAwait(false);
-        MultibrokerMetrics.Untrack(this);
+        _metrics.Untrack(this);
         stopping.Dispose();
     }
 
@@ -159,12 +161,12 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         return bus;
     }
 
-    readonly List<ObserverLink> _observers = [];
+    readonly List<MultibrokerObserverLink> _observers = [];
 
     /// <summary>Connects a send or publish observer to every broker's bus, including buses (re)started later.</summary>
     public ConnectHandle ConnectObserver(Func<IBusControl, ConnectHandle> connect)
     {
-        var link = new ObserverLink(this, connect);
+        var link = new MultibrokerObserverLink(this, connect);
         lock (_observers)
         {
             _observers.Add(link);
@@ -174,29 +176,10 @@ sealed class MultibrokerRuntime : IAsyncDisposable
         return link;
     }
 
-    sealed class ObserverLink(MultibrokerRuntime runtime, Func<IBusControl, ConnectHandle> connect) : ConnectHandle
+    internal void Remove(MultibrokerObserverLink link)
     {
-        readonly List<ConnectHandle> _handles = [];
-
-        public void Attach(IBusControl bus)
-        {
-            lock (_handles)
-                _handles.Add(connect(bus));
-        }
-
-        public void Disconnect()
-        {
-            lock (runtime._observers)
-                runtime._observers.Remove(this);
-            lock (_handles)
-            {
-                foreach (var handle in _handles)
-                    handle.Disconnect();
-                _handles.Clear();
-            }
-        }
-
-        public void Dispose() => Disconnect();
+        lock (_observers)
+            _observers.Remove(link);
     }
 
     async Task KeepStartingAsync(MultibrokerBroker broker, CancellationToken stopping)
@@ -255,369 +238,4 @@ sealed class MultibrokerRuntime : IAsyncDisposable
             }
         }
     }
-
-    async Task HealthLoopAsync(CancellationToken stopping)
-    {
-        using var timer = new PeriodicTimer(Options.HealthCheckInterval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
-            {
-                CheckHealth();
-                Deduplicator.Sweep();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    /// <summary>
-    /// Reads every started bus's health once, starts the probes that are due (an ejected broker whose
-    /// ejection is over, a broker in rotation every <see cref="MultibrokerOptions.ProbeInterval"/>; they
-    /// run in the background, bounded by <see cref="MultibrokerOptions.ProbeTimeout"/>) and records
-    /// brokers leaving or rejoining the rotation.
-    /// </summary>
-    internal void CheckHealth()
-    {
-        foreach (var broker in Brokers)
-        {
-            if (broker.BusControl is { } bus)
-            {
-                bool connected;
-                string? reason;
-                try
-                {
-                    connected = broker.Transport.IsConnected(bus, out reason);
-                }
-                catch (Exception e)
-                {
-                    connected = false;
-                    reason = e.Message;
-                }
-                broker.Health.Observe(connected, reason);
-                if (broker.Health.TryBeginProbe())
-                    TrackProbe(ProbeAsync(broker, bus));
-            }
-            NoteRotation(broker, broker.State.ToString().ToLowerInvariant());
-        }
-    }
-
-    readonly ConcurrentDictionary<Task, byte> _probes = new();
-
-    void TrackProbe(Task probe)
-    {
-        _probes[probe] = 0;
-        _ = probe.ContinueWith(t => _probes.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    /// <summary>One probe of one broker, bounded by the probe timeout whatever the transport does; its outcome settles the broker's health.</summary>
-    async Task ProbeAsync(MultibrokerBroker broker, IBusControl bus)
-    {
-        await Task.Yield();
-        string? failure = null;
-        using var timeout = new CancellationTokenSource(Options.ProbeTimeout, _time);
-        Task probe;
-        try
-        {
-            probe = broker.Transport.ProbeAsync(bus, timeout.Token);
-        }
-        catch (Exception e)
-        {
-            probe = Task.FromException(e);
-        }
-        try
-        {
-            await probe.WaitAsync(Options.ProbeTimeout, _time, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The wait's own timeout, or the probe's, which may complete (faulted) in the same instant: both mean no answer.
-            failure = $"no answer to a probe within {Options.ProbeTimeout}";
-            AbandonedTask.Observe(probe);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-        {
-            failure = $"no answer to a probe within {Options.ProbeTimeout}";
-        }
-        catch (Exception e)
-        {
-            failure = $"probe failed: {e.GetBaseException().Message}";
-        }
-
-        if (failure is null)
-        {
-            broker.Health.ProbeSucceeded();
-            NoteRotation(broker, "probe");
-            return;
-        }
-        MultibrokerMetrics.ProbeFailed(broker.Name);
-        var wasIn = broker.Health.InRotation;
-        if (broker.Health.ProbeFailed(failure) && !wasIn)
-            MultibrokerLog.BrokerStillUnanswered(_logger, broker.Name, failure, broker.Health.EjectedFor);
-        NoteRotation(broker, "probe_failure");
-    }
-
-    /// <summary>Logs and counts a broker leaving or rejoining the rotation, once per change.</summary>
-    void NoteRotation(MultibrokerBroker broker, string cause)
-    {
-        var inRotation = broker.Health.InRotation;
-        if (!broker.SwapRotation(inRotation))
-            return;
-        if (inRotation)
-        {
-            MultibrokerMetrics.Rejoined(broker.Name);
-            MultibrokerLog.BrokerRejoined(_logger, broker.Name);
-        }
-        else
-        {
-            MultibrokerMetrics.Ejected(broker.Name, cause);
-            MultibrokerLog.BrokerLeft(_logger, broker.Name, broker.State, broker.LastFailure ?? "");
-        }
-    }
-
-    /// <summary>A broker's state for an error message: why it is out, and when it is tried next.</summary>
-    string Describe(MultibrokerBroker broker)
-    {
-        var state = broker.State;
-        var reason = broker.LastFailure ?? "no reason recorded";
-        switch (state)
-        {
-            case BrokerState.Starting:
-                var next = broker.NextStartAt;
-                return next == 0
-                    ? $"{broker.Name}: Starting (its bus is starting now)"
-                    : $"{broker.Name}: Starting (not started: {reason}; next start attempt in {Math.Max(0, (next - _time.GetTimestamp()) / (double)_time.TimestampFrequency):0.0} s)";
-            case BrokerState.Disconnected:
-                return $"{broker.Name}: Disconnected ({reason}; back once its bus reconnects)";
-            case BrokerState.Ejected:
-                return $"{broker.Name}: Ejected ({reason}; probed again in {broker.Health.EjectedFor.TotalSeconds:0.0} s)";
-            case BrokerState.Probing:
-                return $"{broker.Name}: Probing ({reason}; back once a probe answers)";
-            default:
-                return $"{broker.Name}: {state}";
-        }
-    }
-
-    sealed record Attempt(MultibrokerBroker Broker, Task Task, CancellationTokenSource Timeout, long Started)
-    {
-        /// <summary>Its wait reached the hedge delay (a hedge started because of it).</summary>
-        public bool Overdue { get; set; }
-    }
-
-    /// <summary>
-    /// Sends a message through one broker (only the first when <paramref name="retry"/> is false): the
-    /// first in the strategy's order that confirms within <see cref="MultibrokerOptions.SendTimeout"/>. A
-    /// failed attempt counts against that broker's health and the next broker is tried with the same
-    /// message id (the caller's pipe keeps it). An attempt without a confirm after
-    /// <see cref="MultibrokerOptions.HedgeDelay"/> is hedged: the next broker gets the message too, the
-    /// first confirm wins, and the slow attempt is cancelled and counted against its broker.
-    /// </summary>
-    public async Task<MultibrokerBroker> DeliverAsync(string? key, Func<IBus, int, CancellationToken, Task> attempt, Func<Guid?> messageId,
-        CancellationToken cancellationToken, bool retry = true)
-    {
-        var inRotation = new bool[Brokers.Count];
-        for (var i = 0; i < inRotation.Length; i++)
-            inRotation[i] = Brokers[i].Health.InRotation;
-        var order = _selection.Order(inRotation, key);
-        var limit = !retry ? 1 : Options.MaxSendAttempts == 0 ? Brokers.Count : Options.MaxSendAttempts;
-        // A keyed message under KeyHash is not hedged: per-key order comes first (it still fails over at SendTimeout).
-        var hedgeDelay = retry && !(Options.Strategy == MultibrokerStrategy.KeyHash && key is not null) ? Options.HedgeDelay : null;
-        var running = new List<Attempt>(2);
-        var position = 0;
-        var tried = 0;
-        Exception? last = null;
-        string? lastReason = null;
-        MultibrokerBroker? failed = null;
-        MultibrokerBroker? slow = null;
-        var startNext = true;
-
-        // The next broker in the order that has a bus, or null.
-        MultibrokerBroker? NextCandidate(bool take)
-        {
-            for (var i = position; i < order.Length; i++)
-                if (Brokers[order[i]].BusControl is not null)
-                {
-                    if (take)
-                        position = i + 1;
-                    return Brokers[order[i]];
-                }
-            if (take)
-                position = order.Length;
-            return null;
-        }
-
-        try
-        {
-            while (true)
-            {
-                if (startNext)
-                {
-                    startNext = false;
-                    if (tried < limit && NextCandidate(take: true) is { } broker && broker.BusControl is { } bus)
-                    {
-                        if (failed is not null)
-                        {
-                            MultibrokerMetrics.Failover(failed.Name, broker.Name);
-                            MultibrokerLog.SendFailedOver(_logger, messageId(), failed.Name, lastReason ?? "", broker.Name);
-                            failed = null;
-                        }
-                        else if (slow is not null)
-                        {
-                            MultibrokerMetrics.Hedged(slow.Name, broker.Name);
-                            MultibrokerLog.SendHedged(_logger, messageId(), slow.Name, hedgeDelay ?? TimeSpan.Zero, broker.Name);
-                            slow = null;
-                        }
-                        tried++;
-                        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        timeout.CancelAfter(Options.SendTimeout);
-                        Task task;
-                        try
-                        {
-                            task = attempt(bus, tried - 1, timeout.Token);
-                        }
-                        catch (Exception e)
-                        {
-                            task = Task.FromException(e);
-                        }
-                        running.Add(new Attempt(broker, task, timeout, _time.GetTimestamp()));
-                    }
-                    else if (running.Count == 0)
-                        break;
-                }
-
-                // Completes when an attempt completes, and never throws itself (the attempts' outcomes are read below).
-                Task any = running.Count == 1 ? Task.WhenAny(running[0].Task) : Task.WhenAny(running.Select(a => a.Task));
-                if (hedgeDelay is { } delay && tried < limit && NextCandidate(take: false) is not null)
-                {
-                    var wait = delay - _time.GetElapsedTime(running[^1].Started);
-                    var hedge = wait <= TimeSpan.Zero;
-                    if (!hedge)
-                    {
-                        try
-                        {
-                            await any.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch (TimeoutException) when (!any.IsCompleted)
-                        {
-                            hedge = true;
-                        }
-                    }
-                    if (hedge)
-                    {
-                        running[^1].Overdue = true;
-                        slow = running[^1].Broker;
-                        startNext = true;
-                        continue;
-                    }
-                }
-                else
-                    await any.WaitAsync(cancellationToken).ConfigureAwait(false);
-
-                // Settle what has completed: a confirm wins, a failure moves on to the next broker.
-                foreach (var done in running.Where(a => a.Task.IsCompleted).ToArray())
-                {
-                    running.Remove(done);
-                    done.Timeout.Dispose();
-                    if (done.Task.IsCompletedSuccessfully)
-                    {
-                        done.Broker.Health.RecordSuccess();
-                        done.Broker.CountSent();
-                        NoteRotation(done.Broker, "send");
-                        var losers = running.ToArray();
-                        running.Clear();
-                        foreach (var loser in losers)
-                            Outpaced(loser, done.Broker);
-                        return done.Broker;
-                    }
-                    var e = done.Task.Exception?.GetBaseException() ?? new OperationCanceledException("the attempt was cancelled");
-                    if (cancellationToken.IsCancellationRequested)
-                        throw new OperationCanceledException(cancellationToken);
-                    if (!IsBrokerFault(e))
-                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-                    last = e;
-                    lastReason = e is OperationCanceledException ? $"no confirm within {Options.SendTimeout}" : e.Message;
-                    done.Broker.CountFailure();
-                    if (done.Broker.Health.RecordFailure(lastReason))
-                        NoteRotation(done.Broker, "send_failure");
-                    failed = done.Broker;
-                    slow = null;
-                    startNext = true;
-                }
-            }
-        }
-        finally
-        {
-            foreach (var abandoned in running)
-                Abandon(abandoned);
-        }
-        MultibrokerLog.SendFailed(_logger, messageId(), tried);
-        throw new MultibrokerSendException(tried, Brokers.Select(Describe).ToArray(), last);
-    }
-
-    /// <summary>An attempt still waiting when another broker confirmed the message: cancelled, and a failure of its broker if it was hedged (overdue).</summary>
-    void Outpaced(Attempt loser, MultibrokerBroker winner)
-    {
-        var waited = _time.GetElapsedTime(loser.Started);
-        Abandon(loser);
-        if (!loser.Overdue)
-            return;
-        loser.Broker.CountFailure();
-        if (loser.Broker.Health.RecordFailure($"no confirm within {waited.TotalSeconds:0.0##} s while {winner.Name} confirmed the same message"))
-            NoteRotation(loser.Broker, "slow");
-    }
-
-    static void Abandon(Attempt attempt)
-    {
-        attempt.Timeout.Cancel();
-        _ = attempt.Task.ContinueWith(static (t, timeout) =>
-        {
-            _ = t.Exception;
-            ((CancellationTokenSource)timeout!).Dispose();
-        }, attempt.Timeout, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    /// <summary>Faults of the message itself (it would fail on every broker) are not the broker's: no failover, no ejection.</summary>
-    static bool IsBrokerFault(Exception e) =>
-        e is not (ArgumentException or SerializationException or ConfigurationException or RequestException);
-
-    sealed class CountingReceiveObserver(MultibrokerBroker broker) : IReceiveObserver
-    {
-        public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
-
-        public Task PostReceive(ReceiveContext context)
-        {
-            broker.CountReceived();
-            return Task.CompletedTask;
-        }
-
-        public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType)
-            where T : class => Task.CompletedTask;
-
-        public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
-            where T : class => Task.CompletedTask;
-
-        public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
-    }
-}
-
-/// <summary>
-/// Thrown when no broker confirmed a message: every broker tried failed, or no attempt could be made
-/// at all (no broker's bus had started; <see cref="Attempts"/> is 0 and nothing was sent). The message
-/// names each broker with its state, why it is out of rotation and when it is tried next.
-/// </summary>
-public sealed class MultibrokerSendException(int attempts, IReadOnlyList<string> brokers, Exception? innerException)
-    : MassTransitException(MessageOf(attempts, brokers), innerException)
-{
-    /// <summary>Attempts made (hedges included); 0 when no broker could be tried, and nothing was sent.</summary>
-    public int Attempts { get; } = attempts;
-
-    /// <summary>Each broker with its state when the send gave up.</summary>
-    public IReadOnlyList<string> Brokers { get; } = brokers;
-
-    static string MessageOf(int attempts, IReadOnlyList<string> brokers) =>
-        attempts == 0
-            ? $"No attempt was made: no broker's bus is started ({string.Join("; ", brokers)}). Nothing was sent: send the message again later."
-            : $"No broker confirmed the message after {attempts} attempt(s) ({string.Join("; ", brokers)}). " +
-              "It may still have reached a broker that failed before confirming: send it again with the same message id.";
 }

@@ -33,18 +33,3 @@ public interface IWatchStore
     /// <summary>Live watchers per watched key or prefix (prefixes end with <c>*</c>), for the <c>watchers</c> gauge.</summary>
     Task<IReadOnlyDictionary<string, int>> CountWatchersAsync(string source, DateTime now, CancellationToken cancellationToken = default);
 }
-
-/// <summary>A stored value: the key, its version, the serialized value and when it was stored (UTC).</summary>
-public sealed record StoredWatchValue(string Key, long Version, string Value, DateTime ChangedAt);
-
-/// <summary>A watcher's registration.</summary>
-/// <param name="Source">The watch source's name.</param>
-/// <param name="WatcherId">The watcher.</param>
-/// <param name="Address">Where its notifications go.</param>
-/// <param name="Keys">Keys watched exactly.</param>
-/// <param name="Prefixes">Key prefixes watched.</param>
-/// <param name="ExpiresAt">When the registration ends unless renewed (UTC).</param>
-public sealed record WatcherRegistration(string Source, Guid WatcherId, Uri Address, IReadOnlyList<string> Keys, IReadOnlyList<string> Prefixes, DateTime ExpiresAt);
-
-/// <summary>A live watcher of a key: its id and address.</summary>
-public sealed record WatcherAddress(Guid WatcherId, Uri Address);

@@ -42,36 +42,3 @@ public interface IWatcher<TValue> : IAsyncDisposable
     /// <summary>Values ignored because the watcher already held that version or a newer one.</summary>
     long StaleIgnored { get; }
 }
-
-/// <summary>Starts watchers of <typeparamref name="TValue"/> at run time (several per process share its instance endpoint).</summary>
-/// <typeparam name="TValue">The values' type.</typeparam>
-public interface IWatcherFactory<TValue>
-{
-    /// <summary>
-    /// Starts a watcher and waits for its first registration, so that it holds the current values when this
-    /// returns. Invalid options throw <see cref="Configuration.PatternOptionsException"/> naming the option; a
-    /// refusal by the source throws <see cref="WatchRejectedException"/>. The bus must be started.
-    /// </summary>
-    Task<IWatcher<TValue>> Watch(Action<WatcherOptions> configure, CancellationToken cancellationToken = default);
-}
-
-/// <summary>The watch source refused a registration (a key outside its allowed prefixes, too long, ...).</summary>
-public sealed class WatchRejectedException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public WatchRejectedException(string message)
-        : base(message)
-    {
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public WatchRejectedException()
-    {
-    }
-
-    /// <summary>Creates the exception.</summary>
-    public WatchRejectedException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-}

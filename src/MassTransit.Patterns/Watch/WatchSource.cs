@@ -15,6 +15,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
     readonly IWatchDeliveryTransport? _transport;
     readonly TimeProvider _time;
     readonly ILogger _logger;
+    readonly WatchMetrics _metrics;
     CancellationTokenSource? _sweeping;
     Task? _sweep;
 
@@ -24,6 +25,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         Options = settings.Options;
         _store = store;
         _transport = provider.GetService<IWatchDeliveryTransport>();
+        _metrics = provider.GetRequiredService<WatchMetrics>();
         _time = time ?? TimeProvider.System;
         _logger = logger;
         Name = Options.Name!;
@@ -94,7 +96,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
                 timeout.CancelAfter(Options.SendTimeout);
                 var endpoint = await bus.GetSendEndpoint(_transport?.DeliveryAddress(watcher.Address) ?? watcher.Address).ConfigureAwait(false);
                 await endpoint.Send(message, context => _transport?.Prepare(context, watcher.Address), timeout.Token).ConfigureAwait(false);
-                WatchMetrics.NotificationsSent.Add(1, WatchMetrics.Source(Name));
+                _metrics.NotificationsSent.Add(1, WatchMetrics.Source(Name));
                 return Delivery.Sent;
             }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
@@ -105,12 +107,12 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
             }
         }
 
-        WatchMetrics.NotificationsFailed.Add(1, WatchMetrics.Source(Name));
+        _metrics.NotificationsFailed.Add(1, WatchMetrics.Source(Name));
         if (last is not null && _transport?.IsUnreachable(last) == true)
         {
             if (!await _store.RemoveAsync(Name, watcher.WatcherId, cancellationToken).ConfigureAwait(false))
                 return Delivery.Failed;     // pruned meanwhile by another change's fan-out
-            WatchMetrics.Pruned.Add(1, WatchMetrics.Reason(Name, "unreachable"));
+            _metrics.Pruned.Add(1, WatchMetrics.Reason(Name, "unreachable"));
             LogPrunedUnreachable(Name, watcher.WatcherId, watcher.Address, Options.DeliveryAttempts, last.Message);
             return Delivery.Pruned;
         }
@@ -152,7 +154,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         await _store.RegisterAsync(new WatcherRegistration(Name, request.WatcherId, request.Address!, keys, prefixes, Now + Options.LeaseDuration), cancellationToken)
             .ConfigureAwait(false);
         var values = await _store.GetAsync(Name, keys, prefixes, cancellationToken).ConfigureAwait(false);
-        WatchMetrics.Registrations.Add(1, WatchMetrics.Source(Name));
+        _metrics.Registrations.Add(1, WatchMetrics.Source(Name));
         return new WatchRegistered<TValue> { WatcherId = request.WatcherId, Values = values.Select(ToEntry).ToList(), Lease = Options.LeaseDuration };
     }
 
@@ -163,10 +165,10 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         var removed = await _store.RemoveExpiredAsync(Name, Now, 10_000, cancellationToken).ConfigureAwait(false);
         if (removed > 0)
         {
-            WatchMetrics.Pruned.Add(removed, WatchMetrics.Reason(Name, "lease_expired"));
+            _metrics.Pruned.Add(removed, WatchMetrics.Reason(Name, "lease_expired"));
             LogPrunedExpired(Name, removed);
         }
-        WatchMetrics.SetWatcherCounts(Name, await _store.CountWatchersAsync(Name, Now, cancellationToken).ConfigureAwait(false));
+        _metrics.SetWatcherCounts(Name, await _store.CountWatchersAsync(Name, Now, cancellationToken).ConfigureAwait(false));
         return removed;
     }
 
@@ -235,59 +237,4 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
 
     [LoggerMessage(5, LogLevel.Warning, "Watch source {Source}: registration of watcher {WatcherId} refused: {Reason}")]
     partial void LogRejected(string source, Guid watcherId, string reason);
-}
-
-/// <summary>The options of the watch source of <typeparamref name="TValue"/>, as configured at registration.</summary>
-sealed class WatchSourceSettings<TValue>(WatchSourceOptions options)
-{
-    public WatchSourceOptions Options { get; } = options;
-}
-
-/// <summary>Answers registrations, renewals and cancellations on the source's endpoint.</summary>
-/// <typeparam name="TValue">The watched values' type.</typeparam>
-public sealed class WatchSourceConsumer<TValue> : IConsumer<RegisterWatch<TValue>>, IConsumer<CancelWatch<TValue>>
-{
-    readonly WatchSource<TValue> _source;
-
-    /// <summary>Created by the container.</summary>
-    public WatchSourceConsumer(IWatchSource<TValue> source) => _source = (WatchSource<TValue>)source;
-
-    /// <inheritdoc />
-    public async Task Consume(ConsumeContext<RegisterWatch<TValue>> context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        var reply = await _source.RegisterAsync(context.Message, context.CancellationToken).ConfigureAwait(false);
-        if (reply is WatchRegistered<TValue> registered)
-            await context.RespondAsync(registered).ConfigureAwait(false);
-        else
-            await context.RespondAsync((WatchRejected<TValue>)reply).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public Task Consume(ConsumeContext<CancelWatch<TValue>> context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return _source.CancelAsync(context.Message.WatcherId, context.CancellationToken);
-    }
-}
-
-/// <summary>The source's endpoint: its name, and retries for a store conflict (two registrations of one watcher at once).</summary>
-/// <typeparam name="TValue">The watched values' type.</typeparam>
-public sealed class WatchSourceConsumerDefinition<TValue> : ConsumerDefinition<WatchSourceConsumer<TValue>>
-{
-    /// <summary>Created by the container.</summary>
-    public WatchSourceConsumerDefinition(IWatchSource<TValue> source)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        var options = ((WatchSource<TValue>)source).Options;
-        EndpointName = options.EndpointName!;
-    }
-
-    /// <inheritdoc />
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<WatchSourceConsumer<TValue>> consumerConfigurator,
-        IRegistrationContext context)
-    {
-        ArgumentNullException.ThrowIfNull(endpointConfigurator);
-        endpointConfigurator.UseMessageRetry(r => r.Intervals(10, 50, 100, 250, 500));
-    }
 }

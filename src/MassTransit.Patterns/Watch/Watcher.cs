@@ -78,7 +78,7 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
             if (_values.TryGetValue(entry.Key, out var held) && held.Version >= entry.Version)
             {
                 Interlocked.Increment(ref _stale);
-                WatchMetrics.StaleDropped.Add(1, WatchMetrics.ValueType<TValue>());
+                _hub.Metrics.StaleDropped.Add(1, WatchMetrics.ValueType<TValue>());
                 return false;
             }
             _values[entry.Key] = entry;
@@ -91,9 +91,9 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
         }
 
         Interlocked.Increment(ref _applied);
-        WatchMetrics.Applied.Add(1, WatchMetrics.ValueType<TValue>());
+        _hub.Metrics.Applied.Add(1, WatchMetrics.ValueType<TValue>());
         if (notification)
-            WatchMetrics.Convergence.Record(Math.Max(0, (_time.GetUtcNow() - entry.ChangedAt).TotalMilliseconds), WatchMetrics.ValueType<TValue>());
+            _hub.Metrics.Convergence.Record(Math.Max(0, (_time.GetUtcNow() - entry.ChangedAt).TotalMilliseconds), WatchMetrics.ValueType<TValue>());
         if (raise)
             Raise(entry);
         return true;

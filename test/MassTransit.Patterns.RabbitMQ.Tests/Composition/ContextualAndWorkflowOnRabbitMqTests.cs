@@ -57,7 +57,6 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
             {
                 var queue = Broker.UniqueQueue("cmp-ctx-wf");
                 var repairQueue = Broker.UniqueQueue("cmp-ctx-wf-repair");
-                ContextualRouting? routing = null;
                 var provider = new ServiceCollection()
                     .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                     .AddSingleton<JobLog>()
@@ -65,12 +64,13 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                     {
                         x.AddWorkflowEventProcessor(o => o.QueueName = repairQueue).InMemoryRepository();
                         x.AddMessageRepairer<Job, FixableJobRepairer>();
+                        x.AddContextualQueues<Job>();
                         x.AddConsumer<JobConsumer>().ExcludeFromConfigureEndpoints();
                         x.UsingRabbitMq((context, cfg) =>
                         {
                             CompositionKit.Host(cfg);
                             // The contextual endpoint configuration runs for the default queue and for each context queue created at run time.
-                            routing = cfg.UseContextualQueues<Job>(context, Probe(), q =>
+                            cfg.UseContextualQueues<Job>(context, Probe(), q =>
                             {
                                 q.DefaultQueue(queue).Context(m => m.Key).Endpoint(e =>
                                 {
@@ -89,7 +89,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                     })
                     .BuildServiceProvider(true);
                 provider.GetRequiredService<IBusControl>(); // creating the bus configures the contextual queues
-                var rig = new Rig(provider, queue, repairQueue, routing!);
+                var rig = new Rig(provider, queue, repairQueue, provider.GetRequiredService<ContextualRouting<Job>>());
                 try
                 {
                     await rig.Bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);

@@ -47,12 +47,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
             Assert.Equal(Lookalikes[3], ContextKey.Normalize(Lookalikes[2], InvalidContextKeyHandling.Sanitize, 64));
             var queue = Broker.UniqueQueue("ctx-alike");
             var log = new Log();
-            ContextualRouting? routing = null;
             var provider = new ServiceCollection()
                 .AddSingleton(log)
                 .AddMassTransitTestHarness(x =>
                 {
                     x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(60));
+                    x.AddContextualQueues<LookalikeJob>();
                     x.AddConsumer<JobConsumer>().ExcludeFromConfigureEndpoints();
                     x.UsingRabbitMq((context, cfg) =>
                     {
@@ -61,7 +61,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                             h.Username(ServiceEnvironment.RabbitUser);
                             h.Password(ServiceEnvironment.RabbitPassword);
                         });
-                        routing = cfg.UseContextualQueues<LookalikeJob>(context, new RabbitMqProbeOptions
+                        cfg.UseContextualQueues<LookalikeJob>(context, new RabbitMqProbeOptions
                         {
                             HostName = ServiceEnvironment.RabbitHost,
                             Port = ServiceEnvironment.RabbitAmqpPort,
@@ -74,6 +74,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 .BuildServiceProvider(true);
             var harness = provider.GetRequiredService<ITestHarness>();
             await harness.Start();
+            var routing = provider.GetRequiredService<ContextualRouting<LookalikeJob>>();
             var queues = Lookalikes.Select(c => routing!.Options.QueueNameOf(routing.KeyOf(c)!)).ToArray();
             try
             {

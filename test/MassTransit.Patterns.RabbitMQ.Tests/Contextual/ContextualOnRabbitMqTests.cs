@@ -68,12 +68,13 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
             Action<ContextualQueueConfigurator<TenantJob>>? configure = null)
         {
             var log = new Log();
-            ContextualRouting? routing = null;
             var provider = new ServiceCollection()
                 .AddSingleton(log)
                 .AddMassTransitTestHarness(x =>
                 {
                     x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(60));
+                    if (contextual)
+                        x.AddContextualQueues<TenantJob>();
                     if (contextual)
                         x.AddConsumer<JobConsumer>().ExcludeFromConfigureEndpoints();
                     else
@@ -91,7 +92,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                             h.Password(ServiceEnvironment.RabbitPassword);
                         });
                         if (contextual)
-                            routing = cfg.UseContextualQueues<TenantJob>(context, BrokerOptions(), q =>
+                            cfg.UseContextualQueues<TenantJob>(context, BrokerOptions(), q =>
                             {
                                 q.DefaultQueue(queue).Context(m => m.Tenant).Endpoint(e => e.ConfigureConsumer<JobConsumer>(context));
                                 q.Options.ConcurrentMessageLimit = PerContext;
@@ -104,7 +105,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Contextual
                 .BuildServiceProvider(true);
             var harness = provider.GetRequiredService<ITestHarness>();
             await harness.Start();
-            return (provider, harness, log, routing);
+            return (provider, harness, log, contextual ? provider.GetRequiredService<ContextualRouting<TenantJob>>() : null);
         }
 
         static async Task SendBurstAsync(ISendEndpoint endpoint)

@@ -77,17 +77,17 @@ namespace MassTransit.Patterns.Tests.Contextual
         public static async Task<ContextualHarness> StartAsync(string queue, Action<ContextualQueueConfigurator<CustomerOrder>> configure,
             Action<IServiceCollection>? services = null)
         {
-            ContextualRouting? routing = null;
             var collection = new ServiceCollection();
             services?.Invoke(collection);
             var provider = collection
                 .AddSingleton<OrderRecorder>()
                 .AddMassTransitTestHarness(x =>
                 {
+                    x.AddContextualQueues<CustomerOrder>();
                     x.AddConsumer<CustomerOrderConsumer>().ExcludeFromConfigureEndpoints();
                     x.UsingInMemory((context, cfg) =>
                     {
-                        routing = cfg.UseContextualQueues<CustomerOrder>(context, q =>
+                        cfg.UseContextualQueues<CustomerOrder>(context, q =>
                         {
                             q.DefaultQueue(queue).Context(m => m.Explode ? throw new InvalidOperationException("selector failed") : m.Customer)
                                 .Endpoint(e => e.ConfigureConsumer<CustomerOrderConsumer>(context));
@@ -99,7 +99,7 @@ namespace MassTransit.Patterns.Tests.Contextual
                 .BuildServiceProvider(true);
             var harness = provider.GetRequiredService<ITestHarness>();
             await harness.Start();
-            return new ContextualHarness(provider, harness, routing!, provider.GetRequiredService<OrderRecorder>());
+            return new ContextualHarness(provider, harness, provider.GetRequiredService<ContextualRouting<CustomerOrder>>(), provider.GetRequiredService<OrderRecorder>());
         }
 
         public async Task Send(string? customer, int number, bool explode = false)

@@ -1,14 +1,16 @@
 using System.Text.RegularExpressions;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.Watch;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MassTransit.Patterns.Watch;
+namespace MassTransit;
 
 /// <summary>Registers watch sources and watchers.</summary>
-public static partial class WatchRegistrationExtensions
+public static partial class WatchConfigurationExtensions
 {
     /// <summary>
     /// Makes this service the watch source of <typeparamref name="TValue"/>: <see cref="IWatchSource{TValue}"/>
@@ -28,6 +30,7 @@ public static partial class WatchRegistrationExtensions
         options.EndpointName ??= "watch-source-" + KebabCase(options.Name);
 
         configurator.TryAddSingleton<IWatchStore, InMemoryWatchStore>();
+        AddMetrics(configurator);
         configurator.AddSingleton(new WatchSourceSettings<TValue>(options));
         configurator.TryAddSingleton<IWatchSource<TValue>>(provider => new WatchSource<TValue>(provider, provider.GetRequiredService<WatchSourceSettings<TValue>>(),
             provider.GetRequiredService<IWatchStore>(), provider.GetService<TimeProvider>(),
@@ -43,6 +46,7 @@ public static partial class WatchRegistrationExtensions
     public static IServiceCollection AddWatcherFactory<TValue>(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        AddMetrics(services);
         services.TryAddSingleton<WatcherHub<TValue>>(provider => new WatcherHub<TValue>(provider));
         services.TryAddSingleton<IWatcherFactory<TValue>>(provider => provider.GetRequiredService<WatcherHub<TValue>>());
         services.AddBusObserver(provider => new WatchBusObserver<TValue>(provider));
@@ -66,6 +70,12 @@ public static partial class WatchRegistrationExtensions
         services.AddSingleton(settings);
         services.AddSingleton<IWatcher<TValue>>(provider => provider.GetRequiredService<WatcherHub<TValue>>().Create(settings.Options));
         return services;
+    }
+
+    static void AddMetrics(IServiceCollection services)
+    {
+        PatternsMeter.Register(services);
+        services.TryAddSingleton(provider => new WatchMetrics(provider.GetRequiredService<PatternsMeter>()));
     }
 
     static string KebabCase(string name) => KebabRegex().Replace(name, "$1-$2").ToLowerInvariant();

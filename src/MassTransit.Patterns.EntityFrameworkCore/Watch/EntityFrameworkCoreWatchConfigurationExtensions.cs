@@ -1,12 +1,13 @@
+using MassTransit.Patterns.EntityFrameworkCore.Watch;
 using MassTransit.Patterns.Watch;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.Watch;
+namespace MassTransit;
 
 /// <summary>Registers the EF Core watch store.</summary>
-public static class WatchStoreRegistrationExtensions
+public static class EntityFrameworkCoreWatchConfigurationExtensions
 {
     /// <summary>
     /// Keeps every watch source's values, versions and watcher registry in <typeparamref name="TDbContext"/>

@@ -1,14 +1,17 @@
 using MassTransit.Configuration;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.Multibroker;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MassTransit.Patterns.Multibroker;
+namespace MassTransit;
 
 /// <summary>Registers the multibroker pattern.</summary>
-public static class MultibrokerServiceCollectionExtensions
+public static class MultibrokerConfigurationExtensions
 {
     /// <summary>
     /// Adds several independent brokers used as one: a bus per broker (started and stopped with the
@@ -53,9 +56,11 @@ public static class MultibrokerServiceCollectionExtensions
             foreach (var descriptor in services.Where(IsMassTransitHostedService).ToList())
                 services.Remove(descriptor);
 
+        PatternsMeter.Register(services);
+        services.TryAddSingleton(provider => new MultibrokerMetrics(provider.GetRequiredService<PatternsMeter>()));
         services.AddSingleton(provider => new MultibrokerRuntime(configurator, provider, registrar!,
             provider.GetService<ILogger<MultibrokerRuntime>>() ?? NullLogger<MultibrokerRuntime>.Instance,
-            provider.GetService<TimeProvider>() ?? TimeProvider.System));
+            provider.GetService<TimeProvider>() ?? TimeProvider.System, provider.GetRequiredService<MultibrokerMetrics>()));
         services.AddSingleton<IMultibroker>(provider => new MultibrokerBus(provider.GetRequiredService<MultibrokerRuntime>()));
         services.AddSingleton<IHostedService, MultibrokerHostedService>();
         return services;
@@ -63,12 +68,4 @@ public static class MultibrokerServiceCollectionExtensions
 
     static bool IsMassTransitHostedService(ServiceDescriptor d) =>
         d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(MassTransitHostedService);
-}
-
-/// <summary>Starts every broker's bus with the host (waiting for <see cref="MultibrokerOptions.MinimumBrokersAtStart"/>) and stops them with it.</summary>
-sealed class MultibrokerHostedService(MultibrokerRuntime runtime) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) => runtime.StartAsync(cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken) => runtime.StopAsync(cancellationToken);
 }

@@ -91,7 +91,14 @@ sealed class ThreadDelegateSpecification : IPipeSpecification<ReceiveContext>, I
         }
     }
 
-    public void Apply(IPipeBuilder<ReceiveContext> builder) => builder.AddFilter(new DeliveryOrderFilter(Dispatcher));
+    public void Apply(IPipeBuilder<ReceiveContext> builder)
+    {
+        // The in-memory transport runs one reader per concurrent delivery: its start-up batch is complete
+        // when each of them has taken a message (see ThreadDelegateDispatcher.JoinStartupBatch).
+        if (_endpoint is IInMemoryReceiveEndpointConfigurator)
+            Dispatcher.Readers = _endpoint.ConcurrentMessageLimit ?? _endpoint.PrefetchCount;
+        builder.AddFilter(new DeliveryOrderFilter(Dispatcher));
+    }
 
     public IEnumerable<ValidationResult> Validate()
     {

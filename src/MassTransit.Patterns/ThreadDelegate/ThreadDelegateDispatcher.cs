@@ -107,18 +107,11 @@ sealed partial class ThreadDelegateDispatcher
                 {
                     ticket.Stream = _arrival;
                     if (!_settled)
-                    {
-                        // The endpoint has just started: see StartupSettle.
-                        ticket.Position = -1;
-                        ticket.SendOrder = context.GetMessageId() is { } messageId ? NewId.FromGuid(messageId) : default;
-                        (_startupBatch ??= []).Add(ticket);
-                        _settle ??= StartupSettle();
-                        return ticket;
-                    }
-                    ticket.Position = ++_arrival.Issued;
+                        JoinStartupBatch(ticket, context);
+                    else
+                        ticket.Position = ++_arrival.Issued;
                 }
-                if (!_completions.IsEmpty)
-                    DrainGate();
+                AfterGate();
                 break;
             default:
                 ticket.Stream = _arrival;
@@ -639,6 +632,7 @@ sealed partial class ThreadDelegateDispatcher
     {
         lock (_gate)
             _settled = false; // a restarted in-memory endpoint has new readers: settle again
+        AfterGate();
         lock (_lock)
             foreach (var stream in _streams.Values.Append(_arrival))
             {
@@ -701,39 +695,82 @@ sealed partial class ThreadDelegateDispatcher
         }
     }
 
-    // The readers of an in-memory endpoint are started as thread-pool work items when the transport
-    // starts, and each one's first run takes messages outside the gate. So the deliveries of the first
-    // moments after a start are held until the readers have all been started (the pool has no work
-    // item left waiting, bounded by StartupSettleLimit), and then given positions in send order (the
-    // order of their NewId message ids). From then on the gate keeps the order.
+    /// <summary>
+    /// Called after every section that held the gate other than <see cref="DrainGate"/>: a completion
+    /// handed to the gate while this thread held it (its own thread's TryEnter failed) is drained now,
+    /// or it would wait for the next delivery, and the last one of a run would never complete.
+    /// </summary>
+    void AfterGate()
+    {
+        if (!_completions.IsEmpty)
+            DrainGate();
+    }
 
-    static readonly TimeSpan StartupSettleLimit = TimeSpan.FromMilliseconds(500);
+    // The readers of an in-memory endpoint (one per concurrent delivery: the endpoint's concurrent
+    // message limit) are started as thread-pool work items when the transport starts, and each one's
+    // first take from the transport happens outside the gate. So the deliveries of a start are held in
+    // one batch and given positions in send order (the order of their NewId message ids) when the batch
+    // closes: at once when every reader has taken its first message (then every later take goes through
+    // the gate: exact), else when the start-up window ends (a reader that has taken nothing by then was
+    // idle, or has not been started yet: that cannot be known, and the close says so in the log).
+    // From then on the gate keeps the order. Nothing here reads thread-pool state.
+
+    internal static readonly TimeSpan StartupWindow = TimeSpan.FromMilliseconds(500);
     bool _settled;
     List<DeliveryTicket>? _startupBatch;
-    Task? _settle;
+    TaskCompletionSource? _startupClosed;
+    ITimer? _startupTimer;
 
-    /// <summary>Where a parked delivery waits until the startup settle has given it its position.</summary>
-    public Task? StartupSettling(DeliveryTicket ticket) => ticket.Position < 0 ? _settle : null;
+    /// <summary>The in-memory endpoint's concurrent deliveries (its transport's readers); 0 when unknown.</summary>
+    public int Readers { get; set; }
 
-    async Task StartupSettle()
+    /// <summary>How the last start-up batch closed: (deliveries in it, whether every reader had taken one).</summary>
+    public (int Deliveries, bool Complete)? LastStartup { get; private set; }
+
+    /// <summary>Where a parked delivery waits until the start-up batch has given it its position.</summary>
+    public Task? StartupSettling(DeliveryTicket ticket) => ticket.StartupClosed is { IsCompleted: false } closed ? closed : null;
+
+    /// <summary>Under the gate: the delivery joins the start-up batch, which closes when it holds one delivery per reader.</summary>
+    void JoinStartupBatch(DeliveryTicket ticket, ReceiveContext context)
     {
-        await Task.Yield();
-        var started = Stopwatch.GetTimestamp();
-        var quiet = 0;
-        while (quiet < 3 && Stopwatch.GetElapsedTime(started) < StartupSettleLimit)
+        ticket.Position = -1;
+        ticket.SendOrder = context.GetMessageId() is { } messageId ? NewId.FromGuid(messageId) : default;
+        (_startupBatch ??= []).Add(ticket);
+        if (_startupClosed is null)
         {
-            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
-            await Task.Delay(1).ConfigureAwait(false);
+            _startupClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _startupTimer = _time.CreateTimer(static s => ((ThreadDelegateDispatcher)s!).StartupWindowEnded(), this, StartupWindow, Timeout.InfiniteTimeSpan);
         }
+        ticket.StartupClosed = _startupClosed.Task;
+        if (Readers > 0 && _startupBatch.Count >= Readers)
+            CloseStartupBatch(complete: true);
+    }
+
+    void StartupWindowEnded()
+    {
         lock (_gate)
-        {
-            // Send order: MassTransit's message ids are NewIds, increasing in the order a process creates them.
-            foreach (var ticket in (_startupBatch ?? []).OrderBy(t => t.SendOrder))
-                ticket.Position = ++_arrival.Issued;
-            _startupBatch = null;
-            _settled = true;
-            _settle = null;
-        }
+            if (_startupBatch is not null)
+                CloseStartupBatch(complete: false);
+        AfterGate();
+    }
+
+    /// <summary>Under the gate: gives the batch its positions in send order and lets its deliveries go on.</summary>
+    void CloseStartupBatch(bool complete)
+    {
+        var batch = _startupBatch ?? [];
+        // Send order: MassTransit's message ids are NewIds, increasing in the order a process creates them.
+        foreach (var ticket in batch.OrderBy(t => t.SendOrder))
+            ticket.Position = ++_arrival.Issued;
+        _startupBatch = null;
+        _settled = true;
+        _startupTimer?.Dispose();
+        _startupTimer = null;
+        var closed = _startupClosed;
+        _startupClosed = null;
+        LastStartup = (batch.Count, complete);
+        if (!complete)
+            LogStartupWindowClosed(Logger, Endpoint, batch.Count, Readers, StartupWindow);
+        closed?.TrySetResult(); // continuations run asynchronously: never under the gate
     }
 
     sealed class GateCompletion(ThreadDelegateDispatcher dispatcher, Task inner, DeliveryTicket ticket) : TaskCompletionSource
@@ -815,6 +852,7 @@ sealed partial class ThreadDelegateDispatcher
         public bool Failed;
         public Guid? FailedMessageId;
         public NewId SendOrder;
+        public Task? StartupClosed;
     }
 
     internal readonly record struct HeldState(string Key, Guid? FailedMessageId);
@@ -837,6 +875,10 @@ sealed partial class ThreadDelegateDispatcher
     [LoggerMessage(EventId = 9005, Level = LogLevel.Information,
         Message = "Thread delegate on {Endpoint}: the endpoint stopped with delivery {Position} missing (the transport returns it to the queue); {Returned} later deliveries go back unprocessed so none runs ahead of it.")]
     static partial void LogReturnedAtStop(ILogger logger, string endpoint, long position, int returned);
+
+    [LoggerMessage(EventId = 9006, Level = LogLevel.Debug,
+        Message = "Thread delegate on {Endpoint}: the in-memory start-up batch closed at the end of its {Window} window with {Deliveries} deliveries from {Readers} readers; the readers that had taken none were idle or not yet started (which cannot be known): a reader started later takes its first message outside the order gate.")]
+    static partial void LogStartupWindowClosed(ILogger logger, string endpoint, int deliveries, int readers, TimeSpan window);
 }
 
 /// <summary>The state of one endpoint's thread delegate at a moment.</summary>

@@ -39,14 +39,6 @@ public static class ServiceBusThreadDelegateSessions
         return $"key-hash:{hash:x8}{reversed:x8}:{key[..Math.Min(key.Length, MaxSessionIdLength - 27)]}";
     }
 
-    /// <summary>Sets the message's session id from <paramref name="key"/> (see <see cref="SessionIdFor"/>).</summary>
-    public static ServiceBusMessage WithOrderingKey(this ServiceBusMessage message, string? key)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        message.SessionId = SessionIdFor(key);
-        return message;
-    }
-
     /// <summary>Queue options for an ordered queue: sessions required (they cannot be turned on later).</summary>
     public static CreateQueueOptions CreateOrderedQueueOptions(string queue, TimeSpan? lockDuration = null)
     {

@@ -34,7 +34,7 @@ sealed partial class ThreadDelegateDispatcher
     readonly int _maxBuffered;
     readonly int _maxPerLane;
     readonly TimeProvider _time;
-    readonly ThreadDelegateMetrics _metrics;
+    readonly ThreadDelegateEndpointMetrics _metrics;
     static readonly PayloadFactory<DeliveryTicket> TicketFactory = static () => new DeliveryTicket();
 
     // Arrival order (in-memory gate, or best effort): one stream, positions issued here.
@@ -51,7 +51,7 @@ sealed partial class ThreadDelegateDispatcher
     readonly ConcurrentQueue<GateCompletion> _completions = new();
     int _drainingThread;
 
-    public ThreadDelegateDispatcher(string endpoint, ThreadDelegateOptions options, TimeProvider? time = null, ILogger? logger = null)
+    public ThreadDelegateDispatcher(string endpoint, ThreadDelegateOptions options, ThreadDelegateMetrics metrics, TimeProvider? time = null, ILogger? logger = null)
     {
         Endpoint = endpoint;
         _options = options;
@@ -62,7 +62,7 @@ sealed partial class ThreadDelegateDispatcher
         _lanes = new Lane[options.Workers];
         for (var i = 0; i < _lanes.Length; i++)
             _lanes[i] = new Lane(i);
-        _metrics = new ThreadDelegateMetrics(endpoint);
+        _metrics = metrics.For(endpoint);
         options.Control?.Attach(this);
     }
 

@@ -24,6 +24,7 @@ public sealed class EndpointClaimsTests
     static async Task<Exception?> StartAsync(Action<IBusRegistrationConfigurator> register, Action<IBusRegistrationContext, IInMemoryBusFactoryConfigurator> bus)
     {
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddInMemoryQueueDepthProbe()
             .AddConsumerSupervisorRegistry()
             .AddMassTransitTestHarness(x =>
@@ -49,7 +50,7 @@ public sealed class EndpointClaimsTests
         return null;
     }
 
-    static void OrderByKey(IReceiveEndpointConfigurator e) => e.UseThreadDelegate<WorkItem>(m => $"{m.Number % 4}");
+    static void OrderByKey(IRegistrationContext context, IReceiveEndpointConfigurator e) => e.UseThreadDelegate<WorkItem>(context, m => $"{m.Number % 4}");
 
     [Fact]
     public async Task A_lane_by_consumer_type_beside_a_thread_delegate_fails_the_start_naming_both()
@@ -58,7 +59,7 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().Endpoint(e =>
             {
                 e.Name = Queue;
-                e.AddConfigureEndpointCallback((_, cfg) => OrderByKey(cfg));
+                e.AddConfigureEndpointCallback((context, cfg) => OrderByKey(context, cfg));
             }),
             (context, cfg) => cfg.UseAmbulanceLane(context, a => a.Endpoint<WorkConsumer>()));
 
@@ -75,7 +76,7 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().ExcludeFromConfigureEndpoints(),
             (context, cfg) => cfg.UseAmbulanceLane(context, a => a.ReceiveEndpoint(Queue, e =>
             {
-                OrderByKey(e);
+                OrderByKey(context, e);
                 e.ConfigureConsumer<WorkConsumer>(context);
             })));
 
@@ -91,10 +92,10 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().Endpoint(e =>
             {
                 e.Name = Queue;
-                e.AddConfigureEndpointCallback((_, cfg) =>
+                e.AddConfigureEndpointCallback((context, cfg) =>
                 {
-                    OrderByKey(cfg);
-                    cfg.UseThreadDelegate(o => o.Workers = 2);
+                    OrderByKey(context, cfg);
+                    cfg.UseThreadDelegate(context, o => o.Workers = 2);
                 });
             }),
             (_, _) => { });
@@ -106,6 +107,7 @@ public sealed class EndpointClaimsTests
     public async Task A_supervisor_in_the_queue_configuration_supervises_the_queue_and_steps_aside_on_its_lane()
     {
         await using var provider = new ServiceCollection()
+            .AddMetrics()
             .AddInMemoryQueueDepthProbe()
             .AddConsumerSupervisorRegistry()
             .AddMassTransitTestHarness(x =>

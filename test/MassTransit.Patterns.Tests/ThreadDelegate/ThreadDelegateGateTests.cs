@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.ThreadDelegate;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Tests.ThreadDelegate;
 
@@ -16,7 +18,8 @@ public sealed class ThreadDelegateGateTests
     [Fact]
     public async Task A_completion_handed_to_the_gate_while_the_endpoint_is_stopping_completes()
     {
-        var dispatcher = new ThreadDelegateDispatcher("gate-test", new ThreadDelegateOptions());
+        await using var provider = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var dispatcher = new ThreadDelegateDispatcher("gate-test", new ThreadDelegateOptions(), new ThreadDelegateMetrics(PatternsMeter.From(provider)));
         using var stop = new CancellationTokenSource();
         var stopper = Task.Factory.StartNew(() =>
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
-using MassTransit.Patterns.Sagas;
 
 namespace MassTransit.Patterns.Supervisor.Fleet;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace MassTransit.Patterns.Supervisor;
 
 /// <summary>The supervisor's log messages.</summary>
-public sealed partial class ConsumerSupervisor
+internal sealed partial class ConsumerSupervisor
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Supervisor of {Queue} started: {MinConsumers} to {MaxConsumers} consumers, deciding {Mode}.")]
     partial void LogStarted(string queue, int minConsumers, int maxConsumers, string mode);

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace MassTransit.Patterns.Supervisor;
 
 /// <summary>One look's parts: the depth reading, the fleet's answer and the consumer-seconds integral.</summary>
-public sealed partial class ConsumerSupervisor
+internal sealed partial class ConsumerSupervisor
 {
     async Task<(QueueDepthSample? Sample, QueueDepthProbeException? Failure)> ReadDepthAsync(CancellationToken cancellationToken)
     {

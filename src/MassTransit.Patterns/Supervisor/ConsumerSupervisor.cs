@@ -14,7 +14,7 @@ namespace MassTransit.Patterns.Supervisor;
 /// <see cref="ElasticConcurrencyLimit"/>. A failed reading holds the level, is logged and counted.
 /// It is a hosted component of its endpoint: started when the endpoint is ready, stopped when it stops.
 /// </summary>
-public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
+internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
 {
     readonly IQueueDepthProbe _probe;
     readonly BoundedProbeCall _depth;

@@ -55,7 +55,7 @@ sealed partial class ThreadDelegateDispatcher
     public void Stopping()
     {
         lock (_gate)
-            _settled = false; // a restarted in-memory endpoint has new readers: settle again
+            _settled = false; // a restarted in-memory endpoint has new readers: a new start-up batch
         AfterGate();
         lock (_lock)
             foreach (var stream in _streams.Values.Append(_arrival))

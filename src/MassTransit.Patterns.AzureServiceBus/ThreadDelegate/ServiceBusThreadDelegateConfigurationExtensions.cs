@@ -3,7 +3,7 @@ using MassTransit.Patterns.AzureServiceBus.ThreadDelegate;
 
 namespace MassTransit;
 
-/// <summary>Per-key order on Azure Service Bus: the ordering key of a message becomes its session id.</summary>
+/// <summary>The thread delegate's per-key order on Azure Service Bus: the key becomes the message's session id.</summary>
 public static class ServiceBusThreadDelegateConfigurationExtensions
 {
     /// <summary>Sets the message's session id from <paramref name="key"/> (see <see cref="ServiceBusThreadDelegateSessions.SessionIdFor"/>).</summary>

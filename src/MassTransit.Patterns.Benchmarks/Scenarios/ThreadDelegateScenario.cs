@@ -36,7 +36,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
         public IReadOnlyList<string> Transports { get; } = [BenchContext.InMemory, BenchContext.RabbitMq];
 
-        sealed record Variant(string Name, int Keys, int? Concurrency, Action<IReceiveEndpointConfigurator>? Configure, bool Sequential = false, double HotShare = 0);
+        sealed record Variant(string Name, int Keys, int? Concurrency, Action<IRegistrationContext, IReceiveEndpointConfigurator>? Configure, bool Sequential = false, double HotShare = 0);
 
         public async Task<BenchResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
         {
@@ -126,8 +126,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             return result;
         }
 
-        static void ThreadDelegate(IReceiveEndpointConfigurator e) =>
-            e.UseThreadDelegate(o =>
+        static void ThreadDelegate(IRegistrationContext context, IReceiveEndpointConfigurator e) =>
+            e.UseThreadDelegate(context, o =>
             {
                 o.Key<KeyedBenchMessage>(m => m.Key);
                 o.Workers = Workers;
@@ -137,8 +137,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             });
 
         /// <summary>The thread delegate as the README shows it: the worker count and nothing else.</summary>
-        static void ThreadDelegateWithDefaultBuffers(IReceiveEndpointConfigurator e) =>
-            e.UseThreadDelegate(o =>
+        static void ThreadDelegateWithDefaultBuffers(IRegistrationContext context, IReceiveEndpointConfigurator e) =>
+            e.UseThreadDelegate(context, o =>
             {
                 o.Key<KeyedBenchMessage>(m => m.Key);
                 o.Workers = Workers;
@@ -146,7 +146,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     o.UseRabbitMqDeliveryOrder();
             });
 
-        static void Partitioner(IReceiveEndpointConfigurator e) => e.UsePartitioner<KeyedBenchMessage>(e.CreatePartitioner(Workers), c => c.Message.KeyId);
+        static void Partitioner(IRegistrationContext _, IReceiveEndpointConfigurator e) => e.UsePartitioner<KeyedBenchMessage>(e.CreatePartitioner(Workers), c => c.Message.KeyId);
 
         /// <summary>Runs one variant; returns its throughput, order violations and the p99 completion time (ms since the first send) of the cold keys' messages (hot-key loads).</summary>
         static async Task<(double Rate, long Violations, double ColdP99Ms)> MeasureAsync(BenchContext context, Variant variant, int count, int seed, LongHistogram? latency, CancellationToken cancellationToken)
@@ -156,6 +156,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var recorder = new OrderRecorder(count, latency);
             var services = new ServiceCollection()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
+                .AddMetrics()
                 .AddSingleton(recorder);
             services.AddMassTransit(x =>
             {
@@ -168,10 +169,10 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                         e.PrefetchCount = concurrency;
                     }
                 });
-                x.AddConfigureEndpointsCallback((_, name, cfg) =>
+                x.AddConfigureEndpointsCallback((registration, name, cfg) =>
                 {
                     if (name == queue)
-                        variant.Configure?.Invoke(cfg);
+                        variant.Configure?.Invoke(registration, cfg);
                 });
                 context.UseTransport(x);
             });

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
-using MassTransit.Patterns.Sagas;
 using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Messages;
 using MassTransit.Patterns.Showcase.Persistence;

@@ -52,6 +52,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var control = new ThreadDelegateControl();
             await using var provider = new ServiceCollection()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
+                .AddMetrics()
                 .AddSingleton(ledger)
                 .AddMassTransit(x =>
                 {
@@ -61,10 +62,10 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                         // Unordered: one message per worker. Ordered, UseThreadDelegate sets it to Workers + MaxBuffered (the delivery buffer).
                         e.ConcurrentMessageLimit = ordered ? workers * 5 : workers;
                     });
-                    x.AddConfigureEndpointsCallback((_, name, cfg) =>
+                    x.AddConfigureEndpointsCallback((registration, name, cfg) =>
                     {
                         if (name == queue && ordered)
-                            cfg.UseThreadDelegate(o =>
+                            cfg.UseThreadDelegate(registration, o =>
                             {
                                 o.Key<LedgerEntry>(m => m.AccountId);
                                 o.Workers = workers;

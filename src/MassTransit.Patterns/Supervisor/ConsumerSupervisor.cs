@@ -7,61 +7,6 @@ using Microsoft.Extensions.Logging;
 
 namespace MassTransit.Patterns.Supervisor;
 
-/// <summary>One look of a supervisor at its queue, and what it decided.</summary>
-/// <param name="At">When (supervisor clock).</param>
-/// <param name="Depth">The depth followed, or null when it could not be read.</param>
-/// <param name="Wanted">The level the depth asked for (or the share the fleet assigned).</param>
-/// <param name="Limit">The limit after the decision.</param>
-/// <param name="PreviousLimit">The limit before it.</param>
-/// <param name="Active">Messages being consumed.</param>
-/// <param name="Waiting">Delivered messages waiting for a consumer.</param>
-/// <param name="Direction">Up, down or hold.</param>
-/// <param name="Failure">Why the depth or the fleet could not be read, or null.</param>
-/// <param name="FleetInstances">Live instances in the fleet (fleet mode), or null.</param>
-/// <param name="FleetTarget">The fleet's target (fleet mode), or null.</param>
-public sealed record SupervisorTick(DateTimeOffset At, long? Depth, int Wanted, int Limit, int PreviousLimit, int Active, int Waiting,
-    ScalingDirection Direction, string? Failure, int? FleetInstances, int? FleetTarget);
-
-/// <summary>What a supervised endpoint's supervisor shows of itself.</summary>
-public interface IConsumerSupervisor
-{
-    /// <summary>The queue it follows.</summary>
-    string Queue { get; }
-
-    /// <summary>Its options.</summary>
-    SupervisorOptions Options { get; }
-
-    /// <summary>The endpoint's current concurrency limit (target concurrency).</summary>
-    int Limit { get; }
-
-    /// <summary>Messages being consumed now (actual concurrency).</summary>
-    int Active { get; }
-
-    /// <summary>Delivered messages waiting for a consumer now.</summary>
-    int Waiting { get; }
-
-    /// <summary>The most messages consumed at once since the endpoint was built.</summary>
-    int PeakActive { get; }
-
-    /// <summary>Looks taken so far.</summary>
-    long Ticks { get; }
-
-    /// <summary>Depth readings that failed (each held the level).</summary>
-    long ProbeFailures { get; }
-
-    /// <summary>Heartbeats the fleet saga did not answer.</summary>
-    long FleetFailures { get; }
-
-    /// <summary>Integral of the limit over time since start, in consumer-seconds.</summary>
-    double ConsumerSeconds { get; }
-
-    /// <summary>The last look, or null before the first.</summary>
-    SupervisorTick? LastTick { get; }
-
-    /// <summary>Raised after every look, on the supervisor's loop: keep handlers short.</summary>
-    event Action<SupervisorTick>? Ticked;
-}
-
 /// <summary>
 /// The supervisor of one receive endpoint: every poll interval it reads the queue's depth through
 /// <see cref="IQueueDepthProbe"/>, decides the consumers needed (alone with
@@ -69,7 +14,7 @@ public interface IConsumerSupervisor
 /// <see cref="ElasticConcurrencyLimit"/>. A failed reading holds the level, is logged and counted.
 /// It is a hosted component of its endpoint: started when the endpoint is ready, stopped when it stops.
 /// </summary>
-public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
+internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedService, IAsyncDisposable
 {
     readonly IQueueDepthProbe _probe;
     readonly BoundedProbeCall _depth;
@@ -77,6 +22,7 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
     readonly TimeProvider _time;
     readonly ElasticConcurrencyLimit _gate;
     readonly Func<IRequestClient<ReportSupervisorInstance>>? _fleetClient;
+    readonly SupervisorInstruments? _instruments;
     readonly KeyValuePair<string, object?> _queueTag;
     readonly ScalingRules _rules;
     readonly string _instanceId;
@@ -102,8 +48,9 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
     /// <param name="logger">Where decisions and failures are logged.</param>
     /// <param name="time">The clock of the poll loop and the cool-down; default the system clock.</param>
     /// <param name="fleetClient">Gives the request client for the fleet saga; required in fleet mode.</param>
-    public ConsumerSupervisor(string queue, SupervisorOptions options, ElasticConcurrencyLimit gate, IQueueDepthProbe probe, ILogger logger,
-        TimeProvider? time = null, Func<IRequestClient<ReportSupervisorInstance>>? fleetClient = null)
+    /// <param name="instruments">Where it records its metrics (none when null).</param>
+    internal ConsumerSupervisor(string queue, SupervisorOptions options, ElasticConcurrencyLimit gate, IQueueDepthProbe probe, ILogger logger,
+        TimeProvider? time = null, Func<IRequestClient<ReportSupervisorInstance>>? fleetClient = null, SupervisorInstruments? instruments = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         options.EnsureValid();
@@ -117,6 +64,7 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         _time = time ?? TimeProvider.System;
         _depth = new BoundedProbeCall(probe, queue, _time);
         _fleetClient = fleetClient;
+        _instruments = instruments;
         _queueTag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
         _rules = options.Rules;
         _instanceId = options.Fleet?.InstanceId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
@@ -259,7 +207,7 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         if (failure is not null)
         {
             Interlocked.Increment(ref _probeFailures);
-            SupervisorInstruments.ProbeFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag,
+            _instruments?.ProbeFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag,
                 new KeyValuePair<string, object?>(PatternsTags.Outcome, failure.Failure.ToString()));
             if (++_probeFailuresInARow == 1)
                 LogProbeFailedHolding(Queue, _probe.Name, failure.Failure, previous, failure.Message);
@@ -312,16 +260,16 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         if (limit != previous)
         {
             var direction = limit > previous ? "up" : "down";
-            SupervisorInstruments.Decisions.Add(1, _queueTag, SupervisorInstruments.PatternTag, new KeyValuePair<string, object?>(SupervisorInstruments.DirectionTag, direction));
+            _instruments?.Decisions.Add(1, _queueTag, SupervisorInstruments.PatternTag, new KeyValuePair<string, object?>(SupervisorInstruments.DirectionTag, direction));
             LogScaled(Queue, direction, previous, limit, depth, _gate.Active);
         }
 
         var active = _gate.Active;
-        SupervisorInstruments.Limit.Record(limit, _queueTag, SupervisorInstruments.PatternTag);
-        SupervisorInstruments.Active.Record(active, _queueTag, SupervisorInstruments.PatternTag);
-        SupervisorInstruments.Waiting.Record(_gate.Waiting, _queueTag, SupervisorInstruments.PatternTag);
+        _instruments?.Limit.Record(limit, _queueTag, SupervisorInstruments.PatternTag);
+        _instruments?.Active.Record(active, _queueTag, SupervisorInstruments.PatternTag);
+        _instruments?.Waiting.Record(_gate.Waiting, _queueTag, SupervisorInstruments.PatternTag);
         if (depth is { } observed)
-            SupervisorInstruments.Depth.Record(observed, _queueTag, SupervisorInstruments.PatternTag);
+            _instruments?.Depth.Record(observed, _queueTag, SupervisorInstruments.PatternTag);
 
         var tick = new SupervisorTick(now, depth, wanted, limit, previous, active, _gate.Waiting,
             limit > previous ? ScalingDirection.Up : limit < previous ? ScalingDirection.Down : ScalingDirection.Hold,
@@ -338,108 +286,4 @@ public sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedSer
         _state = decision.State;
         return decision.Wanted;
     }
-
-    async Task<(QueueDepthSample? Sample, QueueDepthProbeException? Failure)> ReadDepthAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            // Bounded whatever the probe does: a probe that ignores its token costs one probe timeout, and its late answer is dropped.
-            var sample = await _depth.ReadAsync(Options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
-            _ = sample.Measure(Options.DepthMeasure);
-            return (sample, null);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (QueueDepthProbeException exception)
-        {
-            return (null, exception);
-        }
-        catch (Exception exception)
-        {
-            return (null, new QueueDepthProbeException(Queue, _probe.Name, exception is OperationCanceledException ? QueueDepthFailure.Timeout : QueueDepthFailure.Unreachable,
-                exception.Message, exception));
-        }
-    }
-
-    async Task<SupervisorShareAssigned?> AskFleetAsync(QueueDepthSample? sample, QueueDepthProbeException? failure, int waiting, int limit,
-        CancellationToken cancellationToken)
-    {
-        var report = new ReportSupervisorInstance
-        {
-            CorrelationId = SupervisorFleet.CorrelationIdOf(Queue),
-            Queue = Queue,
-            InstanceId = _instanceId,
-            Ready = sample?.Ready,
-            Unacknowledged = sample?.Unacknowledged,
-            ProbeFailure = failure?.Message,
-            Active = _gate.Active,
-            Waiting = waiting,
-            Limit = limit,
-            MinConsumers = Options.MinConsumers,
-            MaxConsumers = Options.MaxConsumers,
-            MessagesPerConsumer = Options.MessagesPerConsumer,
-            ScaleUpStep = Options.ScaleUpStep,
-            ScaleDownCooldown = Options.ScaleDownCooldown,
-            ScaleDownHysteresis = Options.ScaleDownHysteresis,
-            DepthMeasure = Options.DepthMeasure,
-            InstanceTimeout = Options.Fleet!.EffectiveInstanceTimeout(Options.PollInterval)
-        };
-        try
-        {
-            var response = await _fleetClient!().GetResponse<SupervisorShareAssigned>(report, cancellationToken, RequestTimeout.After(ms: (int)Options.Fleet.RequestTimeout.TotalMilliseconds))
-                .ConfigureAwait(false);
-            if (Interlocked.Exchange(ref _fleetFailures, 0) > 0)
-                LogFleetRecovered(Queue);
-            _lastFleetSize = Math.Max(1, response.Message.Instances);
-            return response.Message;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception exception)
-        {
-            var failures = Interlocked.Increment(ref _fleetFailures);
-            SupervisorInstruments.FleetFailures.Add(1, _queueTag, SupervisorInstruments.PatternTag);
-            LogFleetFailed(Queue, failures, _gate.Limit, exception.Message);
-            return null;
-        }
-    }
-
-    void Integrate(DateTimeOffset now)
-    {
-        if (_integratedUntil is { } since && now > since)
-        {
-            var seconds = _gate.Limit * (now - since).TotalSeconds;
-            _consumerSeconds += seconds;
-            SupervisorInstruments.ConsumerSeconds.Add(seconds, _queueTag, SupervisorInstruments.PatternTag);
-        }
-        _integratedUntil = now;
-    }
-
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Supervisor of {Queue} started: {MinConsumers} to {MaxConsumers} consumers, deciding {Mode}.")]
-    partial void LogStarted(string queue, int minConsumers, int maxConsumers, string mode);
-
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Supervisor of {Queue} scaled {Direction} from {Previous} to {Limit} consumers (depth {Depth}, {Active} in flight).")]
-    partial void LogScaled(string queue, string direction, int previous, int limit, long? depth, int active);
-
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Supervisor of {Queue} could not read the depth with the {Probe} probe ({Failure}); holding {Limit} consumers: {Reason}")]
-    partial void LogProbeFailedHolding(string queue, string probe, QueueDepthFailure failure, int limit, string reason);
-
-    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "Supervisor of {Queue} still cannot read the depth ({Failures} in a row); holding {Limit} consumers: {Reason}")]
-    partial void LogProbeStillFailing(string queue, int failures, int limit, string reason);
-
-    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "Supervisor of {Queue} reads the depth again after {Failures} failed readings; a scale-down needs a full cool-down of new readings.")]
-    partial void LogProbeRecovered(string queue, int failures);
-
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Supervisor of {Queue}: the supervisor saga did not answer ({Failures} in a row); holding {Limit} consumers: {Reason}")]
-    partial void LogFleetFailed(string queue, long failures, int limit, string reason);
-
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Supervisor of {Queue}: the supervisor saga answers again.")]
-    partial void LogFleetRecovered(string queue);
-
-    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Supervisor of {Queue} failed one look; it keeps its level and looks again at the next interval.")]
-    partial void LogTickFailed(string queue, Exception exception);
 }

@@ -11,7 +11,7 @@ namespace MassTransit.Patterns.Supervisor;
 /// limit it was built with, so a second change miscounts. Here a change is a number under a lock:
 /// instant, and any sequence of changes is exact.
 /// </remarks>
-public sealed class ElasticConcurrencyLimit
+internal sealed class ElasticConcurrencyLimit
 {
     readonly object _lock = new();
     readonly LinkedList<TaskCompletionSource> _waiters = new();

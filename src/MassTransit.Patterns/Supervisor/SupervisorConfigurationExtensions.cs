@@ -1,13 +1,14 @@
-using System.Collections.Concurrent;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Supervisor.Fleet;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MassTransit.Patterns.Supervisor;
+namespace MassTransit;
 
 /// <summary>Turns on the supervisor-consumer pattern.</summary>
 public static class SupervisorConfigurationExtensions
@@ -21,12 +22,13 @@ public static class SupervisorConfigurationExtensions
     /// (e.g. <c>services.AddInMemoryQueueDepthProbe()</c> or <c>AddRabbitMqQueueDepthProbe(...)</c>).
     /// </summary>
     /// <param name="configurator">The receive endpoint.</param>
-    /// <param name="provider">The registration context (or any service provider) of the bus.</param>
+    /// <param name="context">The bus registration context (the probe, logger, clock and metrics come from its container).</param>
     /// <param name="configure">Sets the options; invalid options fail the bus start, naming the option.</param>
-    public static void UseSupervisor(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, Action<SupervisorOptions>? configure = null)
+    public static void UseSupervisor(this IReceiveEndpointConfigurator configurator, IRegistrationContext context, Action<SupervisorOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configurator);
-        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(context);
+        IServiceProvider provider = context;
 
         var options = new SupervisorOptions();
         configure?.Invoke(options);
@@ -57,7 +59,7 @@ public static class SupervisorConfigurationExtensions
                     provider.GetRequiredService<IClientFactory>().CreateRequestClient<ReportSupervisorInstance>());
                 fleetClient = () => client.Value;
             }
-            var supervisor = new ConsumerSupervisor(queue, options, gate, probe!, logger, provider.GetService<TimeProvider>(), fleetClient);
+            var supervisor = new ConsumerSupervisor(queue, options, gate, probe!, logger, provider.GetService<TimeProvider>(), fleetClient, SupervisorInstruments.From(provider));
             provider.GetService<ConsumerSupervisorRegistry>()?.Add(supervisor);
             configurator.ConnectReceiveEndpointObserver(new SupervisorEndpointObserver(supervisor));
         }
@@ -71,6 +73,9 @@ public static class SupervisorConfigurationExtensions
     /// </summary>
     public static IServiceCollection AddConsumerSupervisorRegistry(this IServiceCollection services)
     {
+        ArgumentNullException.ThrowIfNull(services);
+        PatternsMeter.Register(services);
+        services.TryAddSingleton<SupervisorInstruments>();
         services.TryAddSingleton<ConsumerSupervisorRegistry>();
         return services;
     }
@@ -81,43 +86,13 @@ public static class SupervisorConfigurationExtensions
     /// <c>.InMemoryRepository()</c> for one host, or a shared store for a real fleet, e.g.
     /// <c>.PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c>.
     /// </summary>
-    public static ISagaRegistrationConfigurator<ConsumerSupervisorState> AddConsumerSupervisorSaga(this IBusRegistrationConfigurator configurator) =>
-        configurator.AddSagaStateMachine<ConsumerSupervisorStateMachine, ConsumerSupervisorState>(typeof(ConsumerSupervisorSagaDefinition));
-
-    static string QueueName(Uri inputAddress) =>
-        Addressing.AddressNames.EntityName(inputAddress) ?? throw new ConfigurationException($"The endpoint address {inputAddress} names no queue.");
-}
-
-/// <summary>The supervisors of the endpoints configured in one container, by queue.</summary>
-public sealed class ConsumerSupervisorRegistry
-{
-    readonly ConcurrentDictionary<string, IConsumerSupervisor> _supervisors = new(StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Every supervisor registered.</summary>
-    public IReadOnlyCollection<IConsumerSupervisor> All => _supervisors.Values.ToArray();
-
-    /// <summary>The supervisor of <paramref name="queue"/>.</summary>
-    public IConsumerSupervisor Get(string queue) =>
-        _supervisors.TryGetValue(queue, out var supervisor) ? supervisor : throw new KeyNotFoundException($"No supervisor for queue '{queue}'.");
-
-    /// <summary>The supervisor of <paramref name="queue"/>, if any.</summary>
-    public bool TryGet(string queue, out IConsumerSupervisor supervisor) => _supervisors.TryGetValue(queue, out supervisor!);
-
-    internal void Add(IConsumerSupervisor supervisor) => _supervisors[supervisor.Queue] = supervisor;
-}
-
-/// <summary>Runs the supervisor with its endpoint: started when ready, stopped when stopping (then the gate opens to drain).</summary>
-sealed class SupervisorEndpointObserver(ConsumerSupervisor supervisor) : IReceiveEndpointObserver
-{
-    public Task Ready(ReceiveEndpointReady ready) => supervisor.StartAsync();
-
-    public async Task Stopping(ReceiveEndpointStopping stopping)
+    public static ISagaRegistrationConfigurator<ConsumerSupervisorState> AddConsumerSupervisorSaga(this IBusRegistrationConfigurator configurator)
     {
-        await supervisor.StopAsync().ConfigureAwait(false);
-        supervisor.OpenForDrain();
+        ArgumentNullException.ThrowIfNull(configurator);
+        PatternsMeter.Register(configurator);
+        return configurator.AddSagaStateMachine<ConsumerSupervisorStateMachine, ConsumerSupervisorState>(typeof(ConsumerSupervisorSagaDefinition));
     }
 
-    public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
-
-    public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
+    static string QueueName(Uri inputAddress) =>
+        MassTransit.Patterns.Addressing.AddressNames.EntityName(inputAddress) ?? throw new ConfigurationException($"The endpoint address {inputAddress} names no queue.");
 }

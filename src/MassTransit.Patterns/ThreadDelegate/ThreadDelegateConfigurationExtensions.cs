@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
-using MassTransit.Configuration;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.ThreadDelegate;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace MassTransit.Patterns.ThreadDelegate;
+namespace MassTransit;
 
 /// <summary>Turns on the thread delegate pattern: per-key order with parallel lanes.</summary>
 public static class ThreadDelegateConfigurationExtensions
@@ -19,15 +21,19 @@ public static class ThreadDelegateConfigurationExtensions
     /// is chosen with <see cref="ThreadDelegateOptions.DeliveryOrder"/> (needed on every transport but
     /// the in-memory one: on RabbitMQ <c>o.UseRabbitMqDeliveryOrder()</c>); without it start-up fails.
     /// </summary>
-    /// <returns>The endpoint's options (shared by every call on the endpoint).</returns>
-    public static ThreadDelegateOptions UseThreadDelegate(this IReceiveEndpointConfigurator configurator, Action<ThreadDelegateOptions> configure)
+    /// <param name="configurator">The receive endpoint.</param>
+    /// <param name="context">The bus registration context (the metrics come from its container).</param>
+    /// <param name="configure">Names the keys and sets the options.</param>
+    public static void UseThreadDelegate(this IReceiveEndpointConfigurator configurator, IRegistrationContext context, Action<ThreadDelegateOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(configure);
 
-        var specification = Specifications.GetValue(configurator, static c =>
+        var specification = Specifications.GetValue(configurator, c =>
         {
-            var created = new ThreadDelegateSpecification(c);
+            var metrics = context.GetService<ThreadDelegateMetrics>() ?? new ThreadDelegateMetrics(PatternsMeter.From(context));
+            var created = new ThreadDelegateSpecification(c, metrics);
             c.ConfigureReceive(r => r.AddPipeSpecification(created));
             c.AddPrePipeSpecification(created.ConsumeSpecification);
             c.ConnectReceiveEndpointObserver(created);
@@ -47,90 +53,18 @@ public static class ThreadDelegateConfigurationExtensions
             if (configurator.PrefetchCount < limit)
                 configurator.PrefetchCount = limit;
         }
-        return options;
     }
 
     /// <summary>Orders messages of type <typeparamref name="T"/> by <paramref name="key"/> (see the other overload).</summary>
-    public static ThreadDelegateOptions UseThreadDelegate<T>(this IReceiveEndpointConfigurator configurator, Func<T, string?> key, Action<ThreadDelegateOptions>? configure = null)
+    public static void UseThreadDelegate<T>(this IReceiveEndpointConfigurator configurator, IRegistrationContext context, Func<T, string?> key,
+        Action<ThreadDelegateOptions>? configure = null)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(key);
-        return configurator.UseThreadDelegate(o =>
+        configurator.UseThreadDelegate(context, o =>
         {
             o.Key(key);
             configure?.Invoke(o);
         });
-    }
-}
-
-/// <summary>The endpoint's thread delegate: a receive filter (delivery order) and a consume pre-filter (lanes) sharing one dispatcher.</summary>
-sealed class ThreadDelegateSpecification : IPipeSpecification<ReceiveContext>, IReceiveEndpointObserver
-{
-    readonly IReceiveEndpointConfigurator _endpoint;
-    readonly object _dispatcherLock = new();
-    ThreadDelegateDispatcher? _dispatcher;
-
-    public ThreadDelegateSpecification(IReceiveEndpointConfigurator endpoint)
-    {
-        _endpoint = endpoint;
-        ConsumeSpecification = new LaneSpecification(this);
-    }
-
-    public ThreadDelegateOptions Options { get; } = new();
-
-    public IPipeSpecification<ConsumeContext> ConsumeSpecification { get; }
-
-    string EndpointName => _endpoint.InputAddress.AbsolutePath.Trim('/').Split('/').LastOrDefault() is { Length: > 0 } name ? name : _endpoint.InputAddress.ToString();
-
-    ThreadDelegateDispatcher Dispatcher
-    {
-        get
-        {
-            lock (_dispatcherLock)
-                return _dispatcher ??= new ThreadDelegateDispatcher(EndpointName, Options);
-        }
-    }
-
-    public void Apply(IPipeBuilder<ReceiveContext> builder) => builder.AddFilter(new DeliveryOrderFilter(Dispatcher));
-
-    public IEnumerable<ValidationResult> Validate()
-    {
-        var validator = Options.CreateValidator($"ThreadDelegateOptions[{EndpointName}]");
-        // The delivery order is chosen, never guessed: only the in-memory transport's order is known without one.
-        if (Options.DeliveryOrder is { } order)
-            validator.Require(order.Supports(_endpoint), nameof(ThreadDelegateOptions.DeliveryOrder),
-                $"({order.GetType().Name}) cannot read positions on the {Scheme} endpoint ({_endpoint.GetType().Name}): choose the order of the endpoint's transport.");
-        else
-            validator.Require(_endpoint is IInMemoryReceiveEndpointConfigurator, nameof(ThreadDelegateOptions.DeliveryOrder), MissingOrderMessage);
-        return validator.ToValidationResults();
-    }
-
-    string Scheme => _endpoint.InputAddress.Scheme;
-
-    string MissingOrderMessage => Scheme.StartsWith("rabbitmq", StringComparison.OrdinalIgnoreCase)
-        ? "must be set on a RabbitMQ endpoint, or per-key order would rest on arrival order: call o.UseRabbitMqDeliveryOrder() (MassTransit.Patterns.RabbitMQ: delivery tags, exact), or configure the endpoint through the IRabbitMqReceiveEndpointConfigurator overload of UseThreadDelegate."
-        : $"must be set on a {Scheme} endpoint: the thread delegate cannot read this transport's delivery order. Set o.DeliveryOrder to an IDeliveryOrder for it, or call o.UseArrivalOrder() to accept order of arrival at the filter (best effort).";
-
-    Task IReceiveEndpointObserver.Ready(ReceiveEndpointReady ready)
-    {
-        _dispatcher?.Ready();
-        return Task.CompletedTask;
-    }
-
-    Task IReceiveEndpointObserver.Stopping(ReceiveEndpointStopping stopping)
-    {
-        _dispatcher?.Stopping();
-        return Task.CompletedTask;
-    }
-
-    Task IReceiveEndpointObserver.Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
-
-    Task IReceiveEndpointObserver.Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
-
-    sealed class LaneSpecification(ThreadDelegateSpecification owner) : IPipeSpecification<ConsumeContext>
-    {
-        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new ThreadDelegateFilter(owner.Dispatcher));
-
-        public IEnumerable<ValidationResult> Validate() => [];
     }
 }

@@ -23,6 +23,9 @@ public sealed class ThreadDelegateControl
             return [.. _dispatchers];
     }
 
+    /// <summary>The dispatcher of an attached endpoint (tests and diagnostics).</summary>
+    internal ThreadDelegateDispatcher? DispatcherOf(string endpoint) => Dispatchers().FirstOrDefault(d => d.Endpoint == endpoint);
+
     /// <summary>The state of each attached endpoint now, by endpoint (queue) name.</summary>
     public IReadOnlyDictionary<string, ThreadDelegateSnapshot> Snapshot() =>
         Dispatchers().ToDictionary(d => d.Endpoint, d => d.Snapshot());

@@ -18,7 +18,7 @@ sealed class DeliveryOrderFilter(ThreadDelegateDispatcher dispatcher) : IFilter<
         return Continue(ticket, context, next);
     }
 
-    /// <summary>A delivery parked by the in-memory startup settle: it goes on once it has its position.</summary>
+    /// <summary>A delivery parked in the in-memory start-up batch: it goes on once the batch has closed and given it its position.</summary>
     static async Task AfterSettle(Task settling, ReceiveContext context, IPipe<ReceiveContext> next)
     {
         await settling.ConfigureAwait(false);

@@ -1,7 +1,7 @@
 namespace MassTransit.Patterns.ThreadDelegate;
 
 /// <summary>The key hash shared by fixed-hash lanes and stripes: the same value for a key in every process.</summary>
-public static class ThreadDelegateHash
+internal static class ThreadDelegateHash
 {
     /// <summary>FNV-1a over the key's UTF-16 code units (not <see cref="string.GetHashCode()"/>, which differs per process).</summary>
     public static uint Of(string key)

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas.BumpMessages;
-using MassTransit.Patterns.Sagas;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using Microsoft.Data.Sqlite;

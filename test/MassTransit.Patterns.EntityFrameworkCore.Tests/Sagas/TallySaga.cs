@@ -1,5 +1,4 @@
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
-using MassTransit.Patterns.Sagas;
 using Microsoft.EntityFrameworkCore;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas.Messages

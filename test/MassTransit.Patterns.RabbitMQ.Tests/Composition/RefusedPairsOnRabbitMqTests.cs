@@ -71,8 +71,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                 o.MaxConsumers = 8;
             });
 
-        static void OrderByKey(IReceiveEndpointConfigurator e) =>
-            e.UseThreadDelegate(o =>
+        static void OrderByKey(IRegistrationContext context, IReceiveEndpointConfigurator e) =>
+            e.UseThreadDelegate(context, o =>
             {
                 o.UseRabbitMqDeliveryOrder();
                 o.Key<Job>(m => m.Key);
@@ -91,11 +91,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                 if (order == Order.SupervisorFirst)
                 {
                     Supervise(context, e);
-                    OrderByKey(e);
+                    OrderByKey(context, e);
                 }
                 else
                 {
-                    OrderByKey(e);
+                    OrderByKey(context, e);
                     Supervise(context, e);
                 }
             });
@@ -113,7 +113,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
         {
             var queue = Broker.UniqueQueue("cmp-lane-td");
 
-            var failure = await StartAsync(queue, (_, e) => OrderByKey(e),
+            var failure = await StartAsync(queue, (context, e) => OrderByKey(context, e),
                 (context, cfg) => cfg.UseAmbulanceLane(context, a => a.Endpoint(queue)));
 
             Assert.NotNull(failure);

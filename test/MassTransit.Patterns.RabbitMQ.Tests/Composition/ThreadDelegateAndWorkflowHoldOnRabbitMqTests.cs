@@ -148,6 +148,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
         {
             var repairAddress = new Uri($"exchange:{repairQueue}");
             return new ServiceCollection()
+                .AddMetrics()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(log)
                 .AddMassTransit(x =>
@@ -161,7 +162,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                         if (name != queue)
                             return;
                         if (order == Order.ThreadDelegateFirst)
-                            OrderByKey(cfg);
+                            OrderByKey(context, cfg);
                         cfg.UseWorkflowEvent(context, o =>
                         {
                             o.RepairAddress = repairAddress;
@@ -169,7 +170,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                             o.HoldByKey<Job>(m => m.Key);
                         });
                         if (order == Order.WorkflowFirst)
-                            OrderByKey(cfg);
+                            OrderByKey(context, cfg);
                     });
                     x.UsingRabbitMq((context, cfg) =>
                     {
@@ -180,8 +181,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                 .BuildServiceProvider(true);
         }
 
-        static void OrderByKey(IReceiveEndpointConfigurator e) =>
-            e.UseThreadDelegate(o =>
+        static void OrderByKey(IRegistrationContext context, IReceiveEndpointConfigurator e) =>
+            e.UseThreadDelegate(context, o =>
             {
                 o.UseRabbitMqDeliveryOrder();
                 o.Key<Job>(m => m.Key);

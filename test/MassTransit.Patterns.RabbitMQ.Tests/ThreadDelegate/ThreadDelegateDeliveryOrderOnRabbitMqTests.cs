@@ -84,6 +84,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
         {
             var queue = Broker.UniqueQueue("td-no-order");
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(new ConsumptionLog())
                 .AddMassTransit(x =>
                 {
@@ -94,7 +95,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                         cfg.ReceiveEndpoint(queue, e =>
                         {
                             // The core extension, as on any transport: nothing says which delivery order RabbitMQ gives.
-                            ThreadDelegateConfigurationExtensions.UseThreadDelegate(e, o => o.Key<RestartWork>(m => m.Key));
+                            ThreadDelegateConfigurationExtensions.UseThreadDelegate(e, context, o => o.Key<RestartWork>(m => m.Key));
                             e.ConfigureConsumer<RestartWorkConsumer>(context);
                         });
                     });
@@ -124,6 +125,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
             var log = new ConsumptionLog();
             var control = new ThreadDelegateControl();
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(log)
                 .AddMassTransit(x =>
                 {
@@ -133,7 +135,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                         Host(cfg);
                         cfg.ReceiveEndpoint(queue, e =>
                         {
-                            e.UseThreadDelegate(o =>
+                            e.UseThreadDelegate(context, o =>
                             {
                                 o.Key<HoldWork>(m => m.Key);
                                 o.Workers = 4;
@@ -205,6 +207,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
             const int count = 2400, keys = 16, workers = 8;
             var log = new ConsumptionLog();
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(log)
                 .AddMassTransit(x =>
                 {
@@ -214,12 +217,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                         Host(cfg);
                         cfg.ReceiveEndpoint(queue, e =>
                         {
-                            var options = e.UseThreadDelegate(o =>
+                            ThreadDelegateOptions? options = null;
+                            e.UseThreadDelegate(context, o =>
                             {
                                 o.Key<RestartWork>(m => m.Key);
                                 o.Workers = workers;
+                                options = o;
                             });
-                            Assert.IsType<RabbitMqDeliveryOrder>(options.DeliveryOrder); // the RabbitMQ endpoint's overload chose it
+                            Assert.IsType<RabbitMqDeliveryOrder>(options!.DeliveryOrder); // the RabbitMQ endpoint's overload chose it
                             e.ConfigureConsumer<RestartWorkConsumer>(context);
                         });
                     });

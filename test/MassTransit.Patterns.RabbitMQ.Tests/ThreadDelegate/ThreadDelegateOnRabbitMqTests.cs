@@ -109,6 +109,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
             var log = new CompletionLog();
             var control = new ThreadDelegateControl();
             await using var provider = new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(log)
                 .AddMassTransit(x =>
                 {
@@ -119,7 +120,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                         cfg.ReceiveEndpoint(queue, e =>
                         {
                             e.UseMessageRetry(r => r.Immediate(2));
-                            e.UseThreadDelegate(o =>
+                            e.UseThreadDelegate(context, o =>
                             {
                                 o.Key<OrderedWork>(m => m.Key);
                                 o.Workers = workers;
@@ -176,6 +177,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
             var log = new CompletionLog();
 
             ServiceProvider Instance(string name) => new ServiceCollection()
+                .AddMetrics()
                 .AddSingleton(log)
                 .AddMassTransit(x =>
                 {
@@ -183,7 +185,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                     {
                         Host(cfg);
                         cfg.UseThreadDelegateStripeRouting<StripedWork>(stripes, m => m.Key);
-                        cfg.ThreadDelegateStripeEndpoints<StripedWork>(prefix, stripes, m => m.Key,
+                        cfg.ThreadDelegateStripeEndpoints<StripedWork>(context, prefix, stripes, m => m.Key,
                             (e, _) => e.Consumer(() => new StripedWorkConsumer(log, name)),
                             o => o.Workers = 4);
                     });

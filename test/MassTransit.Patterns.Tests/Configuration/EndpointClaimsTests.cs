@@ -50,7 +50,7 @@ public sealed class EndpointClaimsTests
         return null;
     }
 
-    static void OrderByKey(IReceiveEndpointConfigurator e) => e.UseThreadDelegate<WorkItem>(m => $"{m.Number % 4}");
+    static void OrderByKey(IRegistrationContext context, IReceiveEndpointConfigurator e) => e.UseThreadDelegate<WorkItem>(context, m => $"{m.Number % 4}");
 
     [Fact]
     public async Task A_lane_by_consumer_type_beside_a_thread_delegate_fails_the_start_naming_both()
@@ -59,7 +59,7 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().Endpoint(e =>
             {
                 e.Name = Queue;
-                e.AddConfigureEndpointCallback((_, cfg) => OrderByKey(cfg));
+                e.AddConfigureEndpointCallback((context, cfg) => OrderByKey(context, cfg));
             }),
             (context, cfg) => cfg.UseAmbulanceLane(context, a => a.Endpoint<WorkConsumer>()));
 
@@ -76,7 +76,7 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().ExcludeFromConfigureEndpoints(),
             (context, cfg) => cfg.UseAmbulanceLane(context, a => a.ReceiveEndpoint(Queue, e =>
             {
-                OrderByKey(e);
+                OrderByKey(context, e);
                 e.ConfigureConsumer<WorkConsumer>(context);
             })));
 
@@ -92,10 +92,10 @@ public sealed class EndpointClaimsTests
             x => x.AddConsumer<WorkConsumer>().Endpoint(e =>
             {
                 e.Name = Queue;
-                e.AddConfigureEndpointCallback((_, cfg) =>
+                e.AddConfigureEndpointCallback((context, cfg) =>
                 {
-                    OrderByKey(cfg);
-                    cfg.UseThreadDelegate(o => o.Workers = 2);
+                    OrderByKey(context, cfg);
+                    cfg.UseThreadDelegate(context, o => o.Workers = 2);
                 });
             }),
             (_, _) => { });

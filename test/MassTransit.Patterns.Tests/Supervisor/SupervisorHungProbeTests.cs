@@ -51,10 +51,12 @@ public sealed class SupervisorHungProbeTests
     public async Task A_hung_probe_costs_at_most_the_probe_timeout_per_look_each_look_is_counted_logged_and_measured_and_the_late_reading_is_discarded()
     {
         long counted = 0;
+        await using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = metrics.GetRequiredService<IMeterFactory>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == PatternsDiagnostics.Name && instrument.Name == "masstransit.patterns.supervisor.probe.failures")
+            if (instrument.Meter.Scope == meterFactory && instrument.Name == "masstransit.patterns.supervisor.probe.failures")
                 l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
@@ -69,7 +71,7 @@ public sealed class SupervisorHungProbeTests
         var logger = new RecordingLogger();
         var gate = new ElasticConcurrencyLimit(1);
         var ticks = new ConcurrentQueue<(SupervisorTick Tick, TimeSpan Took)>();
-        await using var supervisor = new ConsumerSupervisor(Queue, Options(), gate, probe, logger);
+        await using var supervisor = new ConsumerSupervisor(Queue, Options(), gate, probe, logger, instruments: SupervisorInstruments.From(metrics));
         var lastTickAt = Stopwatch.StartNew();
         supervisor.Ticked += t =>
         {

@@ -129,6 +129,7 @@ namespace MassTransit.Patterns.Tests.ThreadDelegate
             var control = new ThreadDelegateControl();
             var provider = new ServiceCollection()
                 .AddSingleton(recorder)
+                .AddMetrics()
                 .AddInMemoryQueueDepthProbe()
                 .AddMassTransitTestHarness(x =>
                 {
@@ -139,7 +140,7 @@ namespace MassTransit.Patterns.Tests.ThreadDelegate
                         {
                             if (retries > 0)
                                 e.UseMessageRetry(r => r.Immediate(retries));
-                            e.UseThreadDelegate(o =>
+                            e.UseThreadDelegate(context, o =>
                             {
                                 o.Key<KeyedWork>(m => m.Key);
                                 o.Control = control;

@@ -45,6 +45,7 @@ public sealed class ThreadDelegateHeldKeyAndHotKeyTests
         await using var provider = new ServiceCollection()
             .AddSingleton(recorder)
             .AddSingleton(errors)
+            .AddMetrics()
             .AddMassTransitTestHarness(x =>
             {
                 x.AddConsumer<KeyedWorkConsumer>();
@@ -52,7 +53,7 @@ public sealed class ThreadDelegateHeldKeyAndHotKeyTests
                 {
                     cfg.ReceiveEndpoint(queue, e =>
                     {
-                        e.UseThreadDelegate(o =>
+                        e.UseThreadDelegate(context, o =>
                         {
                             o.Key<KeyedWork>(m => m.Key);
                             o.Workers = 4;

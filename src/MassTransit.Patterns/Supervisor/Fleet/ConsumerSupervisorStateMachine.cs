@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
-using MassTransit.Patterns.Sagas;
 
 namespace MassTransit.Patterns.Supervisor.Fleet;
 
@@ -48,20 +47,21 @@ public sealed class ConsumerSupervisorState : SagaStateMachineInstance
 /// </summary>
 public sealed class ConsumerSupervisorStateMachine : MassTransitStateMachine<ConsumerSupervisorState>
 {
-    static readonly Gauge<int> TargetGauge = PatternsDiagnostics.Meter.CreateGauge<int>(
-        SupervisorInstruments.Prefix + "fleet.target", "{consumer}", "Consumers the supervisor saga wants the whole fleet to run.");
-    static readonly Gauge<int> InstancesGauge = PatternsDiagnostics.Meter.CreateGauge<int>(
-        SupervisorInstruments.Prefix + "fleet.instances", "{instance}", "Live instances sharing a supervised queue.");
+    readonly SupervisorInstruments? _instruments;
 
-    /// <summary>Creates the state machine; <paramref name="time"/> is the saga's clock for liveness and cool-down.</summary>
-    public ConsumerSupervisorStateMachine(TimeProvider? time = null)
+    /// <summary>
+    /// Creates the state machine; <paramref name="time"/> is the saga's clock for liveness and cool-down,
+    /// <paramref name="meterFactory"/> (from the container) carries its fleet gauges (none when null).
+    /// </summary>
+    public ConsumerSupervisorStateMachine(TimeProvider? time = null, IMeterFactory? meterFactory = null)
     {
         time ??= TimeProvider.System;
+        _instruments = meterFactory is null ? null : new SupervisorInstruments(new PatternsMeter(meterFactory));
         InstanceState(x => x.CurrentState);
         Event(() => Reported, e => e.CorrelateById(m => m.Message.CorrelationId));
 
-        Initially(When(Reported).ThenAsync(c => ApplyAsync(c, time)).TransitionTo(Supervising));
-        During(Supervising, When(Reported).ThenAsync(c => ApplyAsync(c, time)));
+        Initially(When(Reported).ThenAsync(c => ApplyAsync(c, time, _instruments)).TransitionTo(Supervising));
+        During(Supervising, When(Reported).ThenAsync(c => ApplyAsync(c, time, _instruments)));
     }
 
     /// <summary>Heartbeats are being received.</summary>
@@ -70,12 +70,12 @@ public sealed class ConsumerSupervisorStateMachine : MassTransitStateMachine<Con
     /// <summary>An instance's heartbeat.</summary>
     public Event<ReportSupervisorInstance> Reported { get; private set; } = null!;
 
-    static async Task ApplyAsync(BehaviorContext<ConsumerSupervisorState, ReportSupervisorInstance> context, TimeProvider time)
+    static async Task ApplyAsync(BehaviorContext<ConsumerSupervisorState, ReportSupervisorInstance> context, TimeProvider time, SupervisorInstruments? instruments)
     {
         var share = SupervisorFleet.Apply(context.Saga, context.Message, time.GetUtcNow());
         var queue = new KeyValuePair<string, object?>(PatternsTags.Queue, share.Queue);
-        TargetGauge.Record(share.Target, queue, SupervisorInstruments.PatternTag);
-        InstancesGauge.Record(share.Instances, queue, SupervisorInstruments.PatternTag);
+        instruments?.FleetTarget.Record(share.Target, queue, SupervisorInstruments.PatternTag);
+        instruments?.FleetInstances.Record(share.Instances, queue, SupervisorInstruments.PatternTag);
         await context.RespondAsync(share).ConfigureAwait(false);
     }
 }

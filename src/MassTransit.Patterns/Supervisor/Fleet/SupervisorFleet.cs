@@ -18,7 +18,7 @@ public sealed record FleetInstance(string Id, DateTimeOffset LastSeen, int Activ
 /// The fleet arithmetic of the supervisor saga, kept apart from the state machine so it can be
 /// read and tested alone: who is alive, what the fleet's target is, and each instance's share.
 /// </summary>
-public static class SupervisorFleet
+internal static class SupervisorFleet
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 

@@ -1,11 +1,11 @@
-namespace MassTransit.Patterns.Sagas;
+namespace MassTransit;
 
 /// <summary>
 /// Retries the messages whose saga write lost a race, so every concurrent event is applied once.
 /// It depends only on MassTransit's <see cref="ConcurrencyException"/>, so any saga repository that
 /// raises it (ours on EF Core, the supervisor's fleet saga) uses the same policy.
 /// </summary>
-public static class SagaConcurrencyRetryExtensions
+public static class SagaConcurrencyRetryConfigurationExtensions
 {
     /// <summary>
     /// Retries a message whose saga update or insert conflicted with a concurrent one

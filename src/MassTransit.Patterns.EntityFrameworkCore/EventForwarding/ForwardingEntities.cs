@@ -3,7 +3,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// <summary>
 /// One message consumed by one consumer, recorded in the same transaction as the consumer's writes:
 /// a redelivery of the message finds it and is acknowledged without running the consumer again.
-/// Kept for <see cref="EntityFrameworkOutboxOptions.InboxRetention"/>.
+/// Kept for <see cref="PatternsEntityFrameworkOutboxOptions.InboxRetention"/>.
 /// </summary>
 public sealed class InboxEntry
 {

@@ -10,7 +10,7 @@ namespace MassTransit.Patterns.Workflow;
 /// moves on; a failed hand-off, or a failure not delegated, takes MassTransit's normal error path.
 /// A resubmitted copy processed successfully is reported to the processor.
 /// </summary>
-sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds) : IFilter<ConsumeContext>
+sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds, WorkflowMetrics metrics) : IFilter<ConsumeContext>
 {
     /// <summary>The consumer type a handed-off message is reported consumed by (receive observers, MassTransit's debug log).</summary>
     internal const string HandOffConsumerType = "WorkflowEvent.HandOff";
@@ -180,7 +180,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             Body = receive.Body.GetBytes(),
             Headers = WorkflowReports.ReadHeaders(receive.TransportHeaders)
         }, context.CancellationToken).ConfigureAwait(false);
-        WorkflowMetrics.Held(queue);
+        metrics.Held(queue);
     }
 
     async Task HoldKeyAsync(ConsumeContext context, string queue, string key, Guid leader)
@@ -206,14 +206,14 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
             var report = WorkflowReports.FromConsume(context, exception, options) with { HoldKey = key };
             var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
             await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
-            WorkflowMetrics.Delegated(queue);
+            metrics.Delegated(queue);
             if (report.Malformed)
-                WorkflowMetrics.Malformed(queue);
+                metrics.Malformed(queue);
             return report;
         }
         catch (Exception handOff)
         {
-            WorkflowMetrics.HandOffFailed(queue);
+            metrics.HandOffFailed(queue);
             LogHandOffFailed(logger, handOff, context.MessageId, queue);
             return null;
         }

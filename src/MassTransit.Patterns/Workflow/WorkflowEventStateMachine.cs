@@ -19,12 +19,17 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     const string System = "system";
     readonly WorkflowProcessorOptions _options;
     readonly TimeProvider _time;
+    readonly WorkflowMetrics? _metrics;
 
-    /// <summary>Creates the state machine with the processor's options (from the container when registered with <c>AddWorkflowEventProcessor</c>).</summary>
-    public WorkflowEventStateMachine(WorkflowProcessorOptions? options = null, TimeProvider? time = null)
+    /// <summary>
+    /// Creates the state machine with the processor's options and metrics (from the container when registered with
+    /// <c>AddWorkflowEventProcessor</c>; without <paramref name="metrics"/> nothing is recorded).
+    /// </summary>
+    public WorkflowEventStateMachine(WorkflowProcessorOptions? options = null, TimeProvider? time = null, WorkflowMetrics? metrics = null)
     {
         _options = options ?? new WorkflowProcessorOptions();
         _time = time ?? TimeProvider.System;
+        _metrics = metrics;
 
         InstanceState(x => x.CurrentState);
         Event(() => Failed, e => e.CorrelateById(m => m.Message.CorrelationId));
@@ -248,14 +253,14 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     async Task WaitAsync(BehaviorContext<WorkflowEventState> context)
     {
         await context.TransitionToState(AwaitingPerson).ConfigureAwait(false);
-        WorkflowMetrics.Waiting(Queue(context.Saga));
+        _metrics?.Waiting(Queue(context.Saga));
     }
 
     async Task DiscardAsync(BehaviorContext<WorkflowEventState> context)
     {
         context.Saga.ResolvedAt = Now;
         await context.TransitionToState(Discarded).ConfigureAwait(false);
-        WorkflowMetrics.Discarded(Queue(context.Saga));
+        _metrics?.Discarded(Queue(context.Saga));
         await ReleaseHeldAsync(context).ConfigureAwait(false);
     }
 
@@ -316,7 +321,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         if (held.Count > 0)
         {
             Audit(saga, System, "released", $"{held.Count} held message(s) of key {saga.HoldKey} released in order");
-            WorkflowMetrics.Released(Queue(saga), held.Count);
+            _metrics?.Released(Queue(saga), held.Count);
             var marker = held[^1] with { Body = [], Headers = [], Released = true };
             saga.WriteHeld([marker]);
         }
@@ -348,7 +353,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         }, context.CancellationToken).ConfigureAwait(false);
         Audit(saga, by, "resubmitted", $"attempt {attempt} to {saga.SourceAddress}");
         await context.TransitionToState(Resubmitted).ConfigureAwait(false);
-        WorkflowMetrics.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
+        _metrics?.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
     }
 
     static bool IsTransportManaged(string header) =>
@@ -372,9 +377,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.ResolvedAt = Now;
         await context.TransitionToState(Completed).ConfigureAwait(false);
         if (byPerson)
-            WorkflowMetrics.ResolvedByPerson(Queue(saga));
+            _metrics?.ResolvedByPerson(Queue(saga));
         else
-            WorkflowMetrics.Repaired(Queue(saga));
+            _metrics?.Repaired(Queue(saga));
         await ReleaseHeldAsync(context).ConfigureAwait(false);
     }
 
@@ -395,7 +400,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         Audit(saga, "person:" + m.Actor, "edited", detail);
         saga.Body = body;
         saga.ContentType = m.ContentType is { Length: > 0 } ? m.ContentType : saga.ContentType;
-        WorkflowMetrics.PersonAction("edit");
+        _metrics?.PersonAction("edit");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 
@@ -410,7 +415,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         if (context.Message.Comment is { Length: > 0 } comment)
             Audit(context.Saga, "person:" + context.Message.Actor, "comment", comment);
         await ResubmitAsync(context, "person:" + context.Message.Actor).ConfigureAwait(false);
-        WorkflowMetrics.PersonAction("resubmit");
+        _metrics?.PersonAction("resubmit");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 
@@ -424,7 +429,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
 
         Audit(context.Saga, "person:" + context.Message.Actor, "discarded", context.Message.Comment);
         await DiscardAsync(context).ConfigureAwait(false);
-        WorkflowMetrics.PersonAction("discard");
+        _metrics?.PersonAction("discard");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 

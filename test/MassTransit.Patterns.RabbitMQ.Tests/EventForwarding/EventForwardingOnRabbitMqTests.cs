@@ -90,7 +90,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                 EventForwardingStartupCheck? check = null;
                 await using var provider = Build((cfg, context) =>
                 {
-                    check = cfg.UseEventForwarding(context);
+                    cfg.UseEventForwarding(context);
+                    check = context.GetRequiredService<EventForwardingStartupCheck>();
                     cfg.ReceiveEndpoint(lossy, e =>
                     {
                         e.AutoDelete = true;

@@ -1,25 +1,26 @@
 using MassTransit.DependencyInjection;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+namespace MassTransit;
 
 /// <summary>Registers and applies the EF Core inbox and transactional outbox.</summary>
-public static class EntityFrameworkOutboxRegistrationExtensions
+public static class EntityFrameworkCoreEventForwardingConfigurationExtensions
 {
     /// <summary>The options name of the inbox and outbox of <typeparamref name="TDbContext"/>.</summary>
-    public static string OptionsName<TDbContext>()
+    internal static string OptionsName<TDbContext>()
         where TDbContext : DbContext =>
         typeof(TDbContext).FullName ?? typeof(TDbContext).Name;
 
     /// <summary>
     /// Registers the inbox and outbox of <typeparamref name="TDbContext"/> (map their tables with
-    /// <see cref="ForwardingModelBuilderExtensions.AddEventForwardingEntities"/>): the context factory
+    /// <see cref="EventForwardingModelBuilderExtensions.AddEventForwardingEntities"/>): the context factory
     /// the endpoint filter uses, the scoped bus that turns an API handler's sends and publishes into
     /// outbox rows committed by its <c>SaveChanges</c>, the background delivery service and the inbox
     /// clean-up. Also registers event forwarding (<see cref="EventForwardingConfigurationExtensions.AddEventForwarding"/>)
@@ -27,21 +28,22 @@ public static class EntityFrameworkOutboxRegistrationExtensions
     /// <see cref="UsePatternsEntityFrameworkOutbox{TDbContext}"/> on the endpoints whose consumers write through it.
     /// </summary>
     public static IBusRegistrationConfigurator AddPatternsEntityFrameworkOutbox<TDbContext>(this IBusRegistrationConfigurator configurator,
-        Action<EntityFrameworkOutboxOptions>? configure = null)
+        Action<PatternsEntityFrameworkOutboxOptions>? configure = null)
         where TDbContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(configurator);
         configurator.AddEventForwarding();
         configurator.AddPatternOptions(configure, OptionsName<TDbContext>());
+        configurator.TryAddSingleton<ForwardingMetrics>();
         configurator.TryAddSingleton<OutboxDeliverySignal<TDbContext>>();
-        configurator.TryAddScoped<IOutboxContextFactory<TDbContext>, EntityFrameworkOutboxContextFactory<TDbContext>>();
+        configurator.TryAddScoped<IOutboxContextFactory<TDbContext>, PatternsEntityFrameworkOutboxContextFactory<TDbContext>>();
         configurator.Replace(ServiceDescriptor.Scoped<IScopedBusContextProvider<IBus>, ForwardingScopedBusContextProvider<TDbContext>>());
         configurator.TryAddSingleton<OutboxDeliveryService<TDbContext>>();
         configurator.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OutboxDeliveryService<TDbContext>>(
             sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>()));
-        configurator.TryAddSingleton<InboxCleanupService<TDbContext>>();
-        configurator.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, InboxCleanupService<TDbContext>>(
-            sp => sp.GetRequiredService<InboxCleanupService<TDbContext>>()));
+        configurator.TryAddSingleton<PatternsInboxCleanupService<TDbContext>>();
+        configurator.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, PatternsInboxCleanupService<TDbContext>>(
+            sp => sp.GetRequiredService<PatternsInboxCleanupService<TDbContext>>()));
         return configurator;
     }
 
@@ -52,7 +54,7 @@ public static class EntityFrameworkOutboxRegistrationExtensions
     /// message is acknowledged only after that commit, and a copy of a consumed message is
     /// acknowledged without running the consumer. Needs <see cref="AddPatternsEntityFrameworkOutbox{TDbContext}"/>.
     /// A <typeparamref name="TDbContext"/> whose model does not map the tables
-    /// (<see cref="ForwardingModelBuilderExtensions.AddEventForwardingEntities"/>) fails here, when the
+    /// (<see cref="EventForwardingModelBuilderExtensions.AddEventForwardingEntities"/>) fails here, when the
     /// bus is configured, with <see cref="ConfigurationException"/> naming the call.
     /// </summary>
     public static void UsePatternsEntityFrameworkOutbox<TDbContext>(this IReceiveEndpointConfigurator configurator, IRegistrationContext context,
@@ -76,6 +78,6 @@ public static class EntityFrameworkOutboxRegistrationExtensions
         where TDbContext : DbContext
     {
         using var scope = scopes.CreateScope();
-        ForwardingModelBuilderExtensions.EnsureEventForwardingEntities(scope.ServiceProvider.GetRequiredService<TDbContext>());
+        EventForwardingModelBuilderExtensions.EnsureEventForwardingEntities(scope.ServiceProvider.GetRequiredService<TDbContext>());
     }
 }

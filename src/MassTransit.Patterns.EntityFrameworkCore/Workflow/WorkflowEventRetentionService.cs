@@ -12,37 +12,17 @@ using Microsoft.Extensions.Options;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Workflow;
 
-/// <summary>How long resolved workflow rows (Completed, Discarded) are kept before the retention service removes them.</summary>
-public sealed class WorkflowEventRetentionOptions : IPatternOptions
-{
-    /// <summary>How long a row is kept after it was resolved, for its audit trail. Default 30 days.</summary>
-    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
-
-    /// <summary>How often the service looks for rows past their retention. Default 1 hour.</summary>
-    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
-
-    /// <summary>Rows removed per statement. Default 500.</summary>
-    public int BatchSize { get; set; } = 500;
-
-    /// <inheritdoc />
-    public void Validate(OptionsValidator validator) =>
-        validator.Positive(Retention, nameof(Retention))
-            .Positive(Interval, nameof(Interval))
-            .Positive(BatchSize, nameof(BatchSize));
-}
-
 /// <summary>
 /// Removes workflow rows that were resolved (Completed or Discarded) longer than
 /// <see cref="WorkflowEventRetentionOptions.Retention"/> ago, in batches, every
 /// <see cref="WorkflowEventRetentionOptions.Interval"/>. Rows that wait for a person, or are still
 /// being repaired, are never removed. Several instances may run it: a row goes to whichever gets there first.
 /// </summary>
-public sealed partial class WorkflowEventRetentionService<TDbContext> : BackgroundService
+sealed partial class WorkflowEventRetentionService<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
     static readonly string[] Resolved = ["Completed", "Discarded"];
-    static readonly Counter<long> Removed = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "workflow.retention_removed", "{row}", "Resolved workflow rows removed after their retention.");
+    readonly Counter<long> _removed;
 
     readonly IServiceScopeFactory _scopes;
     readonly WorkflowEventRetentionOptions _options;
@@ -51,8 +31,10 @@ public sealed partial class WorkflowEventRetentionService<TDbContext> : Backgrou
 
     /// <summary>Created once by the container.</summary>
     public WorkflowEventRetentionService(IServiceScopeFactory scopes, IOptions<WorkflowEventRetentionOptions> options,
-        ILogger<WorkflowEventRetentionService<TDbContext>> logger, TimeProvider? time = null)
+        ILogger<WorkflowEventRetentionService<TDbContext>> logger, PatternsMeter meter, TimeProvider? time = null)
     {
+        _removed = meter.Meter.CreateCounter<long>(
+            PatternsDiagnostics.InstrumentPrefix + "workflow.retention_removed", "{row}", "Resolved workflow rows removed after their retention.");
         _scopes = scopes;
         _options = options.Value;
         _logger = logger;
@@ -104,7 +86,7 @@ public sealed partial class WorkflowEventRetentionService<TDbContext> : Backgrou
                 .Where(x => expired.Contains(x.CorrelationId) && Resolved.Contains(x.CurrentState))
                 .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
             total += removed;
-            Removed.Add(removed);
+            _removed.Add(removed);
             if (expired.Count < _options.BatchSize)
                 return total;
         }
@@ -134,23 +116,4 @@ public sealed partial class WorkflowEventRetentionService<TDbContext> : Backgrou
 
     [LoggerMessage(EventId = 4311, Level = LogLevel.Warning, Message = "Workflow rows of {DbContext}: retention clean-up failed, tried again next interval: {Reason}")]
     static partial void LogRetentionFailed(ILogger logger, string dbContext, string reason);
-}
-
-/// <summary>Registers the retention of resolved workflow rows.</summary>
-public static class WorkflowEventRetentionExtensions
-{
-    /// <summary>
-    /// Removes resolved workflow rows (Completed, Discarded) of <typeparamref name="TDbContext"/> after
-    /// <see cref="WorkflowEventRetentionOptions.Retention"/> (default 30 days); waiting rows are kept.
-    /// Invalid options fail the host's start naming the option.
-    /// </summary>
-    public static IServiceCollection AddWorkflowEventRetention<TDbContext>(this IServiceCollection services,
-        Action<WorkflowEventRetentionOptions>? configure = null)
-        where TDbContext : DbContext
-    {
-        services.AddPatternOptions(configure);
-        services.TryAddSingleton<WorkflowEventRetentionService<TDbContext>>();
-        services.AddHostedService(sp => sp.GetRequiredService<WorkflowEventRetentionService<TDbContext>>());
-        return services;
-    }
 }

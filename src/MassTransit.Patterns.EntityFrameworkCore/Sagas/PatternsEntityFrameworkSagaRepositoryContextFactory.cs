@@ -19,7 +19,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
 /// commit.
 /// </para>
 /// </summary>
-public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContext> :
+sealed class PatternsEntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContext> :
     ISagaRepositoryContextFactory<TSaga>,
     IQuerySagaRepositoryContextFactory<TSaga>,
     ILoadSagaRepositoryContextFactory<TSaga>
@@ -31,12 +31,12 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
     readonly SagaRowAccess<TSaga> _rows;
 
     /// <summary>Created per message scope by the container.</summary>
-    public EntityFrameworkSagaRepositoryContextFactory(TDbContext db, ISagaConsumeContextFactory<DbContext, TSaga> consumeContextFactory,
-        EntityFrameworkSagaRepositoryOptions<TSaga> options)
+    public PatternsEntityFrameworkSagaRepositoryContextFactory(TDbContext db, ISagaConsumeContextFactory<DbContext, TSaga> consumeContextFactory,
+        EntityFrameworkSagaRepositoryOptions<TSaga> options, SagaRepositoryMetrics metrics)
     {
         _db = db;
         _consumeContextFactory = consumeContextFactory;
-        _rows = new SagaRowAccess<TSaga>(options.Value);
+        _rows = new SagaRowAccess<TSaga>(options.Value, metrics);
     }
 
     /// <inheritdoc />
@@ -133,8 +133,3 @@ public sealed class EntityFrameworkSagaRepositoryContextFactory<TSaga, TDbContex
         }
     }
 }
-
-/// <summary>The repository options of one saga type, as registered.</summary>
-/// <param name="Value">The options.</param>
-public sealed record EntityFrameworkSagaRepositoryOptions<TSaga>(EntityFrameworkSagaRepositoryOptions Value)
-    where TSaga : class, ISaga;

@@ -15,21 +15,23 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// inbox row already exists (a redelivery after a crash between commit and acknowledgement, or a
 /// producer's resend), the consumer does not run and the message is acknowledged.
 /// </summary>
-public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxContextFactory<TDbContext>
+sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxContextFactory<TDbContext>
     where TDbContext : DbContext
 {
     readonly TDbContext _db;
     readonly IServiceProvider _provider;
-    readonly EntityFrameworkOutboxOptions _options;
+    readonly PatternsEntityFrameworkOutboxOptions _options;
     readonly OutboxDeliverySignal<TDbContext> _signal;
+    readonly ForwardingMetrics _metrics;
 
     /// <summary>Created per message scope by the container.</summary>
-    public EntityFrameworkOutboxContextFactory(TDbContext db, IServiceProvider provider, IOptionsMonitor<EntityFrameworkOutboxOptions> options,
-        OutboxDeliverySignal<TDbContext> signal)
+    public PatternsEntityFrameworkOutboxContextFactory(TDbContext db, IServiceProvider provider, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options,
+        OutboxDeliverySignal<TDbContext> signal, ForwardingMetrics metrics)
     {
+        _metrics = metrics;
         _db = db;
         _provider = provider;
-        _options = options.Get(EntityFrameworkOutboxRegistrationExtensions.OptionsName<TDbContext>());
+        _options = options.Get(EntityFrameworkCoreEventForwardingConfigurationExtensions.OptionsName<TDbContext>());
         _signal = signal;
     }
 
@@ -57,7 +59,7 @@ public sealed class EntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCon
         if (inbox && !await TryClaimAsync(messageId, options.ConsumerId, transaction, cancellationToken).ConfigureAwait(false))
         {
             // Counted once decided, before the pipe acknowledges the copy: whoever sees it consumed sees it counted.
-            ForwardingDiagnostics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingDiagnostics.ConsumerTag, options.ConsumerType));
+            _metrics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, options.ConsumerType));
             var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
             await next.Send(duplicate).ConfigureAwait(false);
             return 0;
@@ -155,7 +157,7 @@ static class InboxInsert
 
     static Statement Build(DbContext db)
     {
-        ForwardingModelBuilderExtensions.EnsureEventForwardingEntities(db);
+        EventForwardingModelBuilderExtensions.EnsureEventForwardingEntities(db);
         var entity = db.Model.FindEntityType(typeof(InboxEntry))!;
         var sql = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<ISqlGenerationHelper>(db);
         var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());

@@ -4,7 +4,7 @@ using MassTransit.Patterns.Configuration;
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
 /// <summary>The inbox and outbox of one DbContext: transactions, delivery and clean-up.</summary>
-public sealed class EntityFrameworkOutboxOptions : IPatternOptions
+public sealed class PatternsEntityFrameworkOutboxOptions : IPatternOptions
 {
     /// <summary>The isolation level of the transaction that holds a consumer's writes, its inbox row and its outbox rows. Default read committed.</summary>
     public IsolationLevel IsolationLevel { get; set; } = IsolationLevel.ReadCommitted;

@@ -1,10 +1,11 @@
-using Microsoft.EntityFrameworkCore;
+using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+namespace MassTransit;
 
 /// <summary>Maps the inbox, the outbox and the delivery lease into the application's DbContext (and so into its migrations).</summary>
-public static class ForwardingModelBuilderExtensions
+public static class EventForwardingModelBuilderExtensions
 {
     /// <summary>The default table of <see cref="InboxEntry"/>.</summary>
     public const string InboxTable = "ForwardingInbox";

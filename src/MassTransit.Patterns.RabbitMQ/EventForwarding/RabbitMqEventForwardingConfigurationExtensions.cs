@@ -1,13 +1,14 @@
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.RabbitMQ.EventForwarding;
 using MassTransit.RabbitMqTransport.Configuration;
 using MassTransit.Transports;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MassTransit.Patterns.RabbitMQ.EventForwarding;
+namespace MassTransit;
 
 /// <summary>Event forwarding on RabbitMQ: durable queues, persistent and confirmed sends, acknowledgement after the consumer.</summary>
-public static class RabbitMqEventForwardingExtensions
+public static class RabbitMqEventForwardingConfigurationExtensions
 {
     /// <summary>
     /// The no-loss settings of event forwarding in one line. Call it before <c>ConfigureEndpoints</c>:
@@ -24,7 +25,7 @@ public static class RabbitMqEventForwardingExtensions
     /// EF Core outbox wraps them in) completed; producers get confirmed, resent sends from
     /// <see cref="IEventForwarder"/> (register it with <c>AddEventForwarding</c>).
     /// </summary>
-    public static EventForwardingStartupCheck UseEventForwarding(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext context,
+    public static void UseEventForwarding(this IRabbitMqBusFactoryConfigurator configurator, IRegistrationContext context,
         Action<RabbitMqEventForwardingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configurator);
@@ -34,17 +35,16 @@ public static class RabbitMqEventForwardingExtensions
         configure?.Invoke(rabbit);
         rabbit.EnsureValid();
 
-        var check = EventForwardingConfigurationExtensions.UseEventForwarding((IBusFactoryConfigurator)configurator, context);
+        var check = EventForwardingConfigurationExtensions.Apply(configurator, context);
         IBusInstance? BusInstance() => context.GetService<IBusInstance>();
 
         var endpoints = new RabbitMqEndpointChecks(rabbit);
         configurator.ConnectEndpointConfigurationObserver(endpoints);
-        var guard = new RabbitMqSendGuard(rabbit, check.Options, EventForwardingConfigurationExtensions.CreateLogger(context), BusInstance);
+        var guard = new RabbitMqSendGuard(rabbit, check.Options, EventForwardingConfigurationExtensions.CreateLogger(context), check.Metrics, BusInstance);
         configurator.ConnectSendObserver(guard);
         configurator.ConnectPublishObserver(guard);
 
         check.AddTransport("RabbitMQ", HostCheck, endpoints.Check);
-        return check;
     }
 
     static IEnumerable<EventForwardingViolation> HostCheck(EventForwardingCheckContext context)

@@ -7,23 +7,26 @@ using Microsoft.Extensions.Options;
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
 /// <summary>
-/// Removes inbox rows older than <see cref="EntityFrameworkOutboxOptions.InboxRetention"/>, in
-/// batches, every <see cref="EntityFrameworkOutboxOptions.CleanupInterval"/>. Several instances may
+/// Removes inbox rows older than <see cref="PatternsEntityFrameworkOutboxOptions.InboxRetention"/>, in
+/// batches, every <see cref="PatternsEntityFrameworkOutboxOptions.CleanupInterval"/>. Several instances may
 /// run it at once: a row is removed by whichever gets there first.
 /// </summary>
-public sealed partial class InboxCleanupService<TDbContext> : BackgroundService
+sealed partial class PatternsInboxCleanupService<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
     readonly ILogger _logger;
     readonly string _name = typeof(TDbContext).Name;
-    readonly EntityFrameworkOutboxOptions _options;
+    readonly PatternsEntityFrameworkOutboxOptions _options;
     readonly IServiceScopeFactory _scopes;
+    readonly ForwardingMetrics _metrics;
 
     /// <summary>Created once by the container.</summary>
-    public InboxCleanupService(IServiceScopeFactory scopes, IOptionsMonitor<EntityFrameworkOutboxOptions> options, ILogger<InboxCleanupService<TDbContext>> logger)
+    public PatternsInboxCleanupService(IServiceScopeFactory scopes, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options, ILogger<PatternsInboxCleanupService<TDbContext>> logger,
+        ForwardingMetrics metrics)
     {
+        _metrics = metrics;
         _scopes = scopes;
-        _options = options.Get(EntityFrameworkOutboxRegistrationExtensions.OptionsName<TDbContext>());
+        _options = options.Get(EntityFrameworkCoreEventForwardingConfigurationExtensions.OptionsName<TDbContext>());
         _logger = logger;
     }
 
@@ -60,7 +63,7 @@ public sealed partial class InboxCleanupService<TDbContext> : BackgroundService
             var removed = await ForwardingQueries.RemoveExpiredInbox(db, cutoff, _options.CleanupBatchSize, cancellationToken).ConfigureAwait(false);
             total += removed;
             if (removed > 0)
-                ForwardingDiagnostics.InboxRemoved.Add(removed, new KeyValuePair<string, object?>(ForwardingDiagnostics.DbContextTag, _name));
+                _metrics.InboxRemoved.Add(removed, new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name));
             if (removed < _options.CleanupBatchSize)
                 return total;
         }

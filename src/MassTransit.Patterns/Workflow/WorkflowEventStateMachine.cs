@@ -303,19 +303,12 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         {
             var h = held[i];
             var last = i == held.Count - 1;
-            var contentType = new ContentType(string.IsNullOrWhiteSpace(h.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : h.ContentType);
-            var endpoint = await context.GetSendEndpoint(new Uri(h.SourceAddress ?? saga.SourceAddress)).ConfigureAwait(false);
-            await endpoint.Send(new WorkflowRawBody(), send =>
+            await SendRawAsync(context, h.SourceAddress ?? saga.SourceAddress, h.ContentType, h.Body, h.MessageId, h.Headers, send =>
             {
-                send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(h.Body));
-                send.MessageId = h.MessageId;
-                foreach (var (key, value) in h.Headers)
-                    if (!IsTransportManaged(key))
-                        send.Headers.Set(key, value);
                 send.Headers.Set(WorkflowHeaders.ReleasedBy, saga.CorrelationId.ToString());
                 if (last)
                     send.Headers.Set(WorkflowHeaders.ReleaseLast, "true");
-            }, context.CancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }
 
         if (held.Count > 0)
@@ -336,24 +329,36 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.Attempt++;
         saga.ResubmittedBy = by;
         var body = WorkflowBody.WithLineage(saga.Body, saga.CorrelationId, saga.Attempt, by);
-        var contentType = new ContentType(string.IsNullOrWhiteSpace(saga.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : saga.ContentType);
-        var headers = saga.ReadHeaders();
         var attempt = saga.Attempt;
-        var endpoint = await context.GetSendEndpoint(new Uri(saga.SourceAddress)).ConfigureAwait(false);
-        await endpoint.Send(new WorkflowRawBody(), send =>
+        await SendRawAsync(context, saga.SourceAddress, saga.ContentType, body, saga.CorrelationId, saga.ReadHeaders(), send =>
         {
-            send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(body));
-            send.MessageId = saga.CorrelationId;
-            foreach (var (key, value) in headers)
-                if (!IsTransportManaged(key))
-                    send.Headers.Set(key, value);
             send.Headers.Set(WorkflowHeaders.OriginalMessageId, saga.CorrelationId.ToString());
             send.Headers.Set(WorkflowHeaders.Attempt, attempt.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
             send.Headers.Set(WorkflowHeaders.ResubmittedBy, by);
-        }, context.CancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         Audit(saga, by, "resubmitted", $"attempt {attempt} to {saga.SourceAddress}");
         await context.TransitionToState(Resubmitted).ConfigureAwait(false);
         _metrics?.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
+    }
+
+    /// <summary>
+    /// Sends <paramref name="body"/> as it is (its content type, the given message id and its own headers, less the ones the
+    /// transport or this pattern manage) to <paramref name="address"/>, then sets this pattern's headers with <paramref name="lineage"/>.
+    /// </summary>
+    static async Task SendRawAsync(ConsumeContext context, string address, string? contentType, byte[] body, Guid messageId,
+        IEnumerable<KeyValuePair<string, string>> headers, Action<SendContext> lineage)
+    {
+        var type = new ContentType(string.IsNullOrWhiteSpace(contentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : contentType);
+        var endpoint = await context.GetSendEndpoint(new Uri(address)).ConfigureAwait(false);
+        await endpoint.Send(new WorkflowRawBody(), send =>
+        {
+            send.Serializer = new CopyBodySerializer(type, new BytesMessageBody(body));
+            send.MessageId = messageId;
+            foreach (var (key, value) in headers)
+                if (!IsTransportManaged(key))
+                    send.Headers.Set(key, value);
+            lineage(send);
+        }, context.CancellationToken).ConfigureAwait(false);
     }
 
     static bool IsTransportManaged(string header) =>

@@ -3,11 +3,6 @@ using Microsoft.Extensions.Logging;
 
 namespace MassTransit.Patterns.EventForwarding;
 
-/// <summary>What a start-up check of event forwarding can look at.</summary>
-/// <param name="Bus">The bus being started.</param>
-/// <param name="BusInstance">The bus instance from the container (its host configuration), when it is the bus being started.</param>
-public sealed record EventForwardingCheckContext(IBus Bus, IBusInstance? BusInstance);
-
 /// <summary>
 /// Runs when the bus starts (a bus observer) and looks for settings that undo the event forwarding
 /// guarantee: publisher confirms off, non-durable or auto-deleted queues, acknowledgement before the

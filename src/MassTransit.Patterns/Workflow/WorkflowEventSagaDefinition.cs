@@ -7,7 +7,7 @@ namespace MassTransit.Patterns.Workflow;
 /// concurrency conflicts retried, and the in-memory outbox (a resubmission or release leaves only after
 /// the state is saved).
 /// </summary>
-public sealed class WorkflowEventSagaDefinition : SagaDefinition<WorkflowEventState>
+sealed class WorkflowEventSagaDefinition : SagaDefinition<WorkflowEventState>
 {
     /// <summary>Created by the container with the processor's options.</summary>
     public WorkflowEventSagaDefinition(WorkflowProcessorOptions options)

@@ -1,7 +1,7 @@
 namespace MassTransit.Patterns.Workflow;
 
 /// <summary>Keeps this process's <see cref="WorkflowHoldRegistry"/> in step with the other instances and the processor.</summary>
-public sealed class WorkflowHoldConsumer(WorkflowHoldRegistry registry) : IConsumer<WorkflowKeyHeld>, IConsumer<WorkflowKeyReleased>
+sealed class WorkflowHoldConsumer(WorkflowHoldRegistry registry) : IConsumer<WorkflowKeyHeld>, IConsumer<WorkflowKeyReleased>
 {
     /// <inheritdoc />
     public Task Consume(ConsumeContext<WorkflowKeyHeld> context)

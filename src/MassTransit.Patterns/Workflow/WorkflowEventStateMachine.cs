@@ -477,6 +477,3 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         return note is { Length: > 0 } ? $"{note}; {text}" : text;
     }
 }
-
-/// <summary>The placeholder a resubmission is sent as: the transport carries the stored raw body, not this object.</summary>
-public sealed class WorkflowRawBody;

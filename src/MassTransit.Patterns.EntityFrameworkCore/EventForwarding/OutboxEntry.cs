@@ -1,23 +1,6 @@
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
 /// <summary>
-/// One message consumed by one consumer, recorded in the same transaction as the consumer's writes:
-/// a redelivery of the message finds it and is acknowledged without running the consumer again.
-/// Kept for <see cref="PatternsEntityFrameworkOutboxOptions.InboxRetention"/>.
-/// </summary>
-public sealed class InboxEntry
-{
-    /// <summary>The consumed message's id (its original id when it was moved and redelivered).</summary>
-    public Guid MessageId { get; set; }
-
-    /// <summary>The consumer, derived from its endpoint and type, so that two consumers of one message each apply it once.</summary>
-    public Guid ConsumerId { get; set; }
-
-    /// <summary>When the consumer's transaction committed (UTC).</summary>
-    public DateTime Consumed { get; set; }
-}
-
-/// <summary>
 /// A message sent or published by a consumer or an API handler, stored with its writes and delivered
 /// after commit by the outbox delivery service, which then deletes it.
 /// </summary>
@@ -88,20 +71,4 @@ public sealed class OutboxEntry
 
     /// <summary>The serialized body.</summary>
     public string Body { get; set; } = "";
-}
-
-/// <summary>
-/// The delivery lease: the one outbox delivery service (of all instances sharing the database) that
-/// holds it delivers; the others wait until it expires or is released.
-/// </summary>
-public sealed class OutboxLease
-{
-    /// <summary>The lease's name.</summary>
-    public string Name { get; set; } = "";
-
-    /// <summary>The delivery service holding it.</summary>
-    public Guid? Owner { get; set; }
-
-    /// <summary>When it expires unless renewed (UTC).</summary>
-    public DateTime ExpiresAt { get; set; }
 }

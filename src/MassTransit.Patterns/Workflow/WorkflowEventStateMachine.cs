@@ -21,6 +21,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     readonly TimeProvider _time;
     readonly WorkflowMetrics? _metrics;
 
+    /// <summary>The instruments this machine records on (the container's, when it created the machine).</summary>
+    internal WorkflowMetrics? Metrics => _metrics;
+
     /// <summary>
     /// Creates the state machine with the processor's options and metrics (from the container when registered with
     /// <c>AddWorkflowEventProcessor</c>; without <paramref name="metrics"/> nothing is recorded).

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MassTransit.Patterns.Workflow;
 
@@ -59,15 +61,14 @@ public sealed class WorkflowMetrics
 
     /// <summary>The container's metrics, or new ones on its meter when no <c>AddWorkflowEvent...</c> registered them.</summary>
     internal static WorkflowMetrics From(IServiceProvider provider) =>
-        provider.GetService(typeof(WorkflowMetrics)) as WorkflowMetrics ?? new WorkflowMetrics(PatternsMeter.From(provider));
+        provider.GetService<WorkflowMetrics>() ?? new WorkflowMetrics(PatternsMeter.From(provider));
 
     /// <summary>Registers the container's metrics (and its meter).</summary>
-    internal static void Register(Microsoft.Extensions.DependencyInjection.IServiceCollection services)
+    internal static void Register(IServiceCollection services)
     {
         PatternsMeter.Register(services);
-        Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddSingleton(services,
-            Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Singleton(typeof(WorkflowMetrics),
-                sp => new WorkflowMetrics((PatternsMeter)sp.GetService(typeof(PatternsMeter))!)));
+        // The constructor is internal, so the container gets a factory.
+        services.TryAdd(ServiceDescriptor.Singleton(sp => new WorkflowMetrics(sp.GetRequiredService<PatternsMeter>())));
     }
 
     static TagList Tags(string? queue) => new() { Pattern, { PatternsTags.Queue, queue } };

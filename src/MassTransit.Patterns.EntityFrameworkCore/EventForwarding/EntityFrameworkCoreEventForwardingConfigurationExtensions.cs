@@ -2,7 +2,6 @@ using MassTransit.DependencyInjection;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
-using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;

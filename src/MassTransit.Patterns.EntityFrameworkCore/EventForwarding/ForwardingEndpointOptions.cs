@@ -1,4 +1,3 @@
-using System.Data;
 using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Diagnostics;
 using MassTransit.Middleware;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;

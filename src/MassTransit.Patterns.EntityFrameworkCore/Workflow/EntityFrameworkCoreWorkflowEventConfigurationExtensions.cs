@@ -1,4 +1,3 @@
-using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using MassTransit.Patterns.QueueDepth;

@@ -1,11 +1,8 @@
 using System.Diagnostics.Metrics;
-using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Diagnostics;
-using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Workflow;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,3 @@
-using MassTransit.Patterns.EntityFrameworkCore.Sagas;
-using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using MassTransit.Patterns.Workflow;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore;

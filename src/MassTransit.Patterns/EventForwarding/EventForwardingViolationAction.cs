@@ -1,5 +1,3 @@
-using MassTransit.Patterns.Configuration;
-
 namespace MassTransit.Patterns.EventForwarding;
 
 /// <summary>What a setting that undoes the event forwarding guarantee does.</summary>

@@ -1,6 +1,3 @@
-using MassTransit.Patterns.Addressing;
-using MassTransit.Patterns.Configuration;
-
 namespace MassTransit.Patterns.Workflow;
 
 /// <summary>What the workflow event filter does with a failure.</summary>

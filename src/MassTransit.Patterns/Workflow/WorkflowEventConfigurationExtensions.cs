@@ -1,7 +1,6 @@
 using MassTransit.Configuration;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
-using MassTransit.Patterns.Sagas;
 using MassTransit.Patterns.Workflow;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,3 @@
-using MassTransit.Context;
 using MassTransit.Patterns.Addressing;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,3 @@
-using MassTransit.Patterns.Addressing;
 using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.Workflow;

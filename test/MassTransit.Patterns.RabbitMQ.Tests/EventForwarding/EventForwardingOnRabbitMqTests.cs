@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using MassTransit.Patterns.EventForwarding;
-using MassTransit.Patterns.RabbitMQ.EventForwarding;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;

@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
 /// <summary>
-/// Puts MassTransit's outbox consume filter, over <see cref="EntityFrameworkOutboxContextFactory{TDbContext}"/>,
+/// Puts MassTransit's outbox consume filter, over <see cref="PatternsEntityFrameworkOutboxContextFactory{TDbContext}"/>,
 /// in front of every consumer and saga message type configured on the endpoint after it is connected.
 /// </summary>
 sealed class ForwardingConsumePipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context,

@@ -20,13 +20,13 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// the event forwarding send policy (send timeout, bounded resends, same message id). A failed
 /// message stops its group until the next round.
 /// </summary>
-public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
+sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
     readonly IBusControl _bus;
     readonly ILogger _logger;
     readonly string _name = typeof(TDbContext).Name;
-    readonly EntityFrameworkOutboxOptions _options;
+    readonly PatternsEntityFrameworkOutboxOptions _options;
     readonly Guid _owner = NewId.NextGuid();
     readonly EventForwardingSendPolicy _policy;
     readonly IServiceScopeFactory _scopes;
@@ -34,15 +34,18 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
     bool _holding;
     DateTime _leaseUntil;
     long _nextSample;
+    readonly ForwardingMetrics _metrics;
 
     /// <summary>Created once by the container.</summary>
-    public OutboxDeliveryService(IServiceScopeFactory scopes, IBusControl bus, IOptionsMonitor<EntityFrameworkOutboxOptions> options,
-        IOptions<EventForwardingOptions> forwarding, OutboxDeliverySignal<TDbContext> signal, ILogger<OutboxDeliveryService<TDbContext>> logger)
+    public OutboxDeliveryService(IServiceScopeFactory scopes, IBusControl bus, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options,
+        IOptions<EventForwardingOptions> forwarding, OutboxDeliverySignal<TDbContext> signal, ILogger<OutboxDeliveryService<TDbContext>> logger,
+        EventForwardingMetrics forwardingMetrics, ForwardingMetrics metrics)
     {
+        _metrics = metrics;
         _scopes = scopes;
         _bus = bus;
-        _options = options.Get(EntityFrameworkOutboxRegistrationExtensions.OptionsName<TDbContext>());
-        _policy = new EventForwardingSendPolicy(forwarding.Value, "outbox");
+        _options = options.Get(EntityFrameworkCoreEventForwardingConfigurationExtensions.OptionsName<TDbContext>());
+        _policy = new EventForwardingSendPolicy(forwarding.Value, "outbox", forwardingMetrics);
         _signal = signal;
         _logger = logger;
     }
@@ -60,7 +63,7 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
     /// </summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        EntityFrameworkOutboxRegistrationExtensions.EnsureModel<TDbContext>(_scopes);
+        EntityFrameworkCoreEventForwardingConfigurationExtensions.EnsureModel<TDbContext>(_scopes);
         return base.StartAsync(cancellationToken);
     }
 
@@ -184,14 +187,14 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            ForwardingDiagnostics.DeliveryFailures.Add(1, new KeyValuePair<string, object?>(ForwardingDiagnostics.DbContextTag, _name));
+            _metrics.DeliveryFailures.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name));
             LogDeliveryFailed(_logger, _name, row.SequenceNumber, row.MessageId, destination, exception.Message);
             return false;
         }
 
-        var tag = new KeyValuePair<string, object?>(ForwardingDiagnostics.DbContextTag, _name);
-        ForwardingDiagnostics.Delivered.Add(1, tag);
-        ForwardingDiagnostics.DeliveryLag.Record(Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds), tag);
+        var tag = new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name);
+        _metrics.Delivered.Add(1, tag);
+        _metrics.DeliveryLag.Record(Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds), tag);
         return true;
     }
 
@@ -205,7 +208,7 @@ public sealed partial class OutboxDeliveryService<TDbContext> : BackgroundServic
         var oldest = count == 0
             ? (DateTime?)null
             : await db.Set<OutboxEntry>().OrderBy(x => x.SequenceNumber).Select(x => (DateTime?)x.SentTime).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-        ForwardingDiagnostics.RecordBacklog(_name, count, oldest is { } sent ? Math.Max(0, (DateTime.UtcNow - sent).TotalSeconds) : 0);
+        _metrics.RecordBacklog(_name, count, oldest is { } sent ? Math.Max(0, (DateTime.UtcNow - sent).TotalSeconds) : 0);
     }
 
     /// <summary>Takes or renews the lease with one conditional update; creates the lease row the first time.</summary>

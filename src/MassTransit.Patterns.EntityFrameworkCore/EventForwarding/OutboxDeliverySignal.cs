@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
 /// <summary>Wakes this process's outbox delivery service when a local transaction committed outbox rows of <typeparamref name="TDbContext"/>.</summary>
-public sealed class OutboxDeliverySignal<TDbContext>
+sealed class OutboxDeliverySignal<TDbContext>
     where TDbContext : DbContext
 {
     TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -40,7 +40,7 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
         {
             // Another message inserted this instance first: forget ours and let the caller load theirs.
             entry.State = EntityState.Detached;
-            SagaRowAccess<TSaga>.CountInsertRace();
+            _rows.CountInsertRace();
             return null!;
         }
 
@@ -70,7 +70,7 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
             if (exists)
             {
                 _db.ChangeTracker.Clear();
-                throw SagaRowAccess<TSaga>.Conflict(context.Saga.CorrelationId, "insert", exception);
+                throw _rows.Conflict(context.Saga.CorrelationId, "insert", exception);
             }
             throw;
         }
@@ -87,7 +87,7 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
         {
             // The retry replays the whole message: nothing tracked from this attempt may leak into it.
             _db.ChangeTracker.Clear();
-            throw SagaRowAccess<TSaga>.Conflict(context.Saga.CorrelationId, "update", exception);
+            throw _rows.Conflict(context.Saga.CorrelationId, "update", exception);
         }
     }
 
@@ -101,7 +101,7 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
         catch (DbUpdateConcurrencyException exception)
         {
             _db.ChangeTracker.Clear();
-            throw SagaRowAccess<TSaga>.Conflict(context.Saga.CorrelationId, "delete", exception);
+            throw _rows.Conflict(context.Saga.CorrelationId, "delete", exception);
         }
     }
 

@@ -1,8 +1,9 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Metadata;
+using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
+namespace MassTransit;
 
 /// <summary>
 /// Maps saga instances into the user's own <see cref="DbContext"/> (and so into their own

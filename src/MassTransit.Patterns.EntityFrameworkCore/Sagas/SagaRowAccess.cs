@@ -1,6 +1,4 @@
 using System.Data;
-using System.Diagnostics.Metrics;
-using MassTransit.Patterns.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -16,17 +14,14 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Sagas;
 sealed class SagaRowAccess<TSaga>
     where TSaga : class, ISaga
 {
-    static readonly Counter<long> Conflicts = PatternsDiagnostics.Meter.CreateCounter<long>(
-        PatternsDiagnostics.InstrumentPrefix + "saga.concurrency_conflicts", "{conflict}",
-        "Concurrent writes to one saga instance detected by the EF Core saga repository (each is retried).");
-
-    static readonly KeyValuePair<string, object?> SagaTag = new("masstransit.saga.type", typeof(TSaga).Name);
-
     readonly EntityFrameworkSagaRepositoryOptions _options;
+    readonly SagaRepositoryMetrics? _metrics;
 
-    public SagaRowAccess(EntityFrameworkSagaRepositoryOptions options)
+    /// <summary>Row access with <paramref name="options"/>; conflicts are counted on <paramref name="metrics"/> when given.</summary>
+    public SagaRowAccess(EntityFrameworkSagaRepositoryOptions options, SagaRepositoryMetrics? metrics = null)
     {
         _options = options;
+        _metrics = metrics;
     }
 
     public bool IsPessimistic => _options.ConcurrencyMode == SagaConcurrencyMode.Pessimistic;
@@ -73,16 +68,15 @@ sealed class SagaRowAccess<TSaga>
             ? entry.Property(SagaModelBuilderExtensions.VersionProperty)
             : null;
 
-    public static ConcurrencyException Conflict(Guid correlationId, string what, Exception inner)
+    public ConcurrencyException Conflict(Guid correlationId, string what, Exception inner)
     {
-        Conflicts.Add(1, SagaTag, new KeyValuePair<string, object?>("masstransit.patterns.conflict", what));
+        _metrics?.Conflict(typeof(TSaga), what);
         return new ConcurrencyException($"Saga {typeof(TSaga).Name} {correlationId} was changed concurrently ({what}); the message will be retried.",
             typeof(TSaga), correlationId, inner);
     }
 
     /// <summary>Counts an insert race that the repository resolved in place (the other insert won; this one loads it).</summary>
-    public static void CountInsertRace() =>
-        Conflicts.Add(1, SagaTag, new KeyValuePair<string, object?>("masstransit.patterns.conflict", "insert"));
+    public void CountInsertRace() => _metrics?.Conflict(typeof(TSaga), "insert");
 
     internal string LockingSelect(DbContext db)
     {

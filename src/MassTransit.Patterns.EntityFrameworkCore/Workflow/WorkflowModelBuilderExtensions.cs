@@ -1,9 +1,8 @@
-using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.Workflow;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore;
 
-namespace MassTransit.Patterns.EntityFrameworkCore.Workflow;
+namespace MassTransit;
 
 /// <summary>Maps the workflow processor's saga (one row per failed message, with its raw body and audit trail) into the application's DbContext.</summary>
 public static class WorkflowModelBuilderExtensions

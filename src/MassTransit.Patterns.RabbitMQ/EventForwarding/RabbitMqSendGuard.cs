@@ -12,7 +12,8 @@ namespace MassTransit.Patterns.RabbitMQ.EventForwarding;
 /// <see cref="EventForwardingViolationAction.Warn"/>); a send (not a publish, not delayed) is marked
 /// mandatory so that an exchange with no queue bound returns it instead of dropping it.
 /// </summary>
-sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwardingOptions options, ILogger logger, Func<IBusInstance?> busInstance)
+sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwardingOptions options, ILogger logger, EventForwardingMetrics metrics,
+    Func<IBusInstance?> busInstance)
     : ISendObserver, IPublishObserver
 {
     readonly ConcurrentDictionary<(Type, string), bool> _reported = new();
@@ -50,9 +51,9 @@ sealed class RabbitMqSendGuard(RabbitMqEventForwardingOptions rabbit, EventForwa
         if (violations is not null)
         {
             if (options.OnViolation == EventForwardingViolationAction.Fail)
-                EventForwardingStartupCheck.Report(violations, options, logger, "send");
+                EventForwardingStartupCheck.Report(violations, options, logger, metrics, "send");
             else if (violations.Any(v => _reported.TryAdd((typeof(T), v.Setting), true)))
-                EventForwardingStartupCheck.Report(violations, options, logger, "send");
+                EventForwardingStartupCheck.Report(violations, options, logger, metrics, "send");
         }
     }
 

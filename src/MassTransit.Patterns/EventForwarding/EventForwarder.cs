@@ -8,10 +8,10 @@ sealed class EventForwarder : IEventForwarder
     readonly IBus _bus;
     readonly EventForwardingSendPolicy _policy;
 
-    public EventForwarder(IBus bus, IOptions<EventForwardingOptions> options)
+    public EventForwarder(IBus bus, IOptions<EventForwardingOptions> options, EventForwardingMetrics metrics)
     {
         _bus = bus;
-        _policy = new EventForwardingSendPolicy(options.Value, "producer");
+        _policy = new EventForwardingSendPolicy(options.Value, "producer", metrics);
     }
 
     public Task<Guid> Send<T>(Uri destinationAddress, T message, CancellationToken cancellationToken = default)

@@ -12,16 +12,18 @@ namespace MassTransit.Patterns.EventForwarding;
 /// arrive is dropped by the consumer's inbox. Used by <see cref="IEventForwarder"/> and by outbox
 /// delivery services.
 /// </summary>
-public sealed class EventForwardingSendPolicy
+sealed class EventForwardingSendPolicy
 {
     readonly EventForwardingOptions _options;
     readonly KeyValuePair<string, object?> _source;
+    readonly EventForwardingMetrics _metrics;
 
     /// <summary>Creates the policy; <paramref name="source"/> tags its metrics (e.g. <c>producer</c>, <c>outbox</c>).</summary>
-    public EventForwardingSendPolicy(EventForwardingOptions options, string source)
+    public EventForwardingSendPolicy(EventForwardingOptions options, string source, EventForwardingMetrics metrics)
     {
         _options = options.EnsureValid();
-        _source = EventForwardingDiagnostics.SourceTag(source);
+        _source = EventForwardingMetrics.SourceTag(source);
+        _metrics = metrics;
     }
 
     /// <summary>The options the policy applies.</summary>
@@ -53,7 +55,7 @@ public sealed class EventForwardingSendPolicy
                     // carries the same message id, so the consumer's inbox drops the copy.
                     sending = attempt(timeout.Token);
                     await sending.WaitAsync(_options.SendTimeout, cancellationToken).ConfigureAwait(false);
-                    EventForwardingDiagnostics.Confirmed.Add(1, _source);
+                    _metrics.Confirmed.Add(1, _source);
                     return attempts;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -70,7 +72,7 @@ public sealed class EventForwardingSendPolicy
                 }
                 catch (Exception exception) when (IsPermanent(exception))
                 {
-                    EventForwardingDiagnostics.Unconfirmed.Add(1, _source);
+                    _metrics.Unconfirmed.Add(1, _source);
                     throw;
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -86,11 +88,11 @@ public sealed class EventForwardingSendPolicy
 
             if (attempts > _options.ResendLimit)
             {
-                EventForwardingDiagnostics.Unconfirmed.Add(1, _source);
+                _metrics.Unconfirmed.Add(1, _source);
                 throw new MessageNotConfirmedException(messageId, attempts, failure);
             }
 
-            EventForwardingDiagnostics.Resends.Add(1, _source);
+            _metrics.Resends.Add(1, _source);
             if (delay > TimeSpan.Zero)
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.SendTimeout.Ticks));

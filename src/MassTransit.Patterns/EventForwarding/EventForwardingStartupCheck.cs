@@ -3,18 +3,14 @@ using Microsoft.Extensions.Logging;
 
 namespace MassTransit.Patterns.EventForwarding;
 
-/// <summary>What a start-up check of event forwarding can look at.</summary>
-/// <param name="Bus">The bus being started.</param>
-/// <param name="BusInstance">The bus instance from the container (its host configuration), when it is the bus being started.</param>
-public sealed record EventForwardingCheckContext(IBus Bus, IBusInstance? BusInstance);
-
 /// <summary>
 /// Runs when the bus starts (a bus observer) and looks for settings that undo the event forwarding
 /// guarantee: publisher confirms off, non-durable or auto-deleted queues, acknowledgement before the
 /// consumer ran, and so on (the transport packages add their checks with <see cref="Add"/>). Each
 /// violation is logged and counted on <c>masstransit.patterns.event_forwarding.violations</c>; with
 /// <see cref="EventForwardingViolationAction.Fail"/> an error-level violation stops the bus start with
-/// <see cref="EventForwardingViolationException"/>.
+/// <see cref="EventForwardingViolationException"/>. One per container, registered by <c>AddEventForwarding</c>
+/// and applied to the bus by <c>UseEventForwarding</c>: resolve it from the container to read what the last start found.
 /// </summary>
 public sealed partial class EventForwardingStartupCheck : IBusObserver
 {
@@ -23,12 +19,16 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     readonly ILogger _logger;
 
     /// <summary>Creates the check; <paramref name="busInstance"/> resolves the container's bus instance when the bus starts.</summary>
-    public EventForwardingStartupCheck(EventForwardingOptions options, ILogger logger, Func<IBusInstance?> busInstance)
+    internal EventForwardingStartupCheck(EventForwardingOptions options, ILogger logger, Func<IBusInstance?> busInstance, EventForwardingMetrics metrics)
     {
         Options = options;
         _logger = logger;
         _busInstance = busInstance;
+        Metrics = metrics;
     }
+
+    /// <summary>The container's event forwarding instruments, where the violations are counted.</summary>
+    internal EventForwardingMetrics Metrics { get; }
 
     /// <summary>The options the check reports with.</summary>
     public EventForwardingOptions Options { get; }
@@ -45,7 +45,7 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     public string? Transport { get; private set; }
 
     /// <summary>Adds a check, run when the bus starts.</summary>
-    public EventForwardingStartupCheck Add(Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>> check)
+    internal EventForwardingStartupCheck Add(Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>> check)
     {
         ArgumentNullException.ThrowIfNull(check);
         _checks.Add(check);
@@ -56,7 +56,7 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     /// Adds the checks of a transport package and records that <paramref name="transport"/>'s own
     /// settings (publisher confirms, queues, sends...) are checked on this bus.
     /// </summary>
-    public EventForwardingStartupCheck AddTransport(string transport, params Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>>[] checks)
+    internal EventForwardingStartupCheck AddTransport(string transport, params Func<EventForwardingCheckContext, IEnumerable<EventForwardingViolation>>[] checks)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(transport);
         ArgumentNullException.ThrowIfNull(checks);
@@ -69,7 +69,7 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     }
 
     /// <summary>Runs every check against <paramref name="bus"/>, logs and counts what it finds, and throws when the options say to fail.</summary>
-    public IReadOnlyList<EventForwardingViolation> Run(IBus bus)
+    internal IReadOnlyList<EventForwardingViolation> Run(IBus bus)
     {
         IBusInstance? instance;
         try
@@ -87,7 +87,7 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
         var context = new EventForwardingCheckContext(bus, instance);
         var violations = _checks.SelectMany(check => check(context)).ToList();
         Violations = violations;
-        Report(violations, Options, _logger, "start-up");
+        Report(violations, Options, _logger, Metrics, "start-up");
         return violations;
     }
 
@@ -95,11 +95,12 @@ public sealed partial class EventForwardingStartupCheck : IBusObserver
     /// Logs and counts <paramref name="violations"/>, then throws <see cref="EventForwardingViolationException"/>
     /// when one is an error and <see cref="EventForwardingOptions.OnViolation"/> is <see cref="EventForwardingViolationAction.Fail"/>.
     /// </summary>
-    public static void Report(IReadOnlyList<EventForwardingViolation> violations, EventForwardingOptions options, ILogger logger, string when)
+    internal static void Report(IReadOnlyList<EventForwardingViolation> violations, EventForwardingOptions options, ILogger logger, EventForwardingMetrics metrics,
+        string when)
     {
         foreach (var violation in violations)
         {
-            EventForwardingDiagnostics.Violations.Add(1,
+            metrics.Violations.Add(1,
                 new KeyValuePair<string, object?>("masstransit.patterns.setting", violation.Setting),
                 new KeyValuePair<string, object?>("masstransit.patterns.severity", violation.Severity == EventForwardingViolationSeverity.Error ? "error" : "warning"));
             if (violation.Severity == EventForwardingViolationSeverity.Error)

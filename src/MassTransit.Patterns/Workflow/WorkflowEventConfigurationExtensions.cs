@@ -1,12 +1,13 @@
 using MassTransit.Configuration;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using MassTransit.Patterns.Workflow;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 
-namespace MassTransit.Patterns.Workflow;
+namespace MassTransit;
 
 /// <summary>Configures the workflow event: the endpoint filter and the workflow processor (repair saga).</summary>
 public static class WorkflowEventConfigurationExtensions
@@ -21,30 +22,32 @@ public static class WorkflowEventConfigurationExtensions
     /// are captured raw. Call it before other error-pipe configuration on the endpoint,
     /// e.g. in a consumer definition: <c>e.UseWorkflowEvent(context, o =&gt; o.Delegate&lt;ValidationException&gt;())</c>.
     /// </summary>
-    public static void UseWorkflowEvent(this IReceiveEndpointConfigurator configurator, IRegistrationContext? context = null,
+    public static void UseWorkflowEvent(this IReceiveEndpointConfigurator configurator, IRegistrationContext context,
         Action<WorkflowEventOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(context);
         if (!Configured.TryAdd(configurator, new object()))
             throw new ConfigurationException(
                 $"UseWorkflowEvent was called twice on the endpoint {configurator.InputAddress}: configure it once per endpoint (its options cover every consumer there).");
         var options = new WorkflowEventOptions();
         configure?.Invoke(options);
-        var loggerFactory = context?.GetService<ILoggerFactory>();
+        var loggerFactory = context.GetService<ILoggerFactory>();
         var logger = loggerFactory?.CreateLogger("MassTransit.Patterns.Workflow") ?? NullLogger.Instance;
 
         // One source of the processor's address: the processor registered in this container, unless set.
-        var processor = context?.GetService<WorkflowProcessorOptions>();
+        var processor = context.GetService<WorkflowProcessorOptions>();
         if (processor is not null && !options.RepairAddressSet)
             options.RepairAddress = processor.Address;
 
-        var holds = context?.GetService<WorkflowHoldRegistry>();
-        var holdLoader = holds is null ? null : context?.GetService<WorkflowHoldLoaderOptions>();
-        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger, holds, processor, holdLoader));
+        var metrics = WorkflowMetrics.From(context);
+        var holds = context.GetService<WorkflowHoldRegistry>();
+        var holdLoader = holds is null ? null : context.GetService<WorkflowHoldLoaderOptions>();
+        configurator.AddPipeSpecification(new WorkflowEventSpecification(options, logger, holds, processor, holdLoader, metrics));
         if (options.CaptureMalformed)
             configurator.ConfigureError(x =>
             {
-                x.UseFilter(new WorkflowMalformedFilter(options, logger));
+                x.UseFilter(new WorkflowMalformedFilter(options, logger, metrics));
                 // What MassTransit puts there by default, kept for everything not captured.
                 x.UseFilter(new GenerateFaultFilter());
                 x.UseFilter(new ErrorTransportFilter());
@@ -67,6 +70,7 @@ public static class WorkflowEventConfigurationExtensions
         configure?.Invoke(options);
         options.EnsureValid();
         configurator.TryAddSingleton(options);
+        WorkflowMetrics.Register(configurator);
         configurator.TryAddSingleton<WorkflowRepairerRegistry>();
         // The person's API, talking to this processor's queue.
         configurator.TryAddSingleton(provider => new WorkflowEventClient(provider.GetRequiredService<IBus>(), options.Address));
@@ -117,6 +121,7 @@ public static class WorkflowEventConfigurationExtensions
         configure?.Invoke(options);
         configurator.TryAddSingleton(options);
         configurator.TryAddSingleton(new WorkflowHoldRegistry(loadAtStart: true));
+        WorkflowMetrics.Register(configurator);
         configurator.AddBusObserver<WorkflowHoldLoader>();
         configurator.AddConsumer<WorkflowHoldConsumer>().Endpoint(e =>
         {
@@ -127,9 +132,9 @@ public static class WorkflowEventConfigurationExtensions
     }
 
     sealed class WorkflowEventSpecification(WorkflowEventOptions options, ILogger logger, WorkflowHoldRegistry? holds, WorkflowProcessorOptions? processor,
-        WorkflowHoldLoaderOptions? holdLoader) : IPipeSpecification<ConsumeContext>
+        WorkflowHoldLoaderOptions? holdLoader, WorkflowMetrics metrics) : IPipeSpecification<ConsumeContext>
     {
-        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger, holds));
+        public void Apply(IPipeBuilder<ConsumeContext> builder) => builder.AddFilter(new WorkflowEventFilter(options, logger, holds, metrics));
 
         public IEnumerable<ValidationResult> Validate()
         {
@@ -146,29 +151,5 @@ public static class WorkflowEventConfigurationExtensions
             }
             return results;
         }
-    }
-}
-
-/// <summary>
-/// The processor's endpoint: its queue and concurrency from <see cref="WorkflowProcessorOptions"/>, saga
-/// concurrency conflicts retried, and the in-memory outbox (a resubmission or release leaves only after
-/// the state is saved).
-/// </summary>
-public sealed class WorkflowEventSagaDefinition : SagaDefinition<WorkflowEventState>
-{
-    /// <summary>Created by the container with the processor's options.</summary>
-    public WorkflowEventSagaDefinition(WorkflowProcessorOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        EndpointName = options.QueueName;
-        ConcurrentMessageLimit = options.ConcurrentMessageLimit;
-    }
-
-    /// <inheritdoc />
-    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<WorkflowEventState> sagaConfigurator,
-        IRegistrationContext context)
-    {
-        endpointConfigurator.UseSagaConcurrencyRetry();
-        endpointConfigurator.UseInMemoryOutbox(context);
     }
 }

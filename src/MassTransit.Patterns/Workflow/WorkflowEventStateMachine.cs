@@ -19,12 +19,20 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     const string System = "system";
     readonly WorkflowProcessorOptions _options;
     readonly TimeProvider _time;
+    readonly WorkflowMetrics? _metrics;
 
-    /// <summary>Creates the state machine with the processor's options (from the container when registered with <c>AddWorkflowEventProcessor</c>).</summary>
-    public WorkflowEventStateMachine(WorkflowProcessorOptions? options = null, TimeProvider? time = null)
+    /// <summary>The instruments this machine records on (the container's, when it created the machine).</summary>
+    internal WorkflowMetrics? Metrics => _metrics;
+
+    /// <summary>
+    /// Creates the state machine with the processor's options and metrics (from the container when registered with
+    /// <c>AddWorkflowEventProcessor</c>; without <paramref name="metrics"/> nothing is recorded).
+    /// </summary>
+    public WorkflowEventStateMachine(WorkflowProcessorOptions? options = null, TimeProvider? time = null, WorkflowMetrics? metrics = null)
     {
         _options = options ?? new WorkflowProcessorOptions();
         _time = time ?? TimeProvider.System;
+        _metrics = metrics;
 
         InstanceState(x => x.CurrentState);
         Event(() => Failed, e => e.CorrelateById(m => m.Message.CorrelationId));
@@ -248,14 +256,14 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     async Task WaitAsync(BehaviorContext<WorkflowEventState> context)
     {
         await context.TransitionToState(AwaitingPerson).ConfigureAwait(false);
-        WorkflowMetrics.Waiting(Queue(context.Saga));
+        _metrics?.Waiting(Queue(context.Saga));
     }
 
     async Task DiscardAsync(BehaviorContext<WorkflowEventState> context)
     {
         context.Saga.ResolvedAt = Now;
         await context.TransitionToState(Discarded).ConfigureAwait(false);
-        WorkflowMetrics.Discarded(Queue(context.Saga));
+        _metrics?.Discarded(Queue(context.Saga));
         await ReleaseHeldAsync(context).ConfigureAwait(false);
     }
 
@@ -298,25 +306,18 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         {
             var h = held[i];
             var last = i == held.Count - 1;
-            var contentType = new ContentType(string.IsNullOrWhiteSpace(h.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : h.ContentType);
-            var endpoint = await context.GetSendEndpoint(new Uri(h.SourceAddress ?? saga.SourceAddress)).ConfigureAwait(false);
-            await endpoint.Send(new WorkflowRawBody(), send =>
+            await SendRawAsync(context, h.SourceAddress ?? saga.SourceAddress, h.ContentType, h.Body, h.MessageId, h.Headers, send =>
             {
-                send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(h.Body));
-                send.MessageId = h.MessageId;
-                foreach (var (key, value) in h.Headers)
-                    if (!IsTransportManaged(key))
-                        send.Headers.Set(key, value);
                 send.Headers.Set(WorkflowHeaders.ReleasedBy, saga.CorrelationId.ToString());
                 if (last)
                     send.Headers.Set(WorkflowHeaders.ReleaseLast, "true");
-            }, context.CancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }
 
         if (held.Count > 0)
         {
             Audit(saga, System, "released", $"{held.Count} held message(s) of key {saga.HoldKey} released in order");
-            WorkflowMetrics.Released(Queue(saga), held.Count);
+            _metrics?.Released(Queue(saga), held.Count);
             var marker = held[^1] with { Body = [], Headers = [], Released = true };
             saga.WriteHeld([marker]);
         }
@@ -331,24 +332,36 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.Attempt++;
         saga.ResubmittedBy = by;
         var body = WorkflowBody.WithLineage(saga.Body, saga.CorrelationId, saga.Attempt, by);
-        var contentType = new ContentType(string.IsNullOrWhiteSpace(saga.ContentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : saga.ContentType);
-        var headers = saga.ReadHeaders();
         var attempt = saga.Attempt;
-        var endpoint = await context.GetSendEndpoint(new Uri(saga.SourceAddress)).ConfigureAwait(false);
-        await endpoint.Send(new WorkflowRawBody(), send =>
+        await SendRawAsync(context, saga.SourceAddress, saga.ContentType, body, saga.CorrelationId, saga.ReadHeaders(), send =>
         {
-            send.Serializer = new CopyBodySerializer(contentType, new BytesMessageBody(body));
-            send.MessageId = saga.CorrelationId;
-            foreach (var (key, value) in headers)
-                if (!IsTransportManaged(key))
-                    send.Headers.Set(key, value);
             send.Headers.Set(WorkflowHeaders.OriginalMessageId, saga.CorrelationId.ToString());
             send.Headers.Set(WorkflowHeaders.Attempt, attempt.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
             send.Headers.Set(WorkflowHeaders.ResubmittedBy, by);
-        }, context.CancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         Audit(saga, by, "resubmitted", $"attempt {attempt} to {saga.SourceAddress}");
         await context.TransitionToState(Resubmitted).ConfigureAwait(false);
-        WorkflowMetrics.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
+        _metrics?.Resubmitted(Queue(saga), by.StartsWith("person:", StringComparison.Ordinal) ? "person" : "repairer");
+    }
+
+    /// <summary>
+    /// Sends <paramref name="body"/> as it is (its content type, the given message id and its own headers, less the ones the
+    /// transport or this pattern manage) to <paramref name="address"/>, then sets this pattern's headers with <paramref name="lineage"/>.
+    /// </summary>
+    static async Task SendRawAsync(ConsumeContext context, string address, string? contentType, byte[] body, Guid messageId,
+        IEnumerable<KeyValuePair<string, string>> headers, Action<SendContext> lineage)
+    {
+        var type = new ContentType(string.IsNullOrWhiteSpace(contentType) ? SystemTextJsonMessageSerializer.JsonContentType.ToString() : contentType);
+        var endpoint = await context.GetSendEndpoint(new Uri(address)).ConfigureAwait(false);
+        await endpoint.Send(new WorkflowRawBody(), send =>
+        {
+            send.Serializer = new CopyBodySerializer(type, new BytesMessageBody(body));
+            send.MessageId = messageId;
+            foreach (var (key, value) in headers)
+                if (!IsTransportManaged(key))
+                    send.Headers.Set(key, value);
+            lineage(send);
+        }, context.CancellationToken).ConfigureAwait(false);
     }
 
     static bool IsTransportManaged(string header) =>
@@ -372,9 +385,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.ResolvedAt = Now;
         await context.TransitionToState(Completed).ConfigureAwait(false);
         if (byPerson)
-            WorkflowMetrics.ResolvedByPerson(Queue(saga));
+            _metrics?.ResolvedByPerson(Queue(saga));
         else
-            WorkflowMetrics.Repaired(Queue(saga));
+            _metrics?.Repaired(Queue(saga));
         await ReleaseHeldAsync(context).ConfigureAwait(false);
     }
 
@@ -395,7 +408,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         Audit(saga, "person:" + m.Actor, "edited", detail);
         saga.Body = body;
         saga.ContentType = m.ContentType is { Length: > 0 } ? m.ContentType : saga.ContentType;
-        WorkflowMetrics.PersonAction("edit");
+        _metrics?.PersonAction("edit");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 
@@ -410,7 +423,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         if (context.Message.Comment is { Length: > 0 } comment)
             Audit(context.Saga, "person:" + context.Message.Actor, "comment", comment);
         await ResubmitAsync(context, "person:" + context.Message.Actor).ConfigureAwait(false);
-        WorkflowMetrics.PersonAction("resubmit");
+        _metrics?.PersonAction("resubmit");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 
@@ -424,7 +437,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
 
         Audit(context.Saga, "person:" + context.Message.Actor, "discarded", context.Message.Comment);
         await DiscardAsync(context).ConfigureAwait(false);
-        WorkflowMetrics.PersonAction("discard");
+        _metrics?.PersonAction("discard");
         await RespondAsync(context, true, null).ConfigureAwait(false);
     }
 
@@ -467,6 +480,3 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         return note is { Length: > 0 } ? $"{note}; {text}" : text;
     }
 }
-
-/// <summary>The placeholder a resubmission is sent as: the transport carries the stored raw body, not this object.</summary>
-public sealed class WorkflowRawBody;

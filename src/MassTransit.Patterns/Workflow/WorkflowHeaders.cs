@@ -21,24 +21,6 @@ public static class WorkflowHeaders
     /// <summary>On the last message of a release: when it has come back through the endpoint, the release is drained.</summary>
     public const string ReleaseLast = "MT-Patterns-Workflow-ReleaseLast";
 
-    /// <summary>
-    /// The id to count a message by: the original message id for a resubmitted copy, otherwise the
-    /// message id. A repaired or edited copy keeps the original message id anyway; this also covers a
-    /// body a person replaced with one carrying another id.
-    /// </summary>
-    public static Guid? GetWorkflowOriginalMessageId(this ConsumeContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return TryGetLineage(context, out var id, out _) ? id : context.MessageId;
-    }
-
-    /// <summary>The lineage attempt of this copy: 0 for a message never resubmitted.</summary>
-    public static int GetWorkflowAttempt(this ConsumeContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return TryGetLineage(context, out _, out var attempt) ? attempt : 0;
-    }
-
     internal static bool TryGetLineage(ConsumeContext context, out Guid originalId, out int attempt) =>
         TryRead(context.Headers, out originalId, out attempt) || TryRead(context.ReceiveContext.TransportHeaders, out originalId, out attempt);
 

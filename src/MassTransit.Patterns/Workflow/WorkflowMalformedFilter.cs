@@ -9,7 +9,7 @@ namespace MassTransit.Patterns.Workflow;
 /// acknowledged. Anything else, or a failed hand-off, continues to MassTransit's fault and error
 /// transport filters, so the message is never lost.
 /// </summary>
-sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogger logger) : IFilter<ExceptionReceiveContext>
+sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogger logger, WorkflowMetrics metrics) : IFilter<ExceptionReceiveContext>
 {
     public void Probe(ProbeContext context) => context.CreateFilterScope("workflowMalformed");
 
@@ -24,13 +24,13 @@ sealed partial class WorkflowMalformedFilter(WorkflowEventOptions options, ILogg
                 var report = WorkflowReports.FromReceive(context, options);
                 var endpoint = await context.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
                 await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
-                WorkflowMetrics.Delegated(queue);
-                WorkflowMetrics.Malformed(queue);
+                metrics.Delegated(queue);
+                metrics.Malformed(queue);
                 captured = true;
             }
             catch (Exception e)
             {
-                WorkflowMetrics.HandOffFailed(queue);
+                metrics.HandOffFailed(queue);
                 LogCaptureFailed(logger, e, queue);
             }
 

@@ -6,7 +6,7 @@ namespace MassTransit.Patterns.Workflow;
 /// Answers a person's list and inspect requests from the saga repository (any repository that
 /// MassTransit can query and load: in-memory, our EF Core one).
 /// </summary>
-public sealed class WorkflowQueryConsumer(IQuerySagaRepository<WorkflowEventState> query, ILoadSagaRepository<WorkflowEventState> load) :
+sealed class WorkflowQueryConsumer(IQuerySagaRepository<WorkflowEventState> query, ILoadSagaRepository<WorkflowEventState> load) :
     IConsumer<ListWorkflowMessages>,
     IConsumer<InspectWorkflowMessage>,
     IConsumer<ListHeldKeys>

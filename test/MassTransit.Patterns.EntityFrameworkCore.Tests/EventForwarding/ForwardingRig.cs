@@ -71,7 +71,7 @@ public sealed class ForwardingRig : IAsyncDisposable
     public ReceiveLog Received => _provider.GetRequiredService<ReceiveLog>();
 
     public static async Task<ForwardingRig> StartAsync(ForwardingDatabase database, Action<ForwardingEndpointOptions>? endpoint = null,
-        Action<IReceiveEndpointConfigurator>? beforeConsumers = null, Action<EntityFrameworkOutboxOptions>? outbox = null,
+        Action<IReceiveEndpointConfigurator>? beforeConsumers = null, Action<PatternsEntityFrameworkOutboxOptions>? outbox = null,
         Action<IServiceCollection>? configureServices = null)
     {
         var services = new ServiceCollection();

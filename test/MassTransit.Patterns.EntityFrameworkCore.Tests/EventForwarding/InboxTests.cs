@@ -148,7 +148,7 @@ public sealed class InboxTests
             await db.SaveChangesAsync();
         }
 
-        var cleanup = rig.Services.GetRequiredService<InboxCleanupService<ForwardingDb>>();
+        var cleanup = rig.Services.GetRequiredService<PatternsInboxCleanupService<ForwardingDb>>();
         var removed = await cleanup.RemoveExpiredAsync(CancellationToken.None);
 
         Assert.Equal(20, removed);

@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using MassTransit.Patterns.EventForwarding;
-using MassTransit.Patterns.RabbitMQ.EventForwarding;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
@@ -90,7 +89,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                 EventForwardingStartupCheck? check = null;
                 await using var provider = Build((cfg, context) =>
                 {
-                    check = cfg.UseEventForwarding(context);
+                    cfg.UseEventForwarding(context);
+                    check = context.GetRequiredService<EventForwardingStartupCheck>();
                     cfg.ReceiveEndpoint(lossy, e =>
                     {
                         e.AutoDelete = true;

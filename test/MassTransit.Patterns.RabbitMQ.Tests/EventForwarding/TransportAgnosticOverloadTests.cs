@@ -1,6 +1,5 @@
-// Only the transport-agnostic namespace is imported here, on purpose: cfg.UseEventForwarding(context)
-// binds the core overload although the bus runs on RabbitMQ, as it does in an application that
-// forgot the RabbitMQ using.
+// The core overload is called on a RabbitMQ bus on purpose (by its class, as the compiler binds it in an
+// application that references MassTransit.RabbitMQ but not MassTransit.Patterns.RabbitMQ).
 using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
@@ -32,9 +31,11 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                         });
                         // The core overload (IRabbitMqBusFactoryConfigurator is an IBusFactoryConfigurator), unless the
                         // control calls the RabbitMQ one by its class, as its using would make the compiler do.
-                        checkCreated(rabbitOverload
-                            ? global::MassTransit.Patterns.RabbitMQ.EventForwarding.RabbitMqEventForwardingExtensions.UseEventForwarding(cfg, context)
-                            : cfg.UseEventForwarding(context));
+                        if (rabbitOverload)
+                            cfg.UseEventForwarding(context);
+                        else
+                            EventForwardingConfigurationExtensions.UseEventForwarding((IBusFactoryConfigurator)cfg, context);
+                        checkCreated(context.GetRequiredService<EventForwardingStartupCheck>());
                     });
                 })
                 .BuildServiceProvider(true);
@@ -52,7 +53,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding
                 var violation = Assert.Single(failure.Violations);
                 Assert.Equal(EventForwardingViolationSeverity.Error, violation.Severity);
                 Assert.Contains("RabbitMQ", violation.Setting);
-                Assert.Contains("using MassTransit.Patterns.RabbitMQ.EventForwarding", violation.Problem);
+                Assert.Contains("MassTransit.Patterns.RabbitMQ", violation.Problem);
                 Assert.Null(check!.Transport);
             }
             finally

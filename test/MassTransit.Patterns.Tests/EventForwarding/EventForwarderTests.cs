@@ -190,7 +190,8 @@ public sealed class EventForwarderTests
                     x.AddEventForwarding(o => o.OnViolation = action);
                     x.UsingInMemory((context, cfg) =>
                     {
-                        check = cfg.UseEventForwarding(context)
+                        cfg.UseEventForwarding(context);
+                        check = context.GetRequiredService<EventForwardingStartupCheck>()
                             .Add(_ => [new EventForwardingViolation("endpoint work: AutoDelete = true", "the queue vanishes with its consumer")]);
                         cfg.ConfigureEndpoints(context);
                     });

@@ -332,7 +332,8 @@ public sealed class WorkflowEventTests
 
         var twice = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
-            await using var provider = new ServiceCollection().AddMassTransitTestHarness(x =>
+            // The container's meter factory (a host has one): UseWorkflowEvent records on it.
+            await using var provider = new ServiceCollection().AddMetrics().AddMassTransitTestHarness(x =>
             {
                 x.UsingInMemory((ctx, cfg) => cfg.ReceiveEndpoint("twice", e =>
                 {

@@ -1,0 +1,178 @@
+using System.Data.Common;
+using MassTransit.Middleware;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+
+/// <summary>
+/// Runs one consumed message through MassTransit's outbox pipe inside one transaction of the
+/// scope's <typeparamref name="TDbContext"/> (the instance the consumer's own code gets): the inbox
+/// row is inserted first, the consumer runs, its writes and the outbox rows of what it sent are
+/// saved, and everything commits together before MassTransit acknowledges the message. When the
+/// inbox row already exists (a redelivery after a crash between commit and acknowledgement, or a
+/// producer's resend), the consumer does not run and the message is acknowledged.
+/// </summary>
+sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxContextFactory<TDbContext>
+    where TDbContext : DbContext
+{
+    readonly TDbContext _db;
+    readonly IServiceProvider _provider;
+    readonly PatternsEntityFrameworkOutboxOptions _options;
+    readonly OutboxDeliverySignal<TDbContext> _signal;
+    readonly ForwardingMetrics _metrics;
+
+    /// <summary>Created per message scope by the container.</summary>
+    public PatternsEntityFrameworkOutboxContextFactory(TDbContext db, IServiceProvider provider, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options,
+        OutboxDeliverySignal<TDbContext> signal, ForwardingMetrics metrics)
+    {
+        _metrics = metrics;
+        _db = db;
+        _provider = provider;
+        _options = options.Get(EntityFrameworkCoreEventForwardingConfigurationExtensions.OptionsName<TDbContext>());
+        _signal = signal;
+    }
+
+    /// <inheritdoc />
+    public async Task Send<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next)
+        where T : class
+    {
+        var messageId = context.GetOriginalMessageId() ?? throw new MessageException(typeof(T), "The inbox needs a message id.");
+        var inbox = options is not ForwardingConsumeOptions { Inbox: false };
+
+        var strategy = _db.Database.CreateExecutionStrategy();
+        var added = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
+        if (added > 0)
+            _signal.Notify();
+    }
+
+    async Task<int> Attempt<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next, Guid messageId, bool inbox,
+        CancellationToken cancellationToken)
+        where T : class
+    {
+        // A retry of the execution strategy replays the whole message: nothing from the failed attempt may leak into it.
+        _db.ChangeTracker.Clear();
+        await using var transaction = await _db.Database.BeginTransactionAsync(_options.IsolationLevel, cancellationToken).ConfigureAwait(false);
+
+        if (inbox && !await TryClaimAsync(messageId, options.ConsumerId, transaction, cancellationToken).ConfigureAwait(false))
+        {
+            // Counted once decided, before the pipe acknowledges the copy: whoever sees it consumed sees it counted.
+            _metrics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, options.ConsumerType));
+            var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
+            await next.Send(duplicate).ConfigureAwait(false);
+            return 0;
+        }
+
+        var outboxContext = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: false);
+        await next.Send(outboxContext).ConfigureAwait(false);
+        if (!outboxContext.IsMessageConsumed)
+            throw new InvalidOperationException("The outbox pipe completed without saving the consumer's work.");
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return outboxContext.AddedRows;
+    }
+
+    /// <summary>
+    /// Inserts the inbox row inside the transaction. Returns false (transaction rolled back) when the
+    /// message was already consumed. On PostgreSQL, SQLite and SQL Server the insert skips an existing
+    /// row (0 rows affected) instead of failing on the key, so a suppressed copy - normal operation -
+    /// makes EF Core log no failed command; a concurrent copy waits on the key until this transaction
+    /// ends and then skips (or inserts, if it rolled back). Other providers look for the row first and
+    /// insert plainly, so only copies arriving at the same moment fail on the key.
+    /// </summary>
+    async Task<bool> TryClaimAsync(Guid messageId, Guid consumerId, IDbContextTransaction transaction, CancellationToken cancellationToken)
+    {
+        var statement = InboxInsert.For(_db);
+        try
+        {
+            if (!statement.SkipsDuplicate && await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
+            {
+                await RollbackQuietly(transaction).ConfigureAwait(false);
+                return false;
+            }
+
+            // One statement, without the change tracker: this runs for every consumed message.
+            var inserted = await _db.Database.ExecuteSqlRawAsync(statement.Sql, [messageId, consumerId, DateTime.UtcNow], cancellationToken).ConfigureAwait(false);
+            if (inserted > 0)
+                return true;
+            await RollbackQuietly(transaction).ConfigureAwait(false);
+            return false;
+        }
+        catch (Exception exception) when (exception is DbException or DbUpdateException)
+        {
+            // A key violation of a plain insert, or a serialization failure under a stricter isolation level.
+            await RollbackQuietly(transaction).ConfigureAwait(false);
+            if (await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
+                return false;
+            throw;
+        }
+    }
+
+    Task<bool> ConsumedAsync(Guid messageId, Guid consumerId, CancellationToken cancellationToken) =>
+        _db.Set<InboxEntry>().AsNoTracking().AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken);
+
+    static async Task RollbackQuietly(IDbContextTransaction transaction)
+    {
+        try
+        {
+            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The original failure matters; a failed rollback only means the connection is gone.
+        }
+    }
+
+    /// <inheritdoc />
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateScope("outboxContextFactory");
+        scope.Add("provider", "MassTransit.Patterns.EntityFrameworkCore");
+        scope.Add("dbContext", typeof(TDbContext).Name);
+    }
+}
+
+/// <summary>MassTransit's outbox consume options, plus whether the endpoint uses the inbox.</summary>
+sealed class ForwardingConsumeOptions : OutboxConsumeOptions
+{
+    public bool Inbox { get; init; } = true;
+}
+
+/// <summary>
+/// The inbox claim as one parameterized statement, with the table and column names the application's
+/// model maps (schema, renamed table) quoted by its provider, built once per model (a DbContext type
+/// used with two providers has two models, and two statements). Where the provider has one, the
+/// statement skips an existing row instead of failing on the key: 1 row affected claims the message,
+/// 0 means a copy was consumed.
+/// </summary>
+static class InboxInsert
+{
+    /// <summary>The claim, and whether it skips an existing row (true) or fails on the key (a plain insert).</summary>
+    public sealed record Statement(string Sql, bool SkipsDuplicate);
+
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, Statement> Statements = new();
+
+    public static Statement For(DbContext db) => Statements.GetValue(db.Model, _ => Build(db));
+
+    static Statement Build(DbContext db)
+    {
+        EventForwardingModelBuilderExtensions.EnsureEventForwardingEntities(db);
+        var entity = db.Model.FindEntityType(typeof(InboxEntry))!;
+        var sql = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<ISqlGenerationHelper>(db);
+        var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        string Column(string property) => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
+        var name = sql.DelimitIdentifier(table.Name, table.Schema);
+        var (messageId, consumerId, consumed) = (Column(nameof(InboxEntry.MessageId)), Column(nameof(InboxEntry.ConsumerId)), Column(nameof(InboxEntry.Consumed)));
+        var insert = $"INSERT INTO {name} ({messageId}, {consumerId}, {consumed})";
+        return db.Database.ProviderName switch
+        {
+            "Npgsql.EntityFrameworkCore.PostgreSQL" or "Microsoft.EntityFrameworkCore.Sqlite" =>
+                new Statement($"{insert} VALUES ({{0}}, {{1}}, {{2}}) ON CONFLICT DO NOTHING", true),
+            // The key-range lock (UPDLOCK, HOLDLOCK) makes a concurrent copy wait for this transaction, as the key does elsewhere.
+            "Microsoft.EntityFrameworkCore.SqlServer" =>
+                new Statement($"{insert} SELECT {{0}}, {{1}}, {{2}} WHERE NOT EXISTS (SELECT 1 FROM {name} WITH (UPDLOCK, HOLDLOCK) " +
+                    $"WHERE {messageId} = {{0}} AND {consumerId} = {{1}})", true),
+            _ => new Statement($"{insert} VALUES ({{0}}, {{1}}, {{2}})", false)
+        };
+    }
+}

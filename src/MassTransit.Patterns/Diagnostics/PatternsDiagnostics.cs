@@ -5,7 +5,8 @@ namespace MassTransit.Patterns.Diagnostics;
 
 /// <summary>
 /// The one meter and activity source of MassTransit.Patterns. Every pattern records its metrics on
-/// <see cref="Meter"/> and its traces on <see cref="ActivitySource"/>, both named <see cref="Name"/>,
+/// meter (one per container, created by the container's <see cref="IMeterFactory"/>) and its traces on
+/// <see cref="ActivitySource"/>, both named <see cref="Name"/>,
 /// so that one OpenTelemetry line (<c>AddMeter("MassTransit.Patterns")</c>) collects them all.
 /// </summary>
 public static class PatternsDiagnostics
@@ -14,9 +15,6 @@ public static class PatternsDiagnostics
     public const string Name = "MassTransit.Patterns";
 
     internal static readonly string? Version = typeof(PatternsDiagnostics).Assembly.GetName().Version?.ToString();
-
-    /// <summary>Being replaced: each pattern moves to <see cref="PatternsMeter"/> from DI (issue 18).</summary>
-    internal static Meter Meter { get; } = new(Name, Version);
 
     /// <summary>The activity source on which every pattern starts its activities.</summary>
     public static ActivitySource ActivitySource { get; } = new(Name, Version);

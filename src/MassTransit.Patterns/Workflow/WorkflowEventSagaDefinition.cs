@@ -1,4 +1,3 @@
-using MassTransit.Patterns.Sagas;
 
 namespace MassTransit.Patterns.Workflow;
 

@@ -35,4 +35,13 @@ public static class ControlFlowSnippets
         });
         // end-snippet
     }
+
+    public static void Readme(IServiceCollection services, IBusRegistrationConfigurator x)
+    {
+        // begin-snippet: readme-control-flow
+        services.AddFlowMonitor(o => o.Watch("orders", highWatermark: 10_000, lowWatermark: 5_000));   // where the queue is consumed
+        x.AddProducerControlFlow();                                                                      // where it is produced
+        x.UsingRabbitMq((context, cfg) => cfg.UseProducerControlFlow(context, o => o.WhenSlow = SlowAction.RateLimit));
+        // end-snippet
+    }
 }

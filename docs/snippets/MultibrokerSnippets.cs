@@ -22,4 +22,16 @@ public static class MultibrokerSnippets
         var confirmedBy = await multibroker.SendAsync(new Uri("exchange:orders"), order, key: "customer-42");   // explicit key, returns the broker
         // end-snippet
     }
+
+    public static void Readme(IServiceCollection services)
+    {
+        // begin-snippet: readme-multibroker
+        services.AddMultibroker(x =>
+        {
+            x.Register(r => r.AddConsumer<OrderConsumer>());
+            x.RabbitMqBroker("a", new Uri("rabbitmq://mq-a/"));
+            x.RabbitMqBroker("b", new Uri("rabbitmq://mq-b/"));
+        });   // send through IMultibroker: each message to one broker, confirmed, failed over under its id
+        // end-snippet
+    }
 }

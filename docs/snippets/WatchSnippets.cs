@@ -45,4 +45,12 @@ public static class WatchSnippets
     private static void Apply(FeatureFlag? value, long version)
     {
     }
+
+    public static void Readme(IServiceCollection services)
+    {
+        // begin-snippet: readme-watch
+        services.AddMassTransit(x => x.AddWatchSource<FeatureFlag>());    // the owner: IWatchSource<FeatureFlag>.Set(key, value)
+        services.AddWatcher<FeatureFlag>(o => o.Prefixes.Add("flags/"));  // a follower: IWatcher<FeatureFlag>, current value + every change
+        // end-snippet
+    }
 }

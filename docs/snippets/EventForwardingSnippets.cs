@@ -40,7 +40,7 @@ public static class EventForwardingSnippets
 
         // API handler: the event commits with the row (an outbox row in the same transaction)
         var publishEndpoint = provider.GetRequiredService<IPublishEndpoint>();
-        db.Add(new OrderState { CorrelationId = evt.OrderId });
+        db.Add(new Order { Id = evt.OrderId, CustomerId = evt.CustomerId });
         await publishEndpoint.Publish(evt);
         await db.SaveChangesAsync();
         // end-snippet

@@ -14,5 +14,6 @@ public sealed partial class AppDb
         modelBuilder.AddWorkflowEventEntities();     // WorkflowEvents
         modelBuilder.AddWatchEntities();             // WatchValue, Watcher, WatchedKey
         // end-snippet
+        modelBuilder.Entity<Order>().HasKey(x => x.Id);
     }
 }

@@ -15,3 +15,10 @@ public record ShipParcel(string OrderId, int Weight);
 public sealed class ValidationException(string message) : Exception(message);
 
 public sealed class InvalidWeightException(string message) : Exception(message);
+
+/// <summary>A row of the application's own table.</summary>
+public sealed class Order
+{
+    public Guid Id { get; set; }
+    public string CustomerId { get; set; } = "";
+}

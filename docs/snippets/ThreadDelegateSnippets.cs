@@ -25,7 +25,7 @@ public static class ThreadDelegateSnippets
         // begin-snippet: thread-delegate-stripes
         // several service instances on RabbitMQ: one single-active-consumer queue per stripe
         cfg.UseThreadDelegateStripeRouting<Deposit>(8, m => m.AccountId);                     // producers
-        cfg.ThreadDelegateStripeEndpoints<Deposit>("deposits", 8, m => m.AccountId,
+        cfg.ThreadDelegateStripeEndpoints<Deposit>(ctx, "deposits", 8, m => m.AccountId,
             (e, i) => e.ConfigureConsumer<DepositConsumer>(ctx));                              // every instance
         // end-snippet
     }

@@ -35,7 +35,7 @@ public sealed class ThrowawayDatabase<TDb> : IAsyncDisposable
         if (postgres)
         {
             var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = maxPoolSize }.ConnectionString;
+            { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = maxPoolSize }.ConnectionString;
             configure = o => o.UseNpgsql(connection);
         }
         else

@@ -1,8 +1,7 @@
 using System.Diagnostics;
+using MassTransit.Patterns.Benchmarks.Messages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-
-using MassTransit.Patterns.Benchmarks.Messages;
 
 namespace MassTransit.Patterns.Benchmarks.Infrastructure;
 

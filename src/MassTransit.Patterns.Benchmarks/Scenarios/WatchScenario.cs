@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using HdrHistogram;
 using MassTransit.Patterns.Benchmarks.Infrastructure;
+using MassTransit.Patterns.Benchmarks.Scenarios.WatchMessages;
 using MassTransit.Patterns.EntityFrameworkCore.Watch;
 using MassTransit.Patterns.RabbitMQ.Watch;
 using MassTransit.Patterns.Testing;
@@ -8,7 +9,6 @@ using MassTransit.Patterns.Watch;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using MassTransit.Patterns.Benchmarks.Scenarios.WatchMessages;
 
 namespace MassTransit.Patterns.Benchmarks.Scenarios
 {

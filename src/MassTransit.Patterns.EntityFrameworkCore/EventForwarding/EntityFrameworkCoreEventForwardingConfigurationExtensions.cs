@@ -4,8 +4,8 @@ using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MassTransit;
 

@@ -1,6 +1,6 @@
 using MassTransit.Patterns.Workflow;
-using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace MassTransit;
 

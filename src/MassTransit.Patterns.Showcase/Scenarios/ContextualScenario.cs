@@ -1,4 +1,3 @@
-using RabbitMQ.Client;
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Contextual;
 using MassTransit.Patterns.RabbitMQ.Contextual;
@@ -7,6 +6,7 @@ using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.Showcase.Messages
 {
@@ -77,8 +77,10 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                         if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
                             rabbit.UseContextualQueues<RenderReport>(registration, new RabbitMqProbeOptions
                             {
-                                HostName = ServiceEnvironment.RabbitHost, Port = ServiceEnvironment.RabbitAmqpPort,
-                                UserName = ServiceEnvironment.RabbitUser, Password = ServiceEnvironment.RabbitPassword
+                                HostName = ServiceEnvironment.RabbitHost,
+                                Port = ServiceEnvironment.RabbitAmqpPort,
+                                UserName = ServiceEnvironment.RabbitUser,
+                                Password = ServiceEnvironment.RabbitPassword
                             }, Configure);
                         else
                             ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues<RenderReport>(registration, Configure);

@@ -1,7 +1,6 @@
-using MassTransit.Configuration;
-
 using System.Collections.Concurrent;
 using System.Reflection;
+using MassTransit.Configuration;
 
 namespace MassTransit.Patterns.Ambulance;
 

@@ -1,5 +1,5 @@
-using MassTransit.Transports;
 using MassTransit.Configuration;
+using MassTransit.Transports;
 
 namespace MassTransit.Patterns.Contextual;
 

@@ -3,10 +3,10 @@ using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.QueueDepth;
 using MassTransit.Transports;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace MassTransit;

@@ -1,6 +1,6 @@
 using MassTransit.Patterns.Configuration;
-using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Supervisor.Fleet;
 using Microsoft.Extensions.DependencyInjection;

@@ -54,8 +54,12 @@ public sealed class WatcherOptions : IPatternOptions
     {
         var copy = new WatcherOptions
         {
-            WatcherId = WatcherId, RenewInterval = RenewInterval, RegistrationTimeout = RegistrationTimeout, RetryInterval = RetryInterval,
-            SourceAddress = SourceAddress, UnregisterOnStop = UnregisterOnStop
+            WatcherId = WatcherId,
+            RenewInterval = RenewInterval,
+            RegistrationTimeout = RegistrationTimeout,
+            RetryInterval = RetryInterval,
+            SourceAddress = SourceAddress,
+            UnregisterOnStop = UnregisterOnStop
         };
         copy.Keys.AddRange(Keys);
         copy.Prefixes.AddRange(Prefixes);

@@ -37,7 +37,11 @@ public sealed class WorkflowEventClient
         CancellationToken cancellationToken = default) =>
         Request<EditWorkflowMessage, WorkflowCommandResult>(new EditWorkflowMessage
         {
-            CorrelationId = id, Body = body, Actor = actor, Comment = comment, ContentType = contentType
+            CorrelationId = id,
+            Body = body,
+            Actor = actor,
+            Comment = comment,
+            ContentType = contentType
         }, cancellationToken);
 
     /// <summary>Resubmits a waiting message to its source queue.</summary>

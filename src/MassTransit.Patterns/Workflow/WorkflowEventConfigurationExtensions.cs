@@ -2,10 +2,10 @@ using MassTransit.Configuration;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Workflow;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MassTransit;
 

@@ -58,7 +58,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         var scope = new FaultDeferringConsumeContext(context);
         try
         {
-            for (var retry = 0;; retry++)
+            for (var retry = 0; ; retry++)
             {
                 try
                 {

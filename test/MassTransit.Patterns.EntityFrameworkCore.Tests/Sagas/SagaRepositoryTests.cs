@@ -58,7 +58,7 @@ public sealed class SagaRepositoryTests
                     break;
                 case Store.PostgreSql:
                     var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                        { Database = $"saga_{Guid.NewGuid():N}"[..20], MaxPoolSize = 50 }.ConnectionString;
+                    { Database = $"saga_{Guid.NewGuid():N}"[..20], MaxPoolSize = 50 }.ConnectionString;
                     services.AddDbContext<TallyDb>(o => o.UseNpgsql(connection));
                     break;
             }

@@ -66,7 +66,7 @@ public sealed class SagaTransactionOptionsTests
     public void SQL_Server_and_PostgreSQL_begin_the_configured_level()
     {
         var rows = new SagaRowAccess<TallyState>(new EntityFrameworkSagaRepositoryOptions
-            { ConcurrencyMode = SagaConcurrencyMode.Pessimistic, IsolationLevel = IsolationLevel.Serializable });
+        { ConcurrencyMode = SagaConcurrencyMode.Pessimistic, IsolationLevel = IsolationLevel.Serializable });
         using var sqlServer = new TallyDb(new DbContextOptionsBuilder<TallyDb>()
             .UseSqlServer("Server=127.0.0.1,1;Database=never_connected;User Id=sa;Password=unused;TrustServerCertificate=True").Options);
         using var postgres = new TallyDb(new DbContextOptionsBuilder<TallyDb>().UseNpgsql("Host=127.0.0.1;Port=1;Database=never_connected").Options);

@@ -91,7 +91,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Workflow
                 else
                 {
                     var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                        { Database = $"workflow_{Guid.NewGuid():N}"[..24], MaxPoolSize = 20 }.ConnectionString;
+                    { Database = $"workflow_{Guid.NewGuid():N}"[..24], MaxPoolSize = 20 }.ConnectionString;
                     services.AddDbContext<WorkflowDb>(o => o.UseNpgsql(connection));
                 }
 

@@ -1,7 +1,7 @@
+using System.Text.Json;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using System.Text.Json;
 using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.ControlFlow.Messages

@@ -5,8 +5,8 @@ using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
-using RabbitMQ.Client;
 using Microsoft.Extensions.DependencyInjection;
+using RabbitMQ.Client;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding.Messages
 {

@@ -99,7 +99,7 @@ public sealed class FaultSuiteRig : IAsyncDisposable
     public static async Task<FaultSuiteRig> StartAsync(ThrowawayRabbitNode node, string name)
     {
         var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-            { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
+        { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
         await using (var db = Open(database))
         {
             await db.Database.EnsureDeletedAsync();

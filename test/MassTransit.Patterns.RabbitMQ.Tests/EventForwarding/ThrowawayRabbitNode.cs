@@ -75,24 +75,24 @@ public sealed class ThrowawayRabbitNode : IAsyncDisposable
         };
         start.Environment.Clear();
         foreach (var (key, value) in new Dictionary<string, string>
-                 {
-                     ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                     ["HOME"] = _folder,
-                     ["LANG"] = "C.UTF-8",
-                     ["LC_ALL"] = "C.UTF-8",
-                     ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
-                     ["RABBITMQ_NODENAME"] = _nodeName,
-                     ["RABBITMQ_USE_LONGNAME"] = "false",
-                     ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(_folder, "rabbitmq-env.conf"),
-                     ["RABBITMQ_CONFIG_FILE"] = Path.Combine(_folder, "rabbitmq.conf"),
-                     ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(_folder, "advanced.config"),
-                     ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(_folder, "enabled_plugins"),
-                     ["RABBITMQ_MNESIA_BASE"] = Path.Combine(_folder, "mnesia"),
-                     ["RABBITMQ_LOG_BASE"] = Path.Combine(_folder, "log"),
-                     ["RABBITMQ_PID_FILE"] = Path.Combine(_folder, "rabbit.pid"),
-                     ["RABBITMQ_DIST_PORT"] = _distributionPort.ToString(),
-                     ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}"
-                 })
+        {
+            ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["HOME"] = _folder,
+            ["LANG"] = "C.UTF-8",
+            ["LC_ALL"] = "C.UTF-8",
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_NODENAME"] = _nodeName,
+            ["RABBITMQ_USE_LONGNAME"] = "false",
+            ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(_folder, "rabbitmq-env.conf"),
+            ["RABBITMQ_CONFIG_FILE"] = Path.Combine(_folder, "rabbitmq.conf"),
+            ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(_folder, "advanced.config"),
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(_folder, "enabled_plugins"),
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(_folder, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(_folder, "log"),
+            ["RABBITMQ_PID_FILE"] = Path.Combine(_folder, "rabbit.pid"),
+            ["RABBITMQ_DIST_PORT"] = _distributionPort.ToString(),
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}"
+        })
             start.Environment[key] = value;
         _launcher = Process.Start(start) ?? throw new InvalidOperationException("could not start " + Server);
 

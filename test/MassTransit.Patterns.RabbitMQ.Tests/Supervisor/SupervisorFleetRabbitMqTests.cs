@@ -105,7 +105,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
             var queue = Broker.UniqueQueue("fleet");
             var sagaQueue = Broker.UniqueQueue("fleet-saga");
             var connectionString = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                { Database = $"supervisor_{Guid.NewGuid():N}"[..24] }.ConnectionString;
+            { Database = $"supervisor_{Guid.NewGuid():N}"[..24] }.ConnectionString;
             var held = new Held();
             string[] ids = ["instance-a", "instance-b", "instance-c"];
             var providers = ids.Select(id => Instance(id, queue, sagaQueue, connectionString, held)).ToArray();

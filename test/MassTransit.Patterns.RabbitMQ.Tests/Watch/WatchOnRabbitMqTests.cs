@@ -326,7 +326,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Watch
             const int ChangesPerSource = 15;
             var endpoint = Broker.UniqueQueue("watch-shared");
             var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                { Database = $"watch_mq_{Guid.NewGuid():N}"[..20], MaxPoolSize = 30 }.ConnectionString;
+            { Database = $"watch_mq_{Guid.NewGuid():N}"[..20], MaxPoolSize = 30 }.ConnectionString;
             void Store(IServiceCollection s) => s.AddDbContext<WatchRabbitDb>(o => o.UseNpgsql(connection)).AddEntityFrameworkWatchStore<WatchRabbitDb>().AddRabbitMqWatchDelivery();
             await using (var db = new WatchRabbitDb(new DbContextOptionsBuilder<WatchRabbitDb>().UseNpgsql(connection).Options))
                 await db.Database.EnsureCreatedAsync();

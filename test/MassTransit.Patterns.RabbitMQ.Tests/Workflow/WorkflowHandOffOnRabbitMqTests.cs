@@ -98,7 +98,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
                 var queue = Broker.UniqueQueue("wf-ho");
                 var repairQueue = Broker.UniqueQueue("wf-ho-repair");
                 var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                    { Database = $"wfho_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30 }.ConnectionString;
+                { Database = $"wfho_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30 }.ConnectionString;
                 var services = new ServiceCollection()
                     .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                     .AddSingleton<PaymentLedger>()

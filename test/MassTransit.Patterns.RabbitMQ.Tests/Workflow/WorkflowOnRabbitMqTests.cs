@@ -126,7 +126,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Workflow
                 var queue = Broker.UniqueQueue("wf-pay");
                 var repairQueue = Broker.UniqueQueue("wf-repair");
                 var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-                    { Database = $"wfrabbit_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30 }.ConnectionString;
+                { Database = $"wfrabbit_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30 }.ConnectionString;
                 var services = new ServiceCollection()
                     .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                     .AddSingleton<PaymentLedger>()

@@ -1,5 +1,5 @@
-using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Contextual;
+using MassTransit.Patterns.Testing;
 
 namespace MassTransit.Patterns.Tests.Contextual;
 

@@ -1,6 +1,6 @@
-using MassTransit.Patterns.Testing;
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Contextual;
+using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
 using MassTransit.Transports;
 using Microsoft.Extensions.DependencyInjection;

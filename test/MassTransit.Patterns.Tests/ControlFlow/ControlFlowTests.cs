@@ -266,38 +266,38 @@ namespace MassTransit.Patterns.Tests.ControlFlow
             await using var _ = release.Token.Register(() => gate.Open.TrySetResult());
             try
             {
-            var bus = host.Services.GetRequiredService<IBus>();
-            var endpoint = await bus.GetSendEndpoint(new Uri("queue:shipments"));
-            var monitor = host.Services.GetRequiredService<FlowMonitor>();
+                var bus = host.Services.GetRequiredService<IBus>();
+                var endpoint = await bus.GetSendEndpoint(new Uri("queue:shipments"));
+                var monitor = host.Services.GetRequiredService<FlowMonitor>();
 
-            // Fill past the high watermark (the consumer is held), until the monitor slows the queue.
-            var sent = 0;
-            for (; sent < 25; sent++)
-                await endpoint.Send(new Shipment(sent));
-            await Eventually.True(() => monitor.StateOf("shipments") == FlowState.Slow, TimeSpan.FromSeconds(5), "the monitor slows the queue");
-            await Assert.ThrowsAsync<BackPressureException>(() => endpoint.Send(new Shipment(99)));
+                // Fill past the high watermark (the consumer is held), until the monitor slows the queue.
+                var sent = 0;
+                for (; sent < 25; sent++)
+                    await endpoint.Send(new Shipment(sent));
+                await Eventually.True(() => monitor.StateOf("shipments") == FlowState.Slow, TimeSpan.FromSeconds(5), "the monitor slows the queue");
+                await Assert.ThrowsAsync<BackPressureException>(() => endpoint.Send(new Shipment(99)));
 
-            // The monitor dies without a word; the queue is still full.
-            await monitor.StopAsync(CancellationToken.None);
-            var lastStatement = host.Services.GetRequiredService<FlowControlStateStore>().Get("shipments").Statement;
-            Assert.NotNull(lastStatement);
-            Assert.Equal(FlowState.Slow, lastStatement.State);
-            DateTimeOffset? resumedAt = null;
-            await Eventually.True(async () =>
-            {
-                try
+                // The monitor dies without a word; the queue is still full.
+                await monitor.StopAsync(CancellationToken.None);
+                var lastStatement = host.Services.GetRequiredService<FlowControlStateStore>().Get("shipments").Statement;
+                Assert.NotNull(lastStatement);
+                Assert.Equal(FlowState.Slow, lastStatement.State);
+                DateTimeOffset? resumedAt = null;
+                await Eventually.True(async () =>
                 {
-                    await endpoint.Send(new Shipment(100));
-                    resumedAt = DateTimeOffset.UtcNow;
-                    return true;
-                }
-                catch (BackPressureException)
-                {
-                    return false;
-                }
-            }, lease + TimeSpan.FromSeconds(3), "producers resume once the lease runs out");
-            Assert.True(resumedAt >= lastStatement.LeaseExpiresAt,
-                $"producers resumed at {resumedAt:O}, before the last statement's lease ran out at {lastStatement.LeaseExpiresAt:O}");
+                    try
+                    {
+                        await endpoint.Send(new Shipment(100));
+                        resumedAt = DateTimeOffset.UtcNow;
+                        return true;
+                    }
+                    catch (BackPressureException)
+                    {
+                        return false;
+                    }
+                }, lease + TimeSpan.FromSeconds(3), "producers resume once the lease runs out");
+                Assert.True(resumedAt >= lastStatement.LeaseExpiresAt,
+                    $"producers resumed at {resumedAt:O}, before the last statement's lease ran out at {lastStatement.LeaseExpiresAt:O}");
 
             }
             finally

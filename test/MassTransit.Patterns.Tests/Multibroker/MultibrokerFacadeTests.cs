@@ -1,5 +1,5 @@
-using MassTransit.Patterns.Multibroker;
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Multibroker;
 using MassTransit.Patterns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using MassTransit.Patterns.Testing;
-using MassTransit.Patterns.ThreadDelegate;
 using MassTransit.Patterns.Tests.ThreadDelegate.Messages;
+using MassTransit.Patterns.ThreadDelegate;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,8 +1,8 @@
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Testing;
-using MassTransit.Patterns.ThreadDelegate;
 using MassTransit.Patterns.Tests.ThreadDelegate.Messages;
+using MassTransit.Patterns.ThreadDelegate;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 

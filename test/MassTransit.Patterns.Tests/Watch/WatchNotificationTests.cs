@@ -147,7 +147,7 @@ public sealed class WatchNotificationTests
         var dead = Guid.NewGuid();
         var client = rig.Harness.Bus.CreateRequestClient<RegisterWatch<FeatureFlag>>();
         await client.GetResponse<WatchRegistered<FeatureFlag>>(new RegisterWatch<FeatureFlag>
-            { WatcherId = dead, Address = new Uri("loopback://localhost/watcher-that-died"), Keys = ["k"] });
+        { WatcherId = dead, Address = new Uri("loopback://localhost/watcher-that-died"), Keys = ["k"] });
         Assert.Equal(2, (await rig.Store.WatchersOfAsync(rig.Source.Name, "k", rig.Time!.GetUtcNow().UtcDateTime)).Count);
 
         // Time moves one sweep at a time; the live watcher's renewals are awaited as they fall due.
@@ -197,7 +197,7 @@ public sealed class WatchNotificationTests
         await using var live = await rig.WatchAsync(o => o.Keys.Add("k"));
         var client = rig.Harness.Bus.CreateRequestClient<RegisterWatch<FeatureFlag>>();
         await client.GetResponse<WatchRegistered<FeatureFlag>>(new RegisterWatch<FeatureFlag>
-            { WatcherId = Guid.NewGuid(), Address = new Uri("loopback://localhost/gone-watcher"), Keys = ["k"] });
+        { WatcherId = Guid.NewGuid(), Address = new Uri("loopback://localhost/gone-watcher"), Keys = ["k"] });
 
         var first = await rig.Source.Set("k", Flag(1));
         var second = await rig.Source.Set("k", Flag(2));

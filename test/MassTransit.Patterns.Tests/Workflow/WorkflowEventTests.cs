@@ -1,9 +1,9 @@
-using Microsoft.Extensions.DependencyInjection;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Tests.Workflow.Messages;
 using MassTransit.Patterns.Workflow;
 using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Tests.Workflow;
 
@@ -278,7 +278,10 @@ public sealed class WorkflowEventTests
         await Eventually.True(async () => (await rig.FindAsync(leader))?.CurrentState == "Received", TimeSpan.FromSeconds(20), "the held report starts the row");
         await processor.Send(new WorkflowFailureReported
         {
-            CorrelationId = leader, ExceptionType = "X", ExceptionMessage = "bad", HoldKey = "k",
+            CorrelationId = leader,
+            ExceptionType = "X",
+            ExceptionMessage = "bad",
+            HoldKey = "k",
             SourceAddress = new Uri("loopback://localhost/" + WorkflowRig.Queue)
         });
 

@@ -20,7 +20,10 @@ public sealed class WorkflowReleaseInFlightTests
         // The released copies go to a queue nobody consumes: they stay "on their way" until the test reports them back.
         await processor.Send(new WorkflowFailureReported
         {
-            CorrelationId = leader, ExceptionType = "X", ExceptionMessage = "bad", HoldKey = Key,
+            CorrelationId = leader,
+            ExceptionType = "X",
+            ExceptionMessage = "bad",
+            HoldKey = Key,
             SourceAddress = new Uri("loopback://localhost/release-in-flight")
         });
         await rig.WaitForStateAsync(leader, "AwaitingPerson", "the leader waits for a person");

@@ -252,8 +252,8 @@ public sealed class InMemoryQueueDepthProbe : IQueueDepthProbe, ISendObserver, I
                     _ => Enumerable.Empty<IDictionary<string, object>>()
                 };
                 foreach (var scope in nested)
-                foreach (var found in Scopes(scope, key))
-                    yield return found;
+                    foreach (var found in Scopes(scope, key))
+                        yield return found;
             }
         }
     }

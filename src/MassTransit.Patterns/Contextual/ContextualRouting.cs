@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using MassTransit.Patterns.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -333,6 +334,7 @@ public abstract partial class ContextualRouting
         // After the consumers: the queue receives only through the router (subscribing it to the message type
         // would deliver every publish to each context queue), and the options' concurrency wins.
         Transport.ConfigureContextEndpoint(endpoint, Options, queue.RoutingKey);
+        ClaimConcurrency(endpoint, $"{nameof(ContextualQueueOptions)}.{nameof(ContextualQueueOptions.ConcurrentMessageLimit)}");
         endpoint.ConcurrentMessageLimit = Options.ConcurrentMessageLimit;
         endpoint.PrefetchCount = Options.ConcurrentMessageLimit;
     }
@@ -342,9 +344,16 @@ public abstract partial class ContextualRouting
         endpoint.UseFilter(new DefaultQueueFilter(this));
         Configured.ConfigureEndpoint?.Invoke(endpoint);
         Transport.ConfigureDefaultEndpoint(endpoint, Options);
+        ClaimConcurrency(endpoint, $"{nameof(ContextualQueueOptions)}.{nameof(ContextualQueueOptions.DefaultConcurrentMessageLimit)}");
         endpoint.ConcurrentMessageLimit = Options.DefaultConcurrentMessageLimit;
         endpoint.PrefetchCount = Options.DefaultConcurrentMessageLimit;
     }
+
+    // The pattern sets its queues' concurrency after the user's endpoint callback: a pattern that would set it too
+    // (UseSupervisor, UseThreadDelegate) in that callback fails the start naming both instead of being overwritten.
+    static void ClaimConcurrency(IReceiveEndpointConfigurator endpoint, string option) =>
+        EndpointClaims.Claim(endpoint, "UseContextualQueues", EndpointTakeover.Concurrency, EndpointTakeover.None,
+            $"sets each of its queues' concurrent message limit and prefetch ({option})");
 
     internal async Task StartAsync(IBus bus, ILogger logger)
     {

@@ -18,7 +18,7 @@ public static class Throughput
     {
         var queue = $"bench-{Guid.NewGuid():N}"[..22];
         var counter = new CompletionCounter(count);
-        var collection = new ServiceCollection()
+        var collection = new ServiceCollection().AddMetrics()
             .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
             .AddSingleton(counter);
         services(collection);

@@ -72,7 +72,7 @@ public sealed class ContextualScenario : IBenchScenario
     {
         var queue = $"bench-ctx-{(contextualQueues ? "q" : "shared")}-{Guid.NewGuid():N}"[..28];
         var log = new Log();
-        var services = new ServiceCollection().AddSingleton(log);
+        var services = new ServiceCollection().AddMetrics().AddSingleton(log);
         services.AddMassTransit(x =>
         {
             if (contextualQueues)

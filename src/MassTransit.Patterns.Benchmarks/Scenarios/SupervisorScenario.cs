@@ -122,7 +122,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 Variant.FixedMin => Min,
                 _ => (int?)null
             };
-            var services = new ServiceCollection()
+            var services = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(state)
                 .AddConsumerSupervisorRegistry();

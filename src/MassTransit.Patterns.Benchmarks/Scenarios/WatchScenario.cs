@@ -71,7 +71,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var tracker = new Tracker();
 
             await using var database = await ThrowawayDatabase<WatchBenchDb>.CreateAsync(rabbit, "bench_watch", o => new WatchBenchDb(o), cancellationToken: cancellationToken);
-            var services = new ServiceCollection();
+            var services = new ServiceCollection().AddMetrics();
             services.AddDbContext<WatchBenchDb>(database.Configure);
             services.AddEntityFrameworkWatchStore<WatchBenchDb>();
             if (rabbit)
@@ -201,7 +201,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             IWatcherFactory<BenchSetting> factory;
             if (context.Transport == BenchContext.RabbitMq)
             {
-                var services = new ServiceCollection().AddWatcherFactory<BenchSetting>();
+                var services = new ServiceCollection().AddMetrics().AddWatcherFactory<BenchSetting>();
                 services.AddMassTransit(x => context.UseTransport(x));
                 process.Provider = services.BuildServiceProvider(true);
                 process.Bus = process.Provider.GetRequiredService<IBusControl>();

@@ -155,7 +155,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var goodCount = Enumerable.Range(0, count).Count(i => !isPoison(i));
             var ledger = new Ledger(goodCount);
 
-            var services = new ServiceCollection()
+            var services = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.SetMinimumLevel(LogLevel.Error).AddFilter("MassTransit", LogLevel.Critical))
                 .AddSingleton(ledger);
             services.AddMassTransit(x =>

@@ -33,7 +33,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var queue = $"showcase-orders-{Guid.NewGuid():N}"[..24];
             var stats = new ConsumerStats();
 
-            await using var provider = new ServiceCollection()
+            await using var provider = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error))
                 .AddSingleton(stats)
                 .AddDbContext<ShowcaseDb>(o => o.UseSqlite(context.SqliteConnectionString("baseline")))

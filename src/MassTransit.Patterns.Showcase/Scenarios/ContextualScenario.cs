@@ -56,7 +56,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var queue = $"showcase-reports-{Guid.NewGuid():N}"[..26];
             var tenants = new[] { "big", "t1", "t2", "t3", "t4", "t5", "t6", "t7" };
             var log = new Log();
-            await using var provider = new ServiceCollection()
+            await using var provider = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton(log)
                 .AddMassTransit(x =>

@@ -84,7 +84,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var received = new ReceiveCounter();
             using var meters = new Meters();
 
-            await using var provider = new ServiceCollection()
+            await using var provider = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error)
                     .AddFilter("MassTransit.Patterns", LogLevel.Error).AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None))
                 .AddSingleton(forwarded)

@@ -37,7 +37,7 @@ public sealed class SagaPersistenceScenario : IShowcaseScenario
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref conflicts, value));
         listener.Start();
 
-        await using var provider = new ServiceCollection()
+        await using var provider = new ServiceCollection().AddMetrics()
             .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error))
             .AddDbContext<ShowcaseDb>(o => o.UseSqlite(context.SqliteConnectionString("ledger") + ";Default Timeout=60"))
             .AddMassTransit(x =>

@@ -39,7 +39,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var queue = $"showcase-thumbs-{Guid.NewGuid():N}"[..24];
             var work = new Work();
             var rabbit = context.Options.Transport == ShowcaseOptions.RabbitMq;
-            var services = new ServiceCollection()
+            var services = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error).AddFilter("MassTransit.Patterns", LogLevel.Warning))
                 .AddSingleton(work)
                 .AddConsumerSupervisorRegistry();

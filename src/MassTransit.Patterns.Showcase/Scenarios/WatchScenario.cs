@@ -160,7 +160,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             CancellationToken cancellationToken)
         {
             // MassTransit logs each returned notification (S-FAULT): that is how a dead watcher is found, not an error here.
-            var services = new ServiceCollection()
+            var services = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Critical))
                 .AddDbContext<WatchShowcaseDb>(o => o.UseSqlite(sqlite))
                 .AddEntityFrameworkWatchStore<WatchShowcaseDb>();
@@ -194,7 +194,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             IWatcherFactory<FeatureFlag> factory;
             if (context.Options.Transport == ShowcaseOptions.RabbitMq)
             {
-                var services = new ServiceCollection().AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning)).AddWatcherFactory<FeatureFlag>();
+                var services = new ServiceCollection().AddMetrics().AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning)).AddWatcherFactory<FeatureFlag>();
                 services.AddMassTransit(x => context.UseTransport(x));
                 service.Provider = services.BuildServiceProvider(true);
                 service.Bus = service.Provider.GetRequiredService<IBusControl>();

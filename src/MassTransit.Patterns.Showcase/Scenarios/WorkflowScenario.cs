@@ -74,7 +74,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
             var repairQueue = queue + "-repair";
             var books = new Books();
 
-            await using var provider = new ServiceCollection()
+            await using var provider = new ServiceCollection().AddMetrics()
                 .AddLogging(l => l.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error))
                 .AddSingleton(books)
                 .AddDbContext<WorkflowShowcaseDb>(o => o.UseSqlite(context.SqliteConnectionString("workflow") + ";Default Timeout=60"))

@@ -3,4 +3,4 @@ namespace MassTransit.Patterns.Supervisor;
 /// <summary>A level one reading wanted, and when.</summary>
 /// <param name="At">When the reading was taken.</param>
 /// <param name="Level">The lower level it wanted (with headroom).</param>
-public readonly record struct LevelReading(DateTimeOffset At, int Level);
+internal readonly record struct LevelReading(DateTimeOffset At, int Level);

@@ -7,7 +7,7 @@ namespace MassTransit.Patterns.Supervisor;
 /// <param name="ScaleUpStep">Most consumers one decision adds; null for at once.</param>
 /// <param name="ScaleDownCooldown">How long fewer consumers must be wanted before scaling down.</param>
 /// <param name="ScaleDownHysteresis">Headroom (fraction of depth) a lower level must keep.</param>
-public readonly record struct ScalingRules(int Min, int Max, int MessagesPerConsumer, int? ScaleUpStep, TimeSpan ScaleDownCooldown, double ScaleDownHysteresis)
+internal readonly record struct ScalingRules(int Min, int Max, int MessagesPerConsumer, int? ScaleUpStep, TimeSpan ScaleDownCooldown, double ScaleDownHysteresis)
 {
     /// <summary>The same rules for <paramref name="instances"/> instances together: bounds and step multiplied.</summary>
     public ScalingRules ForFleet(int instances) =>

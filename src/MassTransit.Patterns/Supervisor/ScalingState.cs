@@ -8,4 +8,4 @@ namespace MassTransit.Patterns.Supervisor;
 /// <param name="Level">Consumers currently allowed.</param>
 /// <param name="LowerSince">When every reading began wanting fewer consumers, or null.</param>
 /// <param name="Recent">The lower levels wanted within the last cool-down, highest first; null for none.</param>
-public readonly record struct ScalingState(int Level, DateTimeOffset? LowerSince = null, IReadOnlyList<LevelReading>? Recent = null);
+internal readonly record struct ScalingState(int Level, DateTimeOffset? LowerSince = null, IReadOnlyList<LevelReading>? Recent = null);

@@ -7,7 +7,7 @@ namespace MassTransit.Patterns.Supervisor;
 /// lower level must keep some headroom (hysteresis). Pure, so one instance and the fleet saga
 /// decide alike.
 /// </summary>
-public static class SupervisorPolicy
+internal static class SupervisorPolicy
 {
     /// <summary>The level <paramref name="depth"/> asks for, clamped to the rules' bounds.</summary>
     public static int Wanted(long depth, ScalingRules rules) => Clamp(CeilDiv(depth, rules.MessagesPerConsumer), rules);

@@ -3,7 +3,7 @@ using MassTransit.Patterns.Configuration;
 namespace MassTransit.Patterns.ThreadDelegate;
 
 /// <summary>A message type ordered by the thread delegate, and how its key is read.</summary>
-public abstract class ThreadDelegateKeySelector
+internal abstract class ThreadDelegateKeySelector
 {
     private protected ThreadDelegateKeySelector(Type messageType) => MessageType = messageType;
 

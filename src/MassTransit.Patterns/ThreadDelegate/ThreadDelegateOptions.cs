@@ -76,7 +76,7 @@ public sealed class ThreadDelegateOptions : IPatternOptions
     }
 
     /// <summary>The message types ordered by key, with their selectors.</summary>
-    public IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
+    internal IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
 
     /// <summary>Orders messages of type <typeparamref name="T"/> by the key <paramref name="selector"/> returns.</summary>
     public ThreadDelegateOptions Key<T>(Func<T, string?> selector)

@@ -8,7 +8,7 @@ namespace MassTransit.Patterns.Supervisor.Fleet;
 /// when several instances host the saga on a shared store) is retried, and the answer is sent only
 /// once the attempt commits.
 /// </summary>
-public sealed class ConsumerSupervisorSagaDefinition : SagaDefinition<ConsumerSupervisorState>
+internal sealed class ConsumerSupervisorSagaDefinition : SagaDefinition<ConsumerSupervisorState>
 {
     /// <summary>Creates the definition.</summary>
     public ConsumerSupervisorSagaDefinition()

@@ -136,7 +136,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     o.UseRabbitMqDeliveryOrder();
             });
 
-        /// <summary>The thread delegate as the README shows it: the worker count and nothing else.</summary>
+        /// <summary>The thread delegate as docs/thread-delegate.md shows it: the worker count and nothing else.</summary>
         static void ThreadDelegateWithDefaultBuffers(IRegistrationContext context, IReceiveEndpointConfigurator e) =>
             e.UseThreadDelegate(context, o =>
             {

@@ -8,7 +8,7 @@ namespace MassTransit.Patterns.Contextual;
 /// The in-memory fabric has no alternate exchange, so producers (all in this process) route by the registry:
 /// a key is used only once its binding exists and until its retirement starts; everything else goes to the default key.
 /// </summary>
-public sealed class InMemoryContextualQueueTransport : IContextualQueueTransport
+internal sealed class InMemoryContextualQueueTransport : IContextualQueueTransport
 {
     /// <summary>The shared instance.</summary>
     public static InMemoryContextualQueueTransport Instance { get; } = new();

@@ -5,7 +5,7 @@ namespace MassTransit.Patterns.Multibroker;
 /// goes to the broker with the highest. Removing a broker moves only the keys it had, each to its own
 /// second choice; adding it back returns exactly those keys. The same in every process.
 /// </summary>
-public static class RendezvousHash
+internal static class RendezvousHash
 {
     /// <summary>The score of <paramref name="broker"/> for <paramref name="key"/>: <c>-weight / ln(u)</c> with u uniform in (0, 1) from the pair's hash.</summary>
     public static double Score(string key, string broker, int weight)

@@ -1,53 +1,5 @@
 namespace MassTransit.Patterns.Supervisor;
 
-/// <summary>The rules a scaling decision follows (per instance, or for a whole fleet).</summary>
-/// <param name="Min">Fewest consumers.</param>
-/// <param name="Max">Most consumers.</param>
-/// <param name="MessagesPerConsumer">Waiting messages per consumer.</param>
-/// <param name="ScaleUpStep">Most consumers one decision adds; null for at once.</param>
-/// <param name="ScaleDownCooldown">How long fewer consumers must be wanted before scaling down.</param>
-/// <param name="ScaleDownHysteresis">Headroom (fraction of depth) a lower level must keep.</param>
-public readonly record struct ScalingRules(int Min, int Max, int MessagesPerConsumer, int? ScaleUpStep, TimeSpan ScaleDownCooldown, double ScaleDownHysteresis)
-{
-    /// <summary>The same rules for <paramref name="instances"/> instances together: bounds and step multiplied.</summary>
-    public ScalingRules ForFleet(int instances) =>
-        this with { Min = Min * instances, Max = Max * instances, ScaleUpStep = ScaleUpStep * instances };
-}
-
-/// <summary>A level one reading wanted, and when.</summary>
-/// <param name="At">When the reading was taken.</param>
-/// <param name="Level">The lower level it wanted (with headroom).</param>
-public readonly record struct LevelReading(DateTimeOffset At, int Level);
-
-/// <summary>
-/// Where a supervisor stands: the current level and, while readings want fewer consumers, since
-/// when, and the lower levels they wanted during the last cool-down (only those that can still be
-/// the highest: a sliding-window maximum).
-/// </summary>
-/// <param name="Level">Consumers currently allowed.</param>
-/// <param name="LowerSince">When every reading began wanting fewer consumers, or null.</param>
-/// <param name="Recent">The lower levels wanted within the last cool-down, highest first; null for none.</param>
-public readonly record struct ScalingState(int Level, DateTimeOffset? LowerSince = null, IReadOnlyList<LevelReading>? Recent = null);
-
-/// <summary>What a decision did.</summary>
-public enum ScalingDirection
-{
-    /// <summary>The level stayed.</summary>
-    Hold,
-
-    /// <summary>The level rose.</summary>
-    Up,
-
-    /// <summary>The level fell.</summary>
-    Down
-}
-
-/// <summary>One decision: the new state, the level the depth asked for, and what changed.</summary>
-/// <param name="State">The state after the decision; its level is the one to apply.</param>
-/// <param name="Wanted">The level the depth alone asked for (clamped to the bounds).</param>
-/// <param name="Direction">Whether the level rose, fell or held.</param>
-public readonly record struct ScalingDecision(ScalingState State, int Wanted, ScalingDirection Direction);
-
 /// <summary>
 /// The supervisor-consumer rule: wanted = ceil(depth / messages per consumer), clamped to
 /// [min, max]; up at once (or by at most a step); down only once every reading for at least a
@@ -55,7 +7,7 @@ public readonly record struct ScalingDecision(ScalingState State, int Wanted, Sc
 /// lower level must keep some headroom (hysteresis). Pure, so one instance and the fleet saga
 /// decide alike.
 /// </summary>
-public static class SupervisorPolicy
+internal static class SupervisorPolicy
 {
     /// <summary>The level <paramref name="depth"/> asks for, clamped to the rules' bounds.</summary>
     public static int Wanted(long depth, ScalingRules rules) => Clamp(CeilDiv(depth, rules.MessagesPerConsumer), rules);

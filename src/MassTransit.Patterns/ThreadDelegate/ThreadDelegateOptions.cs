@@ -2,45 +2,6 @@ using MassTransit.Patterns.Configuration;
 
 namespace MassTransit.Patterns.ThreadDelegate;
 
-/// <summary>How a new key is given a lane.</summary>
-public enum LaneAllocation
-{
-    /// <summary>
-    /// A key with messages in flight stays on its lane (the allocation map); a key with nothing in
-    /// flight goes to the lane with the fewest messages running or waiting. Unrelated keys rarely
-    /// wait behind each other. The default.
-    /// </summary>
-    LeastLoaded,
-
-    /// <summary>A key always goes to lane <c>hash(key) % Workers</c>, like a partitioner: colliding keys wait behind each other.</summary>
-    FixedHash
-}
-
-/// <summary>What happens to a key whose message finally failed (after the retries configured inside the lane).</summary>
-public enum FailedKeyBehavior
-{
-    /// <summary>The failed message faults to the error queue; the key's next messages go on. The default.</summary>
-    Release,
-
-    /// <summary>
-    /// The failed message faults to the error queue and the key is held: its later messages are not
-    /// consumed but fault too, in order, with <see cref="ThreadDelegateKeyHeldException"/>, until the key
-    /// is released (<see cref="ThreadDelegateControl.Release"/>) or <see cref="ThreadDelegateOptions.HoldTimeout"/> passes.
-    /// Other keys are not affected.
-    /// </summary>
-    Hold
-}
-
-/// <summary>What happens to a message whose key selector returns null or an empty string.</summary>
-public enum MissingKeyBehavior
-{
-    /// <summary>The message faults with <see cref="ThreadDelegateKeyMissingException"/> and is moved to the error queue (kept, not lost). The default.</summary>
-    Fault,
-
-    /// <summary>The message runs under <see cref="ThreadDelegateOptions.DefaultKey"/>: messages without a key are ordered among themselves.</summary>
-    DefaultLane
-}
-
 /// <summary>Options of the thread delegate pattern on one receive endpoint (see <c>UseThreadDelegate</c>).</summary>
 public sealed class ThreadDelegateOptions : IPatternOptions
 {
@@ -115,7 +76,7 @@ public sealed class ThreadDelegateOptions : IPatternOptions
     }
 
     /// <summary>The message types ordered by key, with their selectors.</summary>
-    public IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
+    internal IReadOnlyList<ThreadDelegateKeySelector> Keys => _selectors;
 
     /// <summary>Orders messages of type <typeparamref name="T"/> by the key <paramref name="selector"/> returns.</summary>
     public ThreadDelegateOptions Key<T>(Func<T, string?> selector)
@@ -176,35 +137,5 @@ public sealed class ThreadDelegateOptions : IPatternOptions
         if (FailedKey == FailedKeyBehavior.Hold)
             validator.Require(Control is not null || HoldTimeout is not null, nameof(Control),
                 "must be set with FailedKey = Hold unless HoldTimeout is set: otherwise a held key could never be released.");
-    }
-}
-
-/// <summary>A message type ordered by the thread delegate, and how its key is read.</summary>
-public abstract class ThreadDelegateKeySelector
-{
-    private protected ThreadDelegateKeySelector(Type messageType) => MessageType = messageType;
-
-    /// <summary>The message type.</summary>
-    public Type MessageType { get; }
-
-    /// <summary>
-    /// Reads the key when <paramref name="context"/> holds a message of <see cref="MessageType"/>:
-    /// returns false when it does not; <paramref name="key"/> is null when the selector gave none.
-    /// </summary>
-    internal abstract bool TryGetKey(ConsumeContext context, out string? key);
-}
-
-sealed class ThreadDelegateKeySelector<T>(Func<ConsumeContext<T>, string?> selector) : ThreadDelegateKeySelector(typeof(T))
-    where T : class
-{
-    internal override bool TryGetKey(ConsumeContext context, out string? key)
-    {
-        if (context is ConsumeContext<T> typed || (context.HasMessageType(typeof(T)) && context.TryGetMessage(out typed!)))
-        {
-            key = selector(typed);
-            return true;
-        }
-        key = null;
-        return false;
     }
 }

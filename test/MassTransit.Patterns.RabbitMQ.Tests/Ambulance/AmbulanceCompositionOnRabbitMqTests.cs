@@ -53,7 +53,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
 
         public enum Registration
         {
-            /// <summary>README section 3: <c>AddConsumer&lt;C&gt;(c =&gt; retry).Endpoint(e =&gt; e.AddConfigureEndpointCallback(...))</c>.</summary>
+            /// <summary>docs/workflow-event.md (Turn it on): <c>AddConsumer&lt;C&gt;(c =&gt; retry).Endpoint(e =&gt; e.AddConfigureEndpointCallback(...))</c>.</summary>
             ConsumerEndpointCallback,
 
             /// <summary><c>x.AddConfigureEndpointsCallback((ctx, name, cfg) =&gt; { if (name == queue) ... })</c>.</summary>

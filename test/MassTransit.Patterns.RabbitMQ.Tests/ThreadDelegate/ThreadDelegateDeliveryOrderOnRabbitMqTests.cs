@@ -196,7 +196,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
         }
 
         /// <summary>
-        /// The README's configuration on a RabbitMQ endpoint (delivery-tag order): the bus is stopped and
+        /// The configuration of docs/thread-delegate.md (Turn it on) on a RabbitMQ endpoint (delivery-tag order): the bus is stopped and
         /// restarted three times while messages are in flight. Deliveries MassTransit drops while stopping
         /// go back to the queue; none of their keys' later messages may run before them.
         /// </summary>

@@ -51,7 +51,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
         public Task<ExecutionResult> Execute(ExecuteContext<StampArguments> context) => Task.FromResult(context.Completed());
     }
 
-    /// <summary>A consumer definition that puts the workflow event on its endpoint, the README's "or in a consumer definition".</summary>
+    /// <summary>A consumer definition that puts the workflow event on its endpoint, docs/workflow-event.md's "or in a consumer definition".</summary>
     public sealed class ClaimConsumerDefinition : ConsumerDefinition<ClaimConsumer>
     {
         public ClaimConsumerDefinition()
@@ -80,7 +80,7 @@ namespace MassTransit.Patterns.Tests.Ambulance
         /// <summary>How the user put <c>UseWorkflowEvent</c> on the endpoint.</summary>
         public enum Registration
         {
-            /// <summary>README section 3: <c>AddConsumer&lt;C&gt;(c =&gt; retry).Endpoint(e =&gt; e.AddConfigureEndpointCallback(...))</c>.</summary>
+            /// <summary>docs/workflow-event.md (Turn it on): <c>AddConsumer&lt;C&gt;(c =&gt; retry).Endpoint(e =&gt; e.AddConfigureEndpointCallback(...))</c>.</summary>
             ConsumerEndpointCallback,
 
             /// <summary>The same in a consumer definition's <c>Endpoint(...)</c>.</summary>

@@ -12,9 +12,9 @@ namespace MassTransit.Patterns.Tests.Documentation
     using Messages;
 
     /// <summary>
-    /// The README's "Testing your own code" example, compiled and run: a user's consumer and repairer
+    /// The "Testing your own code" example of docs/testing-with-the-harness.md, compiled and run: a user's consumer and repairer
     /// under MassTransit's test harness, with the workflow processor on the in-memory saga repository.
-    /// If this test changes, the README changes with it.
+    /// If this test changes, that page changes with it.
     /// </summary>
     public sealed class ReadmeHarnessExampleTests
     {

@@ -6,7 +6,7 @@ namespace MassTransit.Patterns.Tests.Watch;
 
 /// <summary>
 /// <see cref="IWatcher{TValue}.Changed"/> per key in version order, whatever the concurrency of the notifications
-/// and however slow the handler: a handler that applies each value (as the README shows) ends on the latest one.
+/// and however slow the handler: a handler that applies each value (as docs/watch-notification.md shows) ends on the latest one.
 /// </summary>
 [Collection("watch")]
 public sealed class WatchEventOrderTests

@@ -77,7 +77,7 @@ public sealed class WorkflowCancellationTests
     [Fact]
     public async Task A_consumer_that_keeps_timing_out_like_HttpClient_is_handed_off_after_the_retries_not_sent_to_error()
     {
-        // As in the README's example, the endpoint lists what it delegates: a timeout is delegated once its retries are exhausted.
+        // As in docs/workflow-event.md's example (Turn it on), the endpoint lists what it delegates: a timeout is delegated once its retries are exhausted.
         await using var rig = await WorkflowRig.StartAsync(o =>
         {
             o.RetryLimit = 2;

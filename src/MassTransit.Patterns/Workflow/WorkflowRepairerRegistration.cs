@@ -49,25 +49,3 @@ sealed class WorkflowRepairerRegistration
             };
         });
 }
-
-/// <summary>What one repairer did.</summary>
-sealed record RepairAttempt(string Repairer, RepairOutcome Outcome, byte[]? Body, string? ContentType, string? Note)
-{
-    public static RepairAttempt Repaired(string repairer, byte[] body, string? contentType, string? note) => new(repairer, RepairOutcome.Repaired, body, contentType, note);
-
-    public static RepairAttempt Discarded(string repairer, string? note) => new(repairer, RepairOutcome.Discard, null, null, note);
-
-    public static RepairAttempt NotRepaired(string repairer, string? note) => new(repairer, RepairOutcome.CannotRepair, null, null, note);
-}
-
-/// <summary>The registered repairers, in registration order: typed ones by message type, then raw ones.</summary>
-sealed class WorkflowRepairerRegistry(IEnumerable<WorkflowRepairerRegistration> registrations)
-{
-    readonly WorkflowRepairerRegistration[] _all = [.. registrations];
-
-    public IEnumerable<WorkflowRepairerRegistration> For(WorkflowEventState state)
-    {
-        var types = state.MessageTypeList();
-        return _all.Where(r => r.MessageType is not null && types.Contains(r.MessageType)).Concat(_all.Where(r => r.MessageType is null));
-    }
-}

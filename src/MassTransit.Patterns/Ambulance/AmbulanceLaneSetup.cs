@@ -32,7 +32,7 @@ static class AmbulanceLaneSetup
         var consumers = new Dictionary<LaneRegistration, LaneConsumers>();
         AmbulanceLaneResolution.Resolve(ambulance, context, failures, consumers);
 
-        var metrics = context.GetService<AmbulanceMetrics>() ?? new AmbulanceMetrics(PatternsMeter.From(context));
+        var metrics = PatternsMeter.Metrics(context, meter => new AmbulanceMetrics(meter));
 
         // The classifier runs on every send and publish, lanes or not.
         var classification = new UrgentClassificationObserver(ambulance.Classifier, metrics);

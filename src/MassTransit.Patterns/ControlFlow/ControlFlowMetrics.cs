@@ -52,5 +52,5 @@ sealed class ControlFlowMetrics
 
     /// <summary>The container's instruments, or new ones on its meter when the container was not given them by an <c>AddXxx</c>.</summary>
     public static ControlFlowMetrics From(IServiceProvider provider) =>
-        provider.GetService<ControlFlowMetrics>() ?? new ControlFlowMetrics(PatternsMeter.From(provider));
+        PatternsMeter.Metrics(provider, meter => new ControlFlowMetrics(meter));
 }

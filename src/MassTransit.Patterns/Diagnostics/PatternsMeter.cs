@@ -32,6 +32,17 @@ internal sealed class PatternsMeter
         return services;
     }
 
+    /// <summary>
+    /// A pattern's metrics of <paramref name="provider"/>'s container: the registered singleton when an <c>AddXxx</c>
+    /// registered it, else new ones made by <paramref name="create"/> on the container's meter (see <see cref="From"/>).
+    /// </summary>
+    public static TMetrics Metrics<TMetrics>(IServiceProvider provider, Func<PatternsMeter, TMetrics> create)
+        where TMetrics : class
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        return provider.GetService<TMetrics>() ?? create(From(provider));
+    }
+
     /// <summary>The meter of the registration context's container, or a clear error saying what to register.</summary>
     public static PatternsMeter From(IServiceProvider provider)
     {

@@ -35,7 +35,7 @@ sealed class EventForwardingMetrics
 
     /// <summary>The container's metrics, or new ones on its meter when <c>AddEventForwarding</c> was not called.</summary>
     public static EventForwardingMetrics From(IServiceProvider provider) =>
-        provider.GetService(typeof(EventForwardingMetrics)) as EventForwardingMetrics ?? new EventForwardingMetrics(PatternsMeter.From(provider));
+        PatternsMeter.Metrics(provider, meter => new EventForwardingMetrics(meter));
 
     public static KeyValuePair<string, object?> SourceTag(string source) => new(PatternsTags.Source, source);
 }

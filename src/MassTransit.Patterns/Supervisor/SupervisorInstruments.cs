@@ -44,5 +44,5 @@ internal sealed class SupervisorInstruments
 
     /// <summary>The instruments of <paramref name="provider"/>'s container (registered, or made on its meter).</summary>
     public static SupervisorInstruments From(IServiceProvider provider) =>
-        (SupervisorInstruments?)provider.GetService(typeof(SupervisorInstruments)) ?? new SupervisorInstruments(PatternsMeter.From(provider));
+        PatternsMeter.Metrics(provider, meter => new SupervisorInstruments(meter));
 }

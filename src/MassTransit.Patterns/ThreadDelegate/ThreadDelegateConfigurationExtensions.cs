@@ -32,7 +32,7 @@ public static class ThreadDelegateConfigurationExtensions
 
         var specification = Specifications.GetValue(configurator, c =>
         {
-            var metrics = context.GetService<ThreadDelegateMetrics>() ?? new ThreadDelegateMetrics(PatternsMeter.From(context));
+            var metrics = PatternsMeter.Metrics(context, meter => new ThreadDelegateMetrics(meter));
             var created = new ThreadDelegateSpecification(c, metrics);
             c.ConfigureReceive(r => r.AddPipeSpecification(created));
             c.AddPrePipeSpecification(created.ConsumeSpecification);

@@ -61,7 +61,7 @@ public sealed class WorkflowMetrics
 
     /// <summary>The container's metrics, or new ones on its meter when no <c>AddWorkflowEvent...</c> registered them.</summary>
     internal static WorkflowMetrics From(IServiceProvider provider) =>
-        provider.GetService<WorkflowMetrics>() ?? new WorkflowMetrics(PatternsMeter.From(provider));
+        PatternsMeter.Metrics(provider, meter => new WorkflowMetrics(meter));
 
     /// <summary>Registers the container's metrics (and its meter).</summary>
     internal static void Register(IServiceCollection services)

@@ -60,7 +60,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
         {
             var rabbit = context.Transport == BenchContext.RabbitMq;
             var count = rabbit ? (context.Quick ? 600 : 2_000) : (context.Quick ? 800 : 2_000);
-            var rounds = context.Quick ? 2 : 3;
+            var rounds = context.Quick ? 3 : 5;
             var trickleSeconds = context.Quick ? 5 : 10;
             await using var database = await BenchDatabase.CreateAsync(rabbit, cancellationToken);
 

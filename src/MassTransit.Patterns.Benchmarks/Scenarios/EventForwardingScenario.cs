@@ -28,69 +28,144 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
     /// <summary>
     /// <c>event-forwarding</c>: a producer sends work, a consumer applies each (a row in PostgreSQL on
-    /// RabbitMQ, SQLite in memory) and forwards an event downstream. The same faults hit both variants:
+    /// RabbitMQ, SQLite in memory) and forwards an event downstream. The same faults hit every variant:
     /// 1% of the messages are sent twice with one message id (a resend after a lost confirmation) and 1%
     /// fail after the consumer's commit on their first attempt (a crash before the acknowledgement,
     /// retried). "plain" is MassTransit with publisher confirms, the consumer saving and sending
-    /// directly; "forwarding" adds <c>UseEventForwarding</c>, the confirmed resending producer, and the
-    /// EF Core inbox and outbox. Throughput is messages per second until the last distinct forwarded
-    /// event arrives downstream; <c>lost</c> and <c>duplicate_effects</c> are counted in every
-    /// forwarding run (and reported for plain, where the duplicates are expected).
+    /// directly; "forwarding" (mode <c>per_message</c>, today's only mode) adds <c>UseEventForwarding</c>,
+    /// the confirmed resending producer, and the EF Core inbox and outbox. Throughput is messages per
+    /// second until the last distinct forwarded event arrives downstream; <c>lost</c> and
+    /// <c>duplicate_effects</c> are counted in every forwarding run (and reported for plain, where the
+    /// duplicates are expected). A <see cref="DbRoundTripCounter" /> on the runs' DbContext counts
+    /// commits and round trips per work message (consumers, delivery service and clean-up alike).
+    /// After the burst rounds a trickle of 20 msg/s measures the delivery lag at low load. On
+    /// PostgreSQL a diagnostic variant <c>per_message_sync_off</c> runs the forwarding variant with
+    /// <c>synchronous_commit=off</c> on its own connections only (never a default: it would lose
+    /// acknowledged messages on a server crash), to show whether the WAL flush or the CPU is the limit.
     /// </summary>
     public sealed class EventForwardingScenario : IBenchScenario
     {
         const int Concurrency = 16;
         const int FaultEvery = 100;
+        const int TrickleMessagesPerSecond = 20;
 
         public string Name => "event-forwarding";
 
         public IReadOnlyList<string> Transports { get; } = [BenchContext.RabbitMq, BenchContext.InMemory];
+
+        /// <summary>One configuration measured side by side with the others.</summary>
+        sealed record Variant(string Name, bool Forwarding, bool SyncOff = false);
 
         public async Task<BenchResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
         {
             var rabbit = context.Transport == BenchContext.RabbitMq;
             var count = rabbit ? (context.Quick ? 600 : 2_000) : (context.Quick ? 800 : 2_000);
             var rounds = context.Quick ? 3 : 5;
+            var trickleSeconds = context.Quick ? 5 : 10;
             await using var database = await BenchDatabase.CreateAsync(rabbit, cancellationToken);
 
-            var samples = new Dictionary<string, List<Outcome>> { ["plain"] = [], ["forwarding"] = [] };
+            var plainVariant = new Variant("plain", Forwarding: false);
+            var perMessage = new Variant("per_message", Forwarding: true);
+            var syncOff = new Variant("per_message_sync_off", Forwarding: true, SyncOff: true);
+            List<Variant> variants = rabbit ? [plainVariant, perMessage, syncOff] : [plainVariant, perMessage];
+            if (rabbit)
+                await database.CheckSynchronousCommitAsync(cancellationToken);
+
+            var samples = variants.ToDictionary(v => v, _ => new List<Outcome>());
             using var lag = new LagRecorder();
-            for (var warm = 0; warm < 1; warm++)
-                foreach (var variant in samples.Keys)
-                    await RunOnceAsync(context, database, variant == "forwarding", Math.Max(200, count / 4), cancellationToken);
+            foreach (var variant in variants)
+                await RunOnceAsync(context, database, variant, Math.Max(200, count / 4), null, cancellationToken);
             lag.Reset();
             for (var round = 1; round <= rounds; round++)
             {
-                foreach (var variant in samples.Keys)
+                foreach (var variant in variants)
                 {
-                    var outcome = await RunOnceAsync(context, database, variant == "forwarding", count, cancellationToken);
+                    // The burst lag keeps its meaning: the default mode's, with synchronous commits.
+                    lag.Recording = variant == perMessage;
+                    var outcome = await RunOnceAsync(context, database, variant, count, null, cancellationToken);
                     samples[variant].Add(outcome);
-                    context.Progress($"round {round}/{rounds} {variant}: {outcome.Rate:N0} msg/s, lost {outcome.Lost}, duplicate effects {outcome.DuplicateEffects}, " +
-                        $"suppressed {outcome.Suppressed}");
+                    context.Progress($"round {round}/{rounds} {variant.Name}: {outcome.Rate:N0} msg/s, lost {outcome.Lost}, duplicate effects {outcome.DuplicateEffects}, " +
+                        $"suppressed {outcome.Suppressed}, per message {outcome.Db.RoundTrips / (double)count:N2} round trips, {outcome.Db.Commits / (double)count:N2} commits");
                 }
             }
+            var burstP50 = lag.Percentile(50);
+            var burstP99 = lag.Percentile(99);
 
-            var plain = Throughput.Median(samples["plain"].Select(o => o.Rate));
-            var forwarding = Throughput.Median(samples["forwarding"].Select(o => o.Rate));
-            var fwd = samples["forwarding"];
-            return new BenchResult(Name, context.Transport)
+            // Low load: one message every 50 ms, the same faults; the lag from the outbox row to its confirmed delivery.
+            lag.Reset();
+            lag.Recording = true;
+            var trickleCount = TrickleMessagesPerSecond * trickleSeconds;
+            var trickle = await RunOnceAsync(context, database, perMessage, trickleCount, TimeSpan.FromSeconds(1.0 / TrickleMessagesPerSecond), cancellationToken);
+            var trickleP50 = lag.Percentile(50);
+            var trickleP99 = lag.Percentile(99);
+            context.Progress($"trickle {TrickleMessagesPerSecond} msg/s for {trickleSeconds} s: lag p50 {trickleP50:N1} ms, p99 {trickleP99:N1} ms, lost {trickle.Lost}, " +
+                $"duplicate effects {trickle.DuplicateEffects}, per message {trickle.Db.RoundTrips / (double)trickleCount:N2} round trips, {trickle.Db.Commits / (double)trickleCount:N2} commits");
+            if (rabbit)
+                await database.CheckSynchronousCommitAsync(cancellationToken);
+
+            var plain = Throughput.Median(samples[plainVariant].Select(o => o.Rate));
+            var forwarding = Throughput.Median(samples[perMessage].Select(o => o.Rate));
+            var fwd = samples[perMessage];
+            double PerMessage(List<Outcome> outcomes, Func<DbCounts, long> pick) => outcomes.Sum(o => pick(o.Db)) / (double)(count * outcomes.Count);
+            // Median of the rounds' own ratios (each variant against the plain run of the same round): less moved by drift over the rounds.
+            double Paired(Variant variant) => Throughput.Median(samples[variant].Zip(samples[plainVariant], (v, p) => v.Rate / p.Rate));
+            var result = new BenchResult(Name, context.Transport)
                 .Parameter("messages", count)
                 .Parameter("rounds", rounds)
                 .Parameter("concurrency", Concurrency)
                 .Parameter("database", rabbit ? "postgresql" : "sqlite")
                 .Parameter("duplicate_sends_per_100", 1)
                 .Parameter("post_commit_failures_per_100", 1)
-                .Metric("lost", fwd.Sum(o => o.Lost))
-                .Metric("duplicate_effects", fwd.Sum(o => o.DuplicateEffects))
+                .Parameter("trickle_msg_per_s", TrickleMessagesPerSecond)
+                .Parameter("trickle_s", trickleSeconds)
+                .Metric("lost", fwd.Sum(o => o.Lost) + trickle.Lost)
+                .Metric("duplicate_effects", fwd.Sum(o => o.DuplicateEffects) + trickle.DuplicateEffects)
                 .Metric("throughput_ratio_vs_plain", forwarding / plain)
                 .Metric("msg_per_s.plain", plain)
                 .Metric("msg_per_s.forwarding", forwarding)
-                .Metric("lost_plain", samples["plain"].Sum(o => o.Lost))
-                .Metric("duplicate_effects_plain", samples["plain"].Sum(o => o.DuplicateEffects))
+                .Metric("lost_plain", samples[plainVariant].Sum(o => o.Lost))
+                .Metric("duplicate_effects_plain", samples[plainVariant].Sum(o => o.DuplicateEffects))
                 .Metric("duplicates_suppressed", fwd.Sum(o => o.Suppressed))
-                .Metric("outbox_left", fwd.Sum(o => o.OutboxLeft))
-                .Metric("delivery_lag_p50_ms", lag.Percentile(50))
-                .Metric("delivery_lag_p99_ms", lag.Percentile(99));
+                .Metric("outbox_left", fwd.Sum(o => o.OutboxLeft) + trickle.OutboxLeft)
+                .Metric("delivery_lag_p50_ms", burstP50)
+                .Metric("delivery_lag_p99_ms", burstP99)
+                .Metric("delivery_lag_p50_ms_trickle", trickleP50)
+                .Metric("delivery_lag_p99_ms_trickle", trickleP99)
+                .Metric("commits_per_message", PerMessage(fwd, d => d.Commits))
+                .Metric("db_round_trips_per_message", PerMessage(fwd, d => d.RoundTrips))
+                // Per mode (BENCHMARKS.md "event-forwarding (added)"); per_message is today's only mode.
+                .Metric("throughput_ratio_vs_plain.per_message", forwarding / plain)
+                .Metric("throughput_ratio_vs_plain_paired.per_message", Paired(perMessage))
+                .Metric("msg_per_s.per_message", forwarding)
+                .Metric("lost.per_message", fwd.Sum(o => o.Lost) + trickle.Lost)
+                .Metric("duplicate_effects.per_message", fwd.Sum(o => o.DuplicateEffects) + trickle.DuplicateEffects)
+                .Metric("commits_per_message.per_message", PerMessage(fwd, d => d.Commits))
+                .Metric("db_round_trips_per_message.per_message", PerMessage(fwd, d => d.RoundTrips))
+                .Metric("db_commands_per_message.per_message", PerMessage(fwd, d => d.Commands))
+                .Metric("db_savepoint_ops_per_message.per_message", PerMessage(fwd, d => d.SavepointOps))
+                .Metric("db_transactions_begun_per_message.per_message", PerMessage(fwd, d => d.TransactionsStarted))
+                .Metric("db_savepoints_created_per_message.per_message", PerMessage(fwd, d => d.SavepointsCreated))
+                .Metric("db_rollbacks_per_message.per_message", PerMessage(fwd, d => d.Rollbacks))
+                .Metric("delivery_lag_p99_ms.per_message", trickleP99)
+                .Metric("delivery_lag_p99_ms_burst.per_message", burstP99)
+                .Metric("commits_per_message_trickle.per_message", trickle.Db.Commits / (double)trickleCount)
+                .Metric("db_round_trips_per_message_trickle.per_message", trickle.Db.RoundTrips / (double)trickleCount)
+                .Metric("commits_per_message.plain", PerMessage(samples[plainVariant], d => d.Commits))
+                .Metric("db_round_trips_per_message.plain", PerMessage(samples[plainVariant], d => d.RoundTrips));
+            if (rabbit)
+            {
+                var off = samples[syncOff];
+                var offRate = Throughput.Median(off.Select(o => o.Rate));
+                result
+                    .Metric("msg_per_s.per_message_sync_off", offRate)
+                    .Metric("throughput_ratio_vs_plain.per_message_sync_off", offRate / plain)
+                    .Metric("throughput_ratio_vs_plain_paired.per_message_sync_off", Paired(syncOff))
+                    .Metric("commits_per_message.per_message_sync_off", PerMessage(off, d => d.Commits))
+                    .Metric("db_round_trips_per_message.per_message_sync_off", PerMessage(off, d => d.RoundTrips))
+                    .Metric("lost.per_message_sync_off", off.Sum(o => o.Lost))
+                    .Metric("duplicate_effects.per_message_sync_off", off.Sum(o => o.DuplicateEffects));
+            }
+            return result;
         }
 
         static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
@@ -104,10 +179,19 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             }
         }
 
-        sealed record Outcome(double Rate, int Lost, int DuplicateEffects, long Suppressed, int OutboxLeft);
-
-        static async Task<Outcome> RunOnceAsync(BenchContext context, BenchDatabase database, bool forwarding, int count, CancellationToken cancellationToken)
+        sealed record DbCounts(long Commands, long RoundTrips, long Commits, long SavepointOps, long SavepointsCreated, long TransactionsStarted, long Rollbacks)
         {
+            public static DbCounts Of(DbRoundTripCounter counter) =>
+                new(counter.Commands, counter.RoundTrips, counter.Commits, counter.SavepointOps, counter.SavepointsCreated, counter.TransactionsStarted, counter.Rollbacks);
+        }
+
+        sealed record Outcome(double Rate, int Lost, int DuplicateEffects, long Suppressed, int OutboxLeft, DbCounts Db);
+
+        /// <param name="trickle">Null: send as fast as confirmed; else one message per interval.</param>
+        static async Task<Outcome> RunOnceAsync(BenchContext context, BenchDatabase database, Variant variant, int count, TimeSpan? trickle,
+            CancellationToken cancellationToken)
+        {
+            var forwarding = variant.Forwarding;
             await database.ClearAsync(cancellationToken);
             var queue = $"bench-fwd-{Guid.NewGuid():N}"[..24];
             var downstream = queue + "-out";
@@ -115,13 +199,20 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var duplicated = Enumerable.Range(0, count).Where(i => i % FaultEvery == 7).ToArray();
             var failOnce = new FailOnceAfterConsumer(Enumerable.Range(0, count).Where(i => i % FaultEvery == 42).Select(i => ids[i]).ToHashSet(), queue);
             var state = new RunState(count, new Uri($"exchange:{downstream}"), queue);
+            var counter = new DbRoundTripCounter();
             using var suppressed = new CounterListener("masstransit.patterns.event_forwarding.inbox.duplicates_suppressed");
 
             var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Services.AddSingleton(state);
             // Every receive endpoint bound before the first send: a send to an exchange without its queue is dropped (plain) or returned (forwarding).
             builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-            builder.Services.AddDbContext<BenchDb>(database.Configure);
+            builder.Services.AddDbContext<BenchDb>(o =>
+            {
+                database.Configure(o);
+                if (variant.SyncOff)
+                    o.UseNpgsql(database.SyncOffConnectionString);
+                o.AddInterceptors(counter);
+            });
             builder.Services.AddReceiveObserver(_ => state);
             builder.Services.AddMassTransit(x =>
             {
@@ -163,9 +254,12 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             });
 
             using var host = builder.Build();
+            if (context.Transport == BenchContext.RabbitMq)
+                await CheckSessionAsync(host.Services, variant, cancellationToken);
             await host.StartAsync(cancellationToken);
             double rate;
             var outboxLeft = 0;
+            DbCounts db;
             try
             {
                 var bus = host.Services.GetRequiredService<IBus>();
@@ -177,11 +271,20 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     ? forwarder.Send(address, new ForwardingWork(i), ids[i], null, cancellationToken)
                     : endpoint.Send(new ForwardingWork(i), c => c.MessageId = ids[i], cancellationToken);
 
+                // Counted from the first send: the host's start-up (model check, lease) is not the messages' cost.
+                counter.Reset();
                 var watch = Stopwatch.StartNew();
                 var batch = new List<Task>(256);
                 var duplicates = new HashSet<int>(duplicated);
                 for (var i = 0; i < count; i++)
                 {
+                    if (trickle is { } interval)
+                    {
+                        // On a schedule (not a delay after each send): a slow confirmation does not slow the trickle.
+                        var wait = interval * i - watch.Elapsed;
+                        if (wait > TimeSpan.Zero)
+                            await Task.Delay(wait, cancellationToken);
+                    }
                     batch.Add(Send(i));
                     if (duplicates.Contains(i))
                         batch.Add(Send(i));
@@ -208,6 +311,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                         outboxLeft = await database.OutboxCountAsync(cancellationToken);
                     }
                 }
+                // The delivered rows' delete included (the outbox is empty); the bench's own reads use contexts without the counter.
+                db = DbCounts.Of(counter);
             }
             finally
             {
@@ -218,7 +323,22 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
             var applied = await database.AppliedAsync(cancellationToken);
             var lost = ids.Count(id => !applied.ContainsKey(id)) + ids.Count(id => applied.ContainsKey(id) && !state.Forwarded.ContainsKey(id));
-            return new Outcome(rate, lost, applied.Values.Count(c => c > 1), suppressed.Sum, outboxLeft);
+            return new Outcome(rate, lost, applied.Values.Count(c => c > 1), suppressed.Sum, outboxLeft, db);
+        }
+
+        /// <summary>The run's own DbContext commits asynchronously exactly when the variant says so (checked on its connection, not counted).</summary>
+        static async Task CheckSessionAsync(IServiceProvider services, Variant variant, CancellationToken cancellationToken)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var connection = scope.ServiceProvider.GetRequiredService<BenchDb>().Database.GetDbConnection();
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SHOW synchronous_commit";
+            var value = (string?)await command.ExecuteScalarAsync(cancellationToken);
+            await connection.CloseAsync();
+            var expected = variant.SyncOff ? "off" : "on";
+            if (value != expected)
+                throw new InvalidOperationException($"synchronous_commit is '{value}' on the {variant.Name} variant's DbContext connection, expected {expected}");
         }
 
         /// <summary>Per run: distinct forwarded events that arrived downstream, and every copy of the work processed.</summary>
@@ -327,6 +447,14 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
         {
             readonly MeterListener _listener = new();
             readonly LongConcurrentHistogram _histogram = new(1, TimeSpan.FromMinutes(10).Ticks / 10, 3);
+            bool _recording = true;
+
+            /// <summary>False: lags reported meanwhile (another variant's run) are not recorded.</summary>
+            public bool Recording
+            {
+                get => Volatile.Read(ref _recording);
+                set => Volatile.Write(ref _recording, value);
+            }
 
             public LagRecorder()
             {
@@ -335,7 +463,11 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     if (i.Meter.Name == PatternsDiagnostics.Name && i.Name == "masstransit.patterns.event_forwarding.outbox.delivery_lag")
                         l.EnableMeasurementEvents(i);
                 };
-                _listener.SetMeasurementEventCallback<double>((_, ms, _, _) => _histogram.RecordValue(Math.Max(1, (long)(ms * 1000))));
+                _listener.SetMeasurementEventCallback<double>((_, ms, _, _) =>
+                {
+                    if (Volatile.Read(ref _recording))
+                        _histogram.RecordValue(Math.Max(1, (long)(ms * 1000)));
+                });
                 _listener.Start();
             }
 
@@ -368,10 +500,51 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     /// <summary>PostgreSQL (a database of its own) with RabbitMQ, a SQLite file in memory runs; emptied between runs, dropped at the end.</summary>
     sealed class BenchDatabase(ThrowawayDatabase<BenchDb> database) : IAsyncDisposable
     {
+        const string SyncOffOptions = "-c synchronous_commit=off";
+        string? _syncOff;
+
         public Action<DbContextOptionsBuilder> Configure => database.Configure;
+
+        /// <summary>
+        /// PostgreSQL: this database with <c>synchronous_commit=off</c> for the sessions of this connection
+        /// string only (startup options, so a pooled session keeps it); the server and database defaults stay on.
+        /// </summary>
+        public string SyncOffConnectionString
+        {
+            get
+            {
+                if (_syncOff is null)
+                {
+                    using var db = database.Open();
+                    _syncOff = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Options = SyncOffOptions }.ConnectionString;
+                }
+                return _syncOff;
+            }
+        }
 
         public static async Task<BenchDatabase> CreateAsync(bool postgres, CancellationToken cancellationToken) =>
             new(await ThrowawayDatabase<BenchDb>.CreateAsync(postgres, "bench_fwd", o => new BenchDb(o), cancellationToken: cancellationToken));
+
+        /// <summary>Fails loudly unless the diagnostic connections commit asynchronously and a default one synchronously.</summary>
+        public async Task CheckSynchronousCommitAsync(CancellationToken cancellationToken)
+        {
+            string defaultConnection;
+            await using (var db = database.Open())
+                defaultConnection = db.Database.GetConnectionString()!;
+            var off = await ShowSynchronousCommitAsync(SyncOffConnectionString, cancellationToken);
+            var on = await ShowSynchronousCommitAsync(defaultConnection, cancellationToken);
+            if (off != "off" || on != "on")
+                throw new InvalidOperationException(
+                    $"synchronous_commit is '{off}' on the sync-off variant's connections (expected off) and '{on}' on a default connection (expected on)");
+        }
+
+        static async Task<string?> ShowSynchronousCommitAsync(string connectionString, CancellationToken cancellationToken)
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SHOW synchronous_commit", connection);
+            return (string?)await command.ExecuteScalarAsync(cancellationToken);
+        }
 
         public async Task ClearAsync(CancellationToken cancellationToken)
         {
@@ -393,6 +566,15 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count, cancellationToken);
         }
 
-        public ValueTask DisposeAsync() => database.DisposeAsync();
+        public ValueTask DisposeAsync()
+        {
+            // The sync-off sessions are a pool of their own: closed too, or the database could not be dropped.
+            if (_syncOff is not null)
+            {
+                using var connection = new NpgsqlConnection(_syncOff);
+                NpgsqlConnection.ClearPool(connection);
+            }
+            return database.DisposeAsync();
+        }
     }
 }

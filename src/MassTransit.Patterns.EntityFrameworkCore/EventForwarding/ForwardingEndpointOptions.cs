@@ -12,8 +12,25 @@ public sealed class ForwardingEndpointOptions : IPatternOptions
     /// </summary>
     public bool Inbox { get; set; } = true;
 
+    /// <summary>The batched mode's options, or null (the default) for one transaction per message.</summary>
+    public ForwardingBatchOptions? BatchOptions { get; private set; }
+
+    /// <summary>
+    /// Turns on batched inbox transactions (<see cref="ForwardingBatchOptions"/>): messages waiting together
+    /// commit in one transaction. Off by default: one transaction per message.
+    /// </summary>
+    public ForwardingEndpointOptions Batching(Action<ForwardingBatchOptions>? configure = null)
+    {
+        var options = BatchOptions ?? new ForwardingBatchOptions();
+        configure?.Invoke(options);
+        BatchOptions = options;
+        return this;
+    }
+
     /// <inheritdoc />
     public void Validate(OptionsValidator validator)
     {
+        ArgumentNullException.ThrowIfNull(validator);
+        BatchOptions?.Validate(validator);
     }
 }

@@ -30,6 +30,16 @@ sealed class ForwardingMetrics
             "Outbox messages whose delivery was not confirmed after every resend; they stay and are tried again.");
         DeliveryLag = meter.CreateHistogram<double>(Prefix + "outbox.delivery_lag", "ms",
             "Time from the handler's send to the broker's confirmation of the outbox delivery.");
+        BatchSize = meter.CreateHistogram<int>(Prefix + "inbox.batch_size", "{message}",
+            "Messages committed together by one batched inbox transaction.");
+        BatchSplits = meter.CreateCounter<long>(Prefix + "inbox.batch_splits", "{batch}",
+            "Batched inbox transactions that failed as a whole (claim, commit or connection) and whose members were retried alone.");
+        BatchMemberFailures = meter.CreateCounter<long>(Prefix + "inbox.batch_member_failures", "{message}",
+            "Members of a batched inbox transaction whose consumer failed and was rolled back alone while the others went on.");
+        HandedOff = meter.CreateCounter<long>(Prefix + "outbox.handed_off", "{message}",
+            "Outbox messages delivered from the rows handed over in memory after their commit (no read of the table).");
+        Swept = meter.CreateCounter<long>(Prefix + "outbox.swept", "{message}",
+            "Outbox messages delivered after a read of the table (start-up, another process's commits, a dropped or failed handover).");
         meter.CreateObservableGauge(Prefix + "outbox.backlog", () => _backlogs.Select(b =>
                 new Measurement<long>(b.Value.Rows, new KeyValuePair<string, object?>(DbContextTag, b.Key))),
             "{message}", "Outbox rows waiting for delivery, as last measured by the delivery service.");
@@ -47,6 +57,16 @@ sealed class ForwardingMetrics
     public Counter<long> DeliveryFailures { get; }
 
     public Histogram<double> DeliveryLag { get; }
+
+    public Histogram<int> BatchSize { get; }
+
+    public Counter<long> BatchSplits { get; }
+
+    public Counter<long> BatchMemberFailures { get; }
+
+    public Counter<long> HandedOff { get; }
+
+    public Counter<long> Swept { get; }
 
     public void RecordBacklog(string dbContext, long rows, double oldestAgeSeconds) => _backlogs[dbContext] = new BacklogSample(rows, oldestAgeSeconds);
 

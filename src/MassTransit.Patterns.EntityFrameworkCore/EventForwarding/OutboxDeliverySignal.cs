@@ -11,6 +11,18 @@ sealed class OutboxDeliverySignal<TDbContext>
     /// <summary>Rows were committed: wake the delivery service now.</summary>
     public void Notify() => Volatile.Read(ref _signal).TrySetResult();
 
+    /// <summary>
+    /// These rows were committed (their sequence numbers are known): the delivery service may send them
+    /// without reading them back. The table stays the source of truth; a handover that is dropped is
+    /// found by the next read.
+    /// </summary>
+    public void Handoff(IReadOnlyList<OutboxEntry> committedRows)
+    {
+        ArgumentNullException.ThrowIfNull(committedRows);
+        if (committedRows.Count > 0)
+            Notify();
+    }
+
     /// <summary>Arms the signal before the delivery service looks for rows, so that a commit during the look is not missed.</summary>
     internal void Arm()
     {

@@ -1,0 +1,38 @@
+using MassTransit.Patterns.Configuration;
+
+namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+
+/// <summary>
+/// Batched inbox transactions on one endpoint: messages that are waiting together run their consumers
+/// one after another inside one transaction and commit once; each is acknowledged after that commit.
+/// A batch is what has arrived while the previous batch ran (never a timer); a message arriving alone
+/// runs exactly as in per-message mode. A consumer that throws is rolled back alone (to its savepoint)
+/// and takes its normal failure path; a batch whose commit fails is split and every member retried
+/// alone, once. See docs/event-forwarding.md for when to pick this mode.
+/// </summary>
+public sealed class ForwardingBatchOptions
+{
+    /// <summary>
+    /// The most messages in one transaction. Default 16; 2 to 64 (each member takes one savepoint, and
+    /// PostgreSQL slows every snapshot once a transaction has more than 64 subtransactions). A batch is
+    /// also never larger than the messages the endpoint lets run at once (its concurrency limit or prefetch).
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>
+    /// How many batches of this endpoint run at once, each on its own connection. Default 1; 1 to 8.
+    /// With 2, one batch forms while the other commits.
+    /// </summary>
+    public int MaxConcurrentBatches { get; set; } = 1;
+
+    /// <summary>
+    /// A member whose consumer runs longer than this is logged (Debug), naming the message: it holds its
+    /// batch-mates' acknowledgements. Default 1 s.
+    /// </summary>
+    public TimeSpan SlowMemberWarning { get; set; } = TimeSpan.FromSeconds(1);
+
+    internal void Validate(OptionsValidator validator) => validator
+        .InRange(MaxBatchSize, 2, 64, "Batching." + nameof(MaxBatchSize))
+        .InRange(MaxConcurrentBatches, 1, 8, "Batching." + nameof(MaxConcurrentBatches))
+        .Positive(SlowMemberWarning, "Batching." + nameof(SlowMemberWarning));
+}

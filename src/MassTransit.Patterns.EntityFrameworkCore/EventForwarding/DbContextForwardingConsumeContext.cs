@@ -18,6 +18,7 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
     readonly TDbContext _db;
     readonly Guid _inboxMessageId;
     readonly Guid _outboxId = NewId.NextGuid();
+    readonly List<OutboxEntry> _rows = [];
     bool _consumed;
     int _position;
 
@@ -30,8 +31,8 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
         _consumed = consumed;
     }
 
-    /// <summary>How many outbox rows the consumer added.</summary>
-    public int AddedRows => Volatile.Read(ref _position);
+    /// <summary>The outbox rows the consumer added, in position order (their sequence numbers are set once saved).</summary>
+    public IReadOnlyList<OutboxEntry> Rows => _rows;
 
     public override bool ContinueProcessing { get; set; }
 
@@ -45,7 +46,18 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
 
     public override async Task SetConsumed()
     {
-        await _db.SaveChangesAsync(CancellationToken).ConfigureAwait(false);
+        // Inside the factory's transaction a failure here fails the whole message (rolled back), so EF's
+        // automatic savepoint around this save would only cost a round trip (its RELEASE).
+        var autoSavepoints = _db.Database.AutoSavepointsEnabled;
+        _db.Database.AutoSavepointsEnabled = false;
+        try
+        {
+            await _db.SaveChangesAsync(CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _db.Database.AutoSavepointsEnabled = autoSavepoints;
+        }
         _consumed = true;
     }
 
@@ -63,6 +75,7 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
         {
             var row = OutboxRows.Create(context, _outboxId, _position, _inboxMessageId, ConsumerId);
             _db.Add(row);
+            _rows.Add(row);
             _position++;
         }
         return Task.CompletedTask;

@@ -42,12 +42,12 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
         var inbox = options is not ForwardingConsumeOptions { Inbox: false };
 
         var strategy = _db.Database.CreateExecutionStrategy();
-        var added = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
-        if (added > 0)
-            _signal.Notify();
+        var committed = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
+        _signal.Handoff(committed);
     }
 
-    async Task<int> Attempt<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next, Guid messageId, bool inbox,
+    /// <summary>Runs the message in one transaction; returns the outbox rows it committed (none for a suppressed copy).</summary>
+    async Task<IReadOnlyList<OutboxEntry>> Attempt<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next, Guid messageId, bool inbox,
         CancellationToken cancellationToken)
         where T : class
     {
@@ -61,7 +61,7 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
             _metrics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, options.ConsumerType));
             var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
             await next.Send(duplicate).ConfigureAwait(false);
-            return 0;
+            return [];
         }
 
         var outboxContext = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: false);
@@ -69,7 +69,7 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
         if (!outboxContext.IsMessageConsumed)
             throw new InvalidOperationException("The outbox pipe completed without saving the consumer's work.");
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return outboxContext.AddedRows;
+        return outboxContext.Rows;
     }
 
     /// <summary>

@@ -17,15 +17,17 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
 {
     readonly TDbContext _db;
     readonly Guid _inboxMessageId;
+    readonly bool _batched;
     readonly Guid _outboxId = NewId.NextGuid();
     readonly List<OutboxEntry> _rows = [];
     bool _consumed;
     int _position;
 
     public DbContextForwardingConsumeContext(ConsumeContext<TMessage> context, OutboxConsumeOptions options, IServiceProvider provider, TDbContext db,
-        Guid inboxMessageId, bool consumed)
+        Guid inboxMessageId, bool consumed, bool batched = false)
         : base(context, options, provider)
     {
+        _batched = batched;
         _db = db;
         _inboxMessageId = inboxMessageId;
         _consumed = consumed;
@@ -74,7 +76,9 @@ sealed class DbContextForwardingConsumeContext<TDbContext, TMessage> : OutboxCon
         lock (_db)
         {
             var row = OutboxRows.Create(context, _outboxId, _position, _inboxMessageId, ConsumerId);
-            _db.Add(row);
+            // Batched, the batch saves every member's rows in one insert after the member succeeded.
+            if (!_batched)
+                _db.Add(row);
             _rows.Add(row);
             _position++;
         }

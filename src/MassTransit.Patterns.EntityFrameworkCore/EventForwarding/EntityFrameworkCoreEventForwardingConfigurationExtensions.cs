@@ -6,6 +6,9 @@ using MassTransit.Patterns.QueueDepth;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace MassTransit;
 
@@ -67,9 +70,22 @@ public static class EntityFrameworkCoreEventForwardingConfigurationExtensions
         options.EnsureValid();
         EnsureModel<TDbContext>(context.GetRequiredService<IServiceScopeFactory>());
 
-        var observer = new ForwardingConsumePipeSpecificationObserver<TDbContext>(configurator, context, options);
+        var batch = options.BatchOptions is { } batchOptions ? CreateBatchCollector<TDbContext>(context, batchOptions) : null;
+        var observer = new ForwardingConsumePipeSpecificationObserver<TDbContext>(configurator, context, options, batch);
         configurator.ConnectConsumerConfigurationObserver(observer);
         configurator.ConnectSagaConfigurationObserver(observer);
+    }
+
+    /// <summary>One endpoint's batched inbox, over the container's services for <typeparamref name="TDbContext"/>.</summary>
+    static ForwardingBatchCollector CreateBatchCollector<TDbContext>(IRegistrationContext context, ForwardingBatchOptions options)
+        where TDbContext : DbContext
+    {
+        var outboxOptions = context.GetRequiredService<IOptionsMonitor<PatternsEntityFrameworkOutboxOptions>>().Get(OptionsName<TDbContext>());
+        var signal = context.GetRequiredService<OutboxDeliverySignal<TDbContext>>();
+        var logger = context.GetService<ILoggerFactory>()?.CreateLogger(ForwardingBatchLog.Category) ?? NullLogger.Instance;
+        return options.Collector = new ForwardingBatchCollector(options, context.GetRequiredService<IServiceScopeFactory>(),
+            sp => sp.GetRequiredService<TDbContext>(), typeof(TDbContext).Name, outboxOptions.IsolationLevel, context.GetRequiredService<ForwardingMetrics>(),
+            logger, signal.Handoff);
     }
 
     /// <summary>Builds the model of a <typeparamref name="TDbContext"/> from the container (no connection is opened) and checks that it maps the tables.</summary>

@@ -31,6 +31,9 @@ public sealed class ForwardingBatchOptions
     /// </summary>
     public TimeSpan SlowMemberWarning { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The endpoint's collector these options built (tests reach it through the options they configured).</summary>
+    internal ForwardingBatchCollector? Collector { get; set; }
+
     internal void Validate(OptionsValidator validator) => validator
         .InRange(MaxBatchSize, 2, 64, "Batching." + nameof(MaxBatchSize))
         .InRange(MaxConcurrentBatches, 1, 8, "Batching." + nameof(MaxConcurrentBatches))

@@ -10,4 +10,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 sealed class ForwardingConsumeOptions : OutboxConsumeOptions
 {
     public bool Inbox { get; init; } = true;
+
+    /// <summary>The endpoint's batched inbox, or null for one transaction per message.</summary>
+    public ForwardingBatchCollector? Batch { get; init; }
 }

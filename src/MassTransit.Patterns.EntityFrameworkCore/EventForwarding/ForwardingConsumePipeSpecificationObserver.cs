@@ -12,7 +12,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// in front of every consumer and saga message type configured on the endpoint after it is connected.
 /// </summary>
 sealed class ForwardingConsumePipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context,
-    ForwardingEndpointOptions options) : IConsumerConfigurationObserver, ISagaConfigurationObserver
+    ForwardingEndpointOptions options, ForwardingBatchCollector? batch) : IConsumerConfigurationObserver, ISagaConfigurationObserver
     where TDbContext : DbContext
 {
     public void ConsumerConfigured<TConsumer>(IConsumerConfigurator<TConsumer> configurator)
@@ -58,7 +58,8 @@ sealed class ForwardingConsumePipeSpecificationObserver<TDbContext>(IReceiveEndp
             ConsumerType = typeof(T).Name,
             MessageDeliveryLimit = 1,
             MessageDeliveryTimeout = TimeSpan.FromSeconds(30),
-            Inbox = options.Inbox
+            Inbox = options.Inbox,
+            Batch = batch
         };
         var filter = new OutboxConsumeFilter<TDbContext, TMessage>(new ConsumeScopeProvider(context), consumeOptions);
         configurator.AddPipeSpecification(new FilterPipeSpecification<ConsumeContext<TMessage>>(filter));

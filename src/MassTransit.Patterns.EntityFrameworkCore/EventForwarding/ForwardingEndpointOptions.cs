@@ -31,6 +31,9 @@ public sealed class ForwardingEndpointOptions : IPatternOptions
     public void Validate(OptionsValidator validator)
     {
         ArgumentNullException.ThrowIfNull(validator);
-        BatchOptions?.Validate(validator);
+        if (BatchOptions is null)
+            return;
+        validator.Require(Inbox, nameof(Batching), "needs the inbox (Inbox = true): a batch claims its messages' inbox keys in one statement (was Inbox = false).");
+        BatchOptions.Validate(validator);
     }
 }

@@ -30,7 +30,7 @@ sealed class ForwardingMetrics
             "Outbox messages whose delivery was not confirmed after every resend; they stay and are tried again.");
         DeliveryLag = meter.CreateHistogram<double>(Prefix + "outbox.delivery_lag", "ms",
             "Time from the handler's send to the broker's confirmation of the outbox delivery.");
-        BatchSize = meter.CreateHistogram<int>(Prefix + "inbox.batch_size", "{message}",
+        BatchSize = meter.CreateHistogram<long>(Prefix + "inbox.batch_size", "{message}",
             "Messages committed together by one batched inbox transaction.");
         BatchSplits = meter.CreateCounter<long>(Prefix + "inbox.batch_splits", "{batch}",
             "Batched inbox transactions that failed as a whole (claim, commit or connection) and whose members were retried alone.");
@@ -58,7 +58,7 @@ sealed class ForwardingMetrics
 
     public Histogram<double> DeliveryLag { get; }
 
-    public Histogram<int> BatchSize { get; }
+    public Histogram<long> BatchSize { get; }
 
     public Counter<long> BatchSplits { get; }
 

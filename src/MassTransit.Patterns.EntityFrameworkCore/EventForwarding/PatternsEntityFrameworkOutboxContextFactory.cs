@@ -41,6 +41,24 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
         var messageId = context.GetOriginalMessageId() ?? throw new MessageException(typeof(T), "The inbox needs a message id.");
         var inbox = options is not ForwardingConsumeOptions { Inbox: false };
 
+        if (options is ForwardingConsumeOptions { Batch: { } batch })
+        {
+            var outcome = await batch.JoinAsync(new ForwardingBatchMember<TDbContext, T>(context, options, next, _provider, _db, messageId)).ConfigureAwait(false);
+            switch (outcome.Kind)
+            {
+                case ForwardingBatchOutcomeKind.Committed:
+                    return;
+                case ForwardingBatchOutcomeKind.Duplicate:
+                    await next.Send(new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true))
+                        .ConfigureAwait(false);
+                    return;
+                case ForwardingBatchOutcomeKind.Failed:
+                    outcome.Error!.Throw();
+                    return;
+            }
+            // Alone (nothing else was waiting) or its batch was split: its own transaction, as below.
+        }
+
         var strategy = _db.Database.CreateExecutionStrategy();
         var committed = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
         _signal.Handoff(committed);

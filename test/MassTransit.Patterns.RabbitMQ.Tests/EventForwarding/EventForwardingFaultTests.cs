@@ -266,7 +266,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         var suppressed = second.Lines.Where(l => l.StartsWith("SUPPRESSED ", StringComparison.Ordinal)).Select(l => int.Parse(l[11..])).DefaultIfEmpty(0).Max();
         Report($"{nameof(Crash_between_commit_and_acknowledgement_is_redelivered_and_the_inbox_suppresses_it)}(inbox: {inbox}, batching: {batching})",
             ("sent", producer.Attempts), ("confirmed", producer.Confirmed.Count), ("committed_before_crash", committed.ContainsKey(crashOn)),
-            ("crashed_batch_size", crashedBatch.Count), ("crashed_batch_committed", crashedBatch.Count(committed.ContainsKey)),
+            ("applied_at_crash", committed.Count), ("crashed_batch_size", crashedBatch.Count), ("crashed_batch_committed", crashedBatch.Count(committed.ContainsKey)),
             ("consumed_first_process", first.Count("HANDLING ")), ("consumed_second_process", second.Count("HANDLING ")),
             ("suppressed", suppressed), ("applied", applied.Count), ("effect_count_of_crashed", applied[crashOn]),
             ("duplicate_effects", applied.Values.Count(c => c > 1)), ("batches_first_process", first.Batches), ("batches_second_process", second.Batches));
@@ -276,10 +276,13 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         FaultSuiteRig.AssertMode(batching, first.Batches);
         if (batched)
         {
-            // The batch committed as a whole before the crash; the redelivered members are suppressed, none runs again.
+            // The batch committed as a whole before the crash; the redelivered members are suppressed, none runs again. So is
+            // any message that ran alone beside the batch (a message arriving alone runs unbatched, concurrently) and committed
+            // unacknowledged: the copies suppressed are at least the crashed one, at most what was committed and unacknowledged
+            // at once (the prefetch, = concurrency). Seen: a batch of 2 crashed while two lone messages had committed, 4 suppressed.
             Assert.All(crashedBatch, id => Assert.Equal(1, committed.GetValueOrDefault(id)));
-            Assert.All(crashedBatch, id => Assert.DoesNotContain(second.Lines, l => l.StartsWith($"HANDLING {id}", StringComparison.Ordinal)));
-            Assert.InRange(suppressed, 1, crashedBatch.Count);
+            Assert.All(committed.Keys, id => Assert.DoesNotContain(second.Lines, l => l.StartsWith($"HANDLING {id}", StringComparison.Ordinal)));
+            Assert.InRange(suppressed, 1, Math.Min(committed.Count, settings.Concurrency));
             Assert.All(applied, a => Assert.Equal(1, a.Value));
         }
         else if (inbox)

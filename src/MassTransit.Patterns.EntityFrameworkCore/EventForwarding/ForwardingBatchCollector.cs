@@ -105,10 +105,13 @@ sealed class ForwardingBatchCollector
             if (Volatile.Read(ref _paused) is { } paused)
                 await paused.Task.ConfigureAwait(false);
             batch.Clear();
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var member))
+            Take(reader, batch);
+            if (batch.Count < _options.MaxBatchSize)
             {
-                Interlocked.Decrement(ref _parked);
-                batch.Add(member);
+                // Not a timer: the leader goes to the back of the thread pool's queue once, so that messages
+                // already on their way (queued work, not future arrivals) park before the batch closes.
+                await Task.Yield();
+                Take(reader, batch);
             }
 
             try
@@ -122,6 +125,15 @@ sealed class ForwardingBatchCollector
                     member.Release(ForwardingBatchOutcome.RunAlone);
                 _logger.BatchSplit(0, _dbContextName, batch.Count, exception.Message);
             }
+        }
+    }
+
+    void Take(ChannelReader<ForwardingBatchMember> reader, List<ForwardingBatchMember> batch)
+    {
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var member))
+        {
+            Interlocked.Decrement(ref _parked);
+            batch.Add(member);
         }
     }
 

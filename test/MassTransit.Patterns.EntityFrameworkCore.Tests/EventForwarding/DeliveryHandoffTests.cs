@@ -58,12 +58,15 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
 
     /// <summary>
     /// Sees the outbox's deliveries to the broker (a <see cref="SerializedMessageBody"/> sent by the delivery
-    /// service): holds them all until the send is cancelled, or fails chosen attempts (a failure the send
-    /// policy does not repeat, so the delivery fails at once).
+    /// service): holds them all until <see cref="Release"/> or until the send is cancelled, or fails chosen
+    /// attempts (a failure the send policy does not repeat, so the delivery fails at once).
     /// </summary>
     sealed class Deliveries(bool hold = false, int failAttempt = 0) : ISendObserver
     {
+        readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         int _attempts;
+
+        public void Release() => _released.TrySetResult();
 
         public int Attempts => Volatile.Read(ref _attempts);
 
@@ -74,7 +77,7 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
                 return;
             var attempt = Interlocked.Increment(ref _attempts);
             if (hold)
-                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                await _released.Task.WaitAsync(context.CancellationToken);
             if (attempt == failAttempt)
                 throw new NotSupportedException($"the broker refused delivery attempt {attempt} (test)");
         }
@@ -327,5 +330,85 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
         // Index 0 and 1 from memory; 2 failed there, so 2, 3 and 4 came from the table, in order.
         Assert.Equal(2, metrics.Sum("outbox.handed_off"));
         Assert.Equal(3, metrics.Sum("outbox.swept"));
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.PostgreSql)]
+    public async Task When_more_is_handed_over_than_the_queue_holds_the_table_read_delivers_the_rest_each_row_once_in_order(Store store)
+    {
+        const int messages = 40, events = 3;
+        using var metrics = new ForwardingMetrics();
+        await using var database = await ForwardingDatabase.CreateAsync(store);
+        // One group per round and a queue of 4 groups; the first delivery is held until all 40 messages
+        // committed, so the queue overflows. No periodic read of the table: only the overflow asks for one.
+        var held = new Deliveries(hold: true);
+        await using var rig = await ForwardingRig.StartAsync(database,
+            outbox: o =>
+            {
+                o.DeliveryBatchSize = 1;
+                o.DeliveryInterval = TimeSpan.FromMinutes(10);
+                o.MaxDeliveryBackoff = TimeSpan.FromMinutes(10);
+            },
+            configureServices: s => s.AddSendObserver(_ => held));
+        await SweptOnceAsync(rig);
+        var ids = Enumerable.Range(0, messages).Select(_ => (MessageId: NewId.NextGuid(), EffectId: NewId.NextGuid())).ToList();
+
+        await Task.WhenAll(ids.Select(x => rig.SendAsync(new ApplyEffect(x.EffectId, Forward: events), x.MessageId)));
+        await Eventually.True(() => ids.All(x => rig.Received.Count(x.MessageId, "consumed") == 1), Wait, "every message is consumed");
+        await Eventually.True(async () => await rig.OutboxCountAsync() == messages * events, Wait, "every message's rows are committed");
+        await Eventually.True(() => held.Attempts >= 1, Wait, "the first delivery is held");
+        Assert.Equal(1, held.Attempts);
+        held.Release();
+
+        await Eventually.True(() => rig.Forwarded.Received.Count >= messages * events, Wait, "every event is delivered");
+        await Eventually.True(async () => await rig.OutboxCountAsync() == 0, Wait, "delivered rows are removed");
+        foreach (var (messageId, effectId) in ids)
+        {
+            Assert.Equal(1, rig.Received.Count(messageId, "consumed"));
+            Assert.Equal(1, (await rig.EffectAsync(effectId))!.Count);
+            Assert.Equal([0, 1, 2], rig.Forwarded.For(effectId).Select(f => f.Index));
+        }
+        Assert.Equal(messages * events, rig.Forwarded.Received.Count);
+        Assert.Equal(messages * events, rig.Forwarded.Received.Select(r => r.MessageId).Distinct().Count());
+        Assert.Equal(messages * events, metrics.Sum("outbox.handed_off") + metrics.Sum("outbox.swept"));
+        Assert.True(metrics.Sum("outbox.swept") >= (messages - 5) * events, $"the overflow was delivered from the table (swept {metrics.Sum("outbox.swept")})");
+    }
+
+    [Fact]
+    public void A_handover_of_several_groups_is_queued_group_by_group_in_position_order_and_a_full_queue_drops_and_asks_for_a_read()
+    {
+        var signal = new OutboxDeliverySignal<ForwardingDb>();
+        var (a, b) = (NewId.NextGuid(), NewId.NextGuid());
+        OutboxEntry Row(Guid group, int position, long sequenceNumber) => new() { OutboxId = group, Position = position, SequenceNumber = sequenceNumber };
+
+        signal.Handoff([Row(a, 0, 1)]);
+        Assert.Equal(0, signal.Pending);
+
+        signal.Accept(capacity: 2);
+        signal.Handoff([Row(b, 1, 5), Row(a, 1, 4), Row(b, 0, 3), Row(a, 0, 2)]);
+        Assert.Equal(2, signal.Pending);
+        Assert.False(signal.SweepRequested);
+
+        signal.Handoff([Row(NewId.NextGuid(), 0, 6)]);
+        Assert.True(signal.SweepRequested);
+        var taken = new List<OutboxEntry[]>();
+        signal.Take(10, taken);
+        Assert.Empty(taken);
+
+        signal.BeginSweep();
+        Assert.False(signal.SweepRequested);
+        Assert.Equal(0, signal.Pending);
+        signal.Handoff([Row(b, 1, 5), Row(a, 1, 4), Row(b, 0, 3), Row(a, 0, 2)]);
+        signal.Take(10, taken);
+        Assert.Equal(2, taken.Count);
+        Assert.Equal([2L, 4L], taken.Single(g => g[0].OutboxId == a).Select(r => r.SequenceNumber));
+        Assert.Equal([3L, 5L], taken.Single(g => g[0].OutboxId == b).Select(r => r.SequenceNumber));
+
+        signal.Handoff([Row(a, 2, 0)]);
+        Assert.True(signal.SweepRequested);
+        signal.Refuse();
+        signal.Handoff([Row(a, 3, 7)]);
+        Assert.Equal(0, signal.Pending);
     }
 }

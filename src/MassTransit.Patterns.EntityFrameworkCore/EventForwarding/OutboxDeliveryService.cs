@@ -146,7 +146,25 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
             _signal.Refuse();
         }
 
+        await DeleteOnStopAsync().ConfigureAwait(false);
         await ReleaseLeaseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the rows confirmed by a round the stop cut short (best effort: the next holder would send them again, and the inbox drop the copies).</summary>
+    async Task DeleteOnStopAsync()
+    {
+        if (_unDeleted.Count == 0 || !_holding)
+            return;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var scope = _scopes.CreateAsyncScope();
+            await DeleteAsync(scope.ServiceProvider.GetRequiredService<TDbContext>(), [], timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            LogRoundFailed(_logger, _name, exception.Message, exception);
+        }
     }
 
     TimeSpan Backoff(int failures) =>
@@ -194,19 +212,28 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         var failed = new ConcurrentBag<Guid>();
         if (groups.Count > 0)
         {
-            await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.DeliveryConcurrency, CancellationToken = cancellationToken },
-                async (group, token) =>
-                {
-                    foreach (var row in group)
+            try
+            {
+                await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.DeliveryConcurrency, CancellationToken = cancellationToken },
+                    async (group, token) =>
                     {
-                        if (!await DeliverAsync(row, token).ConfigureAwait(false))
+                        foreach (var row in group)
                         {
-                            failed.Add(row.OutboxId);
-                            return;
+                            if (!await DeliverAsync(row, token).ConfigureAwait(false))
+                            {
+                                failed.Add(row.OutboxId);
+                                return;
+                            }
+                            delivered.Add(row.SequenceNumber);
                         }
-                        delivered.Add(row.SequenceNumber);
-                    }
-                }).ConfigureAwait(false);
+                    }).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping: what was confirmed is deleted on the way out, so the next holder does not send it again.
+                _unDeleted.UnionWith(delivered);
+                throw;
+            }
         }
 
         foreach (var group in failed)

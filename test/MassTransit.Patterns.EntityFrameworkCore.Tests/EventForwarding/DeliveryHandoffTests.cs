@@ -61,7 +61,7 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
     /// service): holds them all until <see cref="Release"/> or until the send is cancelled, or fails chosen
     /// attempts (a failure the send policy does not repeat, so the delivery fails at once).
     /// </summary>
-    sealed class Deliveries(bool hold = false, int failAttempt = 0) : ISendObserver
+    sealed class Deliveries(bool hold = false, int failAttempt = 0, int holdFrom = 1) : ISendObserver
     {
         readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         int _attempts;
@@ -76,7 +76,7 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
             if (context.Message is not SerializedMessageBody)
                 return;
             var attempt = Interlocked.Increment(ref _attempts);
-            if (hold)
+            if (hold && attempt >= holdFrom)
                 await _released.Task.WaitAsync(context.CancellationToken);
             if (attempt == failAttempt)
                 throw new NotSupportedException($"the broker refused delivery attempt {attempt} (test)");
@@ -198,6 +198,41 @@ public sealed partial class DeliveryHandoffTests(ITestOutputHelper output)
         Assert.Empty(firstForwarded.Received);
         Assert.Equal(messages * events, metrics.Sum("outbox.swept"));
         Assert.Equal(messages * events, metrics.Sum("outbox.delivered"));
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.PostgreSql)]
+    public async Task A_stop_in_the_middle_of_a_group_deletes_what_was_confirmed_so_the_next_holder_sends_only_the_rest(Store store)
+    {
+        const int events = 3;
+        await using var database = await ForwardingDatabase.CreateAsync(store);
+        // The group's first event is confirmed; its second is held until the stop cancels it.
+        var held = new Deliveries(hold: true, holdFrom: 2);
+        var first = await ForwardingRig.StartAsync(database, configureServices: s => s.AddSendObserver(_ => held));
+        var (firstForwarded, firstReceived) = (first.Forwarded, first.Received);
+        var (messageId, effectId) = (NewId.NextGuid(), NewId.NextGuid());
+        try
+        {
+            await SweptOnceAsync(first);
+            await first.SendAsync(new ApplyEffect(effectId, Forward: events), messageId);
+            await Eventually.True(() => held.Attempts >= 2 && firstForwarded.For(effectId).Count >= 1, Wait, "the first event is delivered and the second held");
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+        Assert.Equal(events - 1, await database.Read(db => db.Set<OutboxEntry>().CountAsync()));
+
+        await using var second = await ForwardingRig.StartAsync(database);
+        await Eventually.True(() => second.Forwarded.For(effectId).Count >= events - 1, Wait, "the next holder delivers the rest");
+        await Eventually.True(async () => await second.OutboxCountAsync() == 0, Wait, "delivered rows are removed");
+
+        Assert.Equal([0], firstForwarded.For(effectId).Select(f => f.Index));
+        Assert.Equal([1, 2], second.Forwarded.For(effectId).Select(f => f.Index));
+        Assert.Equal(events, firstForwarded.Received.Concat(second.Forwarded.Received).Select(r => r.MessageId).Distinct().Count());
+        Assert.Equal(1, firstReceived.Count(messageId, "consumed"));
+        Assert.Equal(1, (await second.EffectAsync(effectId))!.Count);
     }
 
     [Theory]

@@ -31,6 +31,22 @@ public static class EventForwardingSnippets
         // end-snippet
     }
 
+    public static void Batching(IBusRegistrationConfigurator x)
+    {
+        // begin-snippet: event-forwarding-batching
+        x.AddConsumer<PlaceOrderConsumer>().Endpoint(e => e.ConcurrentMessageLimit = 16);
+        x.AddConfigureEndpointsCallback((ctx, _, e) =>
+        {
+            e.UseMessageRetry(r => r.Interval(60, TimeSpan.FromMilliseconds(500)));
+            e.UsePatternsEntityFrameworkOutbox<AppDb>(ctx, o => o.Batching(b =>
+            {
+                b.MaxBatchSize = 8;             // messages per transaction (2-64)
+                b.MaxConcurrentBatches = 2;     // one batch forms while the other commits
+            }));
+        });
+        // end-snippet
+    }
+
     public static async Task Produce(IServiceProvider provider, PlaceOrder order, AppDb db, OrderPlaced evt)
     {
         // begin-snippet: event-forwarding-produce

@@ -11,8 +11,8 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// <summary>
 /// The batched inbox of one endpoint. Each consumed message parks here (in its own flow, holding its
 /// concurrency slot); a leader takes what is waiting, up to <see cref="ForwardingBatchOptions.MaxBatchSize"/>,
-/// never waiting for more: under load a batch is what arrived while the previous one ran, at a trickle
-/// a message is alone and runs exactly as in per-message mode. A batch: one transaction on a connection
+/// never waiting for more: under load a batch is what arrived while the previous one ran; a message that
+/// finds no other in flight (a trickle) does not park and runs exactly as in per-message mode. A batch: one transaction on a connection
 /// of its own scope's DbContext, one insert claiming every inbox key, each member's consumer run in turn
 /// behind its own savepoint through its own scope (its DbContext enlisted on the batch's connection), one
 /// insert of every member's outbox rows, one commit; then every member is released and acknowledged.
@@ -33,6 +33,7 @@ sealed class ForwardingBatchCollector
     readonly Action<IReadOnlyList<OutboxEntry>> _handoff;
     TaskCompletionSource? _paused;
     int _leaders;
+    int _inFlight;
     int _parked;
     long _batchIds;
 
@@ -56,6 +57,15 @@ sealed class ForwardingBatchCollector
     internal void Pause() => Interlocked.CompareExchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
 
     internal void Resume() => Interlocked.Exchange(ref _paused, null)?.TrySetResult();
+
+    /// <summary>
+    /// A message of this endpoint starts; returns true when another one is in flight (then it joins a batch)
+    /// and false when it is the only one: at a trickle a message runs alone at once, with no hop through the
+    /// collector. Every call is paired with <see cref="Leave"/>.
+    /// </summary>
+    public bool Enter() => Interlocked.Increment(ref _inFlight) > 1 || Volatile.Read(ref _paused) is not null;
+
+    public void Leave() => Interlocked.Decrement(ref _inFlight);
 
     /// <summary>Parks the member until its batch decided.</summary>
     public Task<ForwardingBatchOutcome> JoinAsync(ForwardingBatchMember member)
@@ -95,10 +105,13 @@ sealed class ForwardingBatchCollector
             if (Volatile.Read(ref _paused) is { } paused)
                 await paused.Task.ConfigureAwait(false);
             batch.Clear();
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var member))
+            Take(reader, batch);
+            if (batch.Count < _options.MaxBatchSize)
             {
-                Interlocked.Decrement(ref _parked);
-                batch.Add(member);
+                // Not a timer: the leader goes to the back of the thread pool's queue once, so that messages
+                // already on their way (queued work, not future arrivals) park before the batch closes.
+                await Task.Yield();
+                Take(reader, batch);
             }
 
             try
@@ -112,6 +125,15 @@ sealed class ForwardingBatchCollector
                     member.Release(ForwardingBatchOutcome.RunAlone);
                 _logger.BatchSplit(0, _dbContextName, batch.Count, exception.Message);
             }
+        }
+    }
+
+    void Take(ChannelReader<ForwardingBatchMember> reader, List<ForwardingBatchMember> batch)
+    {
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var member))
+        {
+            Interlocked.Decrement(ref _parked);
+            batch.Add(member);
         }
     }
 

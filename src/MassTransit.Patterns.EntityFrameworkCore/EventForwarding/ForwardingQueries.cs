@@ -23,8 +23,26 @@ static class ForwardingQueries
             .OrderBy(x => x.Position).ThenBy(x => x.SequenceNumber)
             .Take(limit);
 
-    public static Task<int> DeleteDelivered(DbContext db, List<long> sequenceNumbers, CancellationToken cancellationToken) =>
-        db.Set<OutboxEntry>().Where(x => sequenceNumbers.Contains(x.SequenceNumber)).ExecuteDeleteAsync(cancellationToken);
+    /// <summary>The most sequence numbers one delete carries where each is a parameter of its own (SQL Server allows 2,100 parameters per statement).</summary>
+    public const int DeleteChunk = 2000;
+
+    /// <summary>
+    /// Deletes delivered rows: one statement on PostgreSQL (one array parameter), one per
+    /// <see cref="DeleteChunk"/> rows elsewhere (EF Core sends each value of the list as a parameter).
+    /// </summary>
+    public static async Task<int> DeleteDelivered(DbContext db, IReadOnlyList<long> sequenceNumbers, CancellationToken cancellationToken)
+    {
+        if (sequenceNumbers.Count <= DeleteChunk || db.Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL")
+            return await Delete(db, sequenceNumbers as List<long> ?? [.. sequenceNumbers], cancellationToken).ConfigureAwait(false);
+
+        var deleted = 0;
+        foreach (var chunk in sequenceNumbers.Order().Chunk(DeleteChunk))
+            deleted += await Delete(db, [.. chunk], cancellationToken).ConfigureAwait(false);
+        return deleted;
+
+        static Task<int> Delete(DbContext db, List<long> chunk, CancellationToken cancellationToken) =>
+            db.Set<OutboxEntry>().Where(x => chunk.Contains(x.SequenceNumber)).ExecuteDeleteAsync(cancellationToken);
+    }
 
     /// <summary>Takes the lease when it is free or expired, or renews it when <paramref name="owner"/> holds it: one conditional update.</summary>
     public static async Task<bool> TakeLease(DbContext db, Guid owner, DateTime now, DateTime until, CancellationToken cancellationToken) =>

@@ -14,15 +14,23 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// Delivers committed outbox rows of <typeparamref name="TDbContext"/> to the broker and deletes them
 /// once confirmed. Only the holder of the delivery lease delivers, so two instances sharing the
 /// database do not send the same row (if a holder stalls past its lease, the next one may resend a
-/// row it already sent: delivery is at least once, and the consumer's inbox drops the copy). Each
-/// round takes the oldest groups (one per consumed message or handler scope); groups go out in
-/// parallel, the messages of a group one after another in the order they were sent, each through
-/// the event forwarding send policy (send timeout, bounded resends, same message id). A failed
-/// message stops its group until the next round.
+/// row it already sent: delivery is at least once, and the consumer's inbox drops the copy). Rows
+/// this process committed are handed over in memory after the commit
+/// (<see cref="OutboxDeliverySignal{TDbContext}.Handoff"/>) and sent without being read back; the table
+/// is read (the oldest groups first) when the lease was just taken, when a read was requested (a
+/// dropped handover, a failed delivery, another transaction's commit) and every
+/// <see cref="PatternsEntityFrameworkOutboxOptions.DeliveryInterval"/>. Groups (one per consumed
+/// message or handler scope) go out in parallel, the messages of a group one after another in the
+/// order they were sent, each through the event forwarding send policy (send timeout, bounded
+/// resends, same message id). A failed message stops its group until the next read of the table.
+/// Rounds run one after another; the confirmed rows of a round are deleted with one statement.
 /// </summary>
 sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
+    /// <summary>How long a row delivered from a read of the table is remembered, so that its handover arriving late is not sent again.</summary>
+    static readonly TimeSpan RecentlyRead = TimeSpan.FromSeconds(30);
+
     readonly IBusControl _bus;
     readonly ILogger _logger;
     readonly string _name = typeof(TDbContext).Name;
@@ -31,10 +39,20 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     readonly EventForwardingSendPolicy _policy;
     readonly IServiceScopeFactory _scopes;
     readonly OutboxDeliverySignal<TDbContext> _signal;
+    readonly ForwardingMetrics _metrics;
+    readonly KeyValuePair<string, object?> _tag;
+
+    // Touched by the delivery loop only (rounds run one after another).
+    readonly HashSet<Guid> _blocked = [];
+    readonly HashSet<long> _unDeleted = [];
+    HashSet<long> _readRecently = [];
+    HashSet<long> _readBefore = [];
+    long _rotated;
+    long _lastSweep;
     bool _holding;
     DateTime _leaseUntil;
     long _nextSample;
-    readonly ForwardingMetrics _metrics;
+    long _tableRounds;
 
     /// <summary>Created once by the container.</summary>
     public OutboxDeliveryService(IServiceScopeFactory scopes, IBusControl bus, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options,
@@ -48,6 +66,7 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         _policy = new EventForwardingSendPolicy(forwarding.Value, "outbox", forwardingMetrics);
         _signal = signal;
         _logger = logger;
+        _tag = new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name);
     }
 
     /// <summary>The id this instance holds the lease under.</summary>
@@ -55,6 +74,9 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
 
     /// <summary>Whether this instance held the delivery lease at its last attempt.</summary>
     public bool HoldsLease => _holding;
+
+    /// <summary>Rounds that read the table and completed (for tests).</summary>
+    internal long TableRounds => Interlocked.Read(ref _tableRounds);
 
     /// <summary>
     /// Fails the host start (<see cref="ConfigurationException"/>) when <typeparamref name="TDbContext"/>
@@ -83,44 +105,76 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         }
 
         var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            Round round;
-            _signal.Arm();
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                round = await DeliverRoundAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception exception)
-            {
-                LogRoundFailed(_logger, _name, exception.Message, exception);
-                round = new Round(0, false, true);
-            }
+                Round round;
+                _signal.Arm();
+                try
+                {
+                    round = await DeliverRoundAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception exception)
+                {
+                    LogRoundFailed(_logger, _name, exception.Message, exception);
+                    _signal.RequestSweep();
+                    round = new Round(0, false, true);
+                }
 
-            try
-            {
-                failures = round.Failed && round.Delivered == 0 ? failures + 1 : 0;
-                if (failures > 0)
-                    await Task.Delay(Backoff(failures), stoppingToken).ConfigureAwait(false);
-                else if (!round.More)
-                    await _signal.WaitAsync(_holding ? _options.DeliveryInterval : Min(_options.DeliveryInterval, _options.LeaseDuration / 3), stoppingToken)
-                        .ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
+                try
+                {
+                    failures = round.Failed && round.Delivered == 0 ? failures + 1 : 0;
+                    if (failures > 0)
+                        await Task.Delay(Backoff(failures), stoppingToken).ConfigureAwait(false);
+                    else if (!round.More)
+                        await _signal.WaitAsync(_holding ? UntilNextSweep() : Min(_options.DeliveryInterval, _options.LeaseDuration / 3), stoppingToken)
+                            .ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
             }
         }
+        finally
+        {
+            _signal.Refuse();
+        }
 
+        await DeleteOnStopAsync().ConfigureAwait(false);
         await ReleaseLeaseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the rows confirmed by a round the stop cut short (best effort: the next holder would send them again, and the inbox drop the copies).</summary>
+    async Task DeleteOnStopAsync()
+    {
+        if (_unDeleted.Count == 0 || !_holding)
+            return;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var scope = _scopes.CreateAsyncScope();
+            await DeleteAsync(scope.ServiceProvider.GetRequiredService<TDbContext>(), [], timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            LogRoundFailed(_logger, _name, exception.Message, exception);
+        }
     }
 
     TimeSpan Backoff(int failures) =>
         TimeSpan.FromTicks(Math.Min(_options.MaxDeliveryBackoff.Ticks, _options.DeliveryInterval.Ticks * (1L << Math.Min(failures - 1, 20))));
+
+    TimeSpan UntilNextSweep()
+    {
+        var left = _options.DeliveryInterval - Stopwatch.GetElapsedTime(_lastSweep);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
 
     static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
@@ -130,42 +184,144 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     {
         await using var scope = _scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+        var held = _holding;
         if (!await EnsureLeaseAsync(db, cancellationToken).ConfigureAwait(false))
+        {
+            // The holder's reads of the table find what was handed here.
+            _signal.Refuse();
+            _blocked.Clear();
+            if (_unDeleted.Count > 0)
+                await DeleteAsync(db, [], cancellationToken).ConfigureAwait(false);
             return new Round(0, false, false);
+        }
+        if (!held)
+        {
+            // Before the first read of the table: a commit handed over before this is found by that read.
+            _signal.Accept(4 * _options.DeliveryBatchSize);
+            _signal.RequestSweep();
+        }
 
         await SampleBacklogAsync(db, cancellationToken).ConfigureAwait(false);
 
-        var groupIds = await ForwardingQueries.PendingGroups(db, _options.DeliveryBatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
-        if (groupIds.Count == 0)
-            return new Round(0, false, false);
-
-        var rows = await ForwardingQueries.GroupRows(db, groupIds, _options.DeliveryBatchSize * 10).ToListAsync(cancellationToken).ConfigureAwait(false);
-
-        var order = groupIds.Select((id, index) => (id, index)).ToDictionary(x => x.id, x => x.index);
-        var groups = rows.GroupBy(r => r.OutboxId).OrderBy(g => order[g.Key]).Select(g => g.OrderBy(r => r.Position).ToList()).ToList();
+        var sweep = _signal.SweepRequested || UntilNextSweep() == TimeSpan.Zero;
+        var (groups, more) = sweep
+            ? await ReadTableAsync(db, cancellationToken).ConfigureAwait(false)
+            : (TakeHanded(), false);
 
         var delivered = new ConcurrentBag<long>();
-        var failed = 0;
-        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.DeliveryConcurrency, CancellationToken = cancellationToken },
-            async (group, token) =>
-            {
-                foreach (var row in group)
-                {
-                    if (!await DeliverAsync(row, token).ConfigureAwait(false))
-                    {
-                        Interlocked.Increment(ref failed);
-                        return;
-                    }
-                    delivered.Add(row.SequenceNumber);
-                }
-            }).ConfigureAwait(false);
-
-        if (!delivered.IsEmpty)
+        var failed = new ConcurrentBag<Guid>();
+        if (groups.Count > 0)
         {
-            await ForwardingQueries.DeleteDelivered(db, delivered.ToList(), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.DeliveryConcurrency, CancellationToken = cancellationToken },
+                    async (group, token) =>
+                    {
+                        foreach (var row in group)
+                        {
+                            if (!await DeliverAsync(row, token).ConfigureAwait(false))
+                            {
+                                failed.Add(row.OutboxId);
+                                return;
+                            }
+                            delivered.Add(row.SequenceNumber);
+                        }
+                    }).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping: what was confirmed is deleted on the way out, so the next holder does not send it again.
+                _unDeleted.UnionWith(delivered);
+                throw;
+            }
         }
 
-        return new Round(delivered.Count, groupIds.Count == _options.DeliveryBatchSize || rows.Count == _options.DeliveryBatchSize * 10, failed > 0);
+        foreach (var group in failed)
+            _blocked.Add(group);
+        if (!failed.IsEmpty)
+            _signal.RequestSweep();
+        if (sweep)
+        {
+            foreach (var sequenceNumber in delivered)
+                _readRecently.Add(sequenceNumber);
+        }
+        if (!delivered.IsEmpty)
+            (sweep ? _metrics.Swept : _metrics.HandedOff).Add(delivered.Count, _tag);
+
+        if (!delivered.IsEmpty || _unDeleted.Count > 0)
+            await DeleteAsync(db, delivered, cancellationToken).ConfigureAwait(false);
+
+        if (sweep)
+            Interlocked.Increment(ref _tableRounds);
+        return new Round(delivered.Count, more || _signal.Pending > 0, !failed.IsEmpty);
+    }
+
+    /// <summary>
+    /// A read of the table: forgets the handed groups (committed before the read, so it finds them), then
+    /// reads the oldest groups' rows, leaving out the rows delivered and not yet deleted.
+    /// </summary>
+    async Task<(List<List<OutboxEntry>> Groups, bool More)> ReadTableAsync(TDbContext db, CancellationToken cancellationToken)
+    {
+        _signal.BeginSweep();
+        _lastSweep = Stopwatch.GetTimestamp();
+        // The groups stopped by a failure are read again here, from their first undelivered row.
+        _blocked.Clear();
+        if (Stopwatch.GetElapsedTime(_rotated) >= RecentlyRead)
+        {
+            (_readBefore, _readRecently) = (_readRecently, _readBefore);
+            _readRecently.Clear();
+            _rotated = Stopwatch.GetTimestamp();
+        }
+
+        var groupIds = await ForwardingQueries.PendingGroups(db, _options.DeliveryBatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (groupIds.Count == 0)
+            return ([], false);
+
+        var limit = _options.DeliveryBatchSize * 10;
+        var rows = await ForwardingQueries.GroupRows(db, groupIds, limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var more = groupIds.Count == _options.DeliveryBatchSize || rows.Count == limit;
+        if (more)
+            _signal.RequestSweep();
+
+        var order = groupIds.Select((id, index) => (id, index)).ToDictionary(x => x.id, x => x.index);
+        var groups = rows.Where(r => !_unDeleted.Contains(r.SequenceNumber))
+            .GroupBy(r => r.OutboxId).OrderBy(g => order[g.Key]).Select(g => g.OrderBy(r => r.Position).ToList()).ToList();
+        return (groups, more);
+    }
+
+    /// <summary>
+    /// The groups handed over since the last round, without the rows a read of the table delivered
+    /// already and without the groups stopped by a failure (the next read of the table delivers those).
+    /// </summary>
+    List<List<OutboxEntry>> TakeHanded()
+    {
+        var handed = new List<OutboxEntry[]>();
+        _signal.Take(_options.DeliveryBatchSize, handed);
+        var groups = new List<List<OutboxEntry>>(handed.Count);
+        foreach (var group in handed)
+        {
+            if (_blocked.Contains(group[0].OutboxId))
+                continue;
+            var rows = new List<OutboxEntry>(group.Length);
+            foreach (var row in group)
+            {
+                if (_readRecently.Remove(row.SequenceNumber) | _readBefore.Remove(row.SequenceNumber) || _unDeleted.Contains(row.SequenceNumber))
+                    continue;
+                rows.Add(row);
+            }
+            if (rows.Count > 0)
+                groups.Add(rows);
+        }
+        return groups;
+    }
+
+    /// <summary>Deletes the confirmed rows, and those of earlier rounds whose delete failed, with one statement (per 2,000 on providers without array parameters).</summary>
+    async Task DeleteAsync(TDbContext db, IEnumerable<long> delivered, CancellationToken cancellationToken)
+    {
+        _unDeleted.UnionWith(delivered);
+        var all = _unDeleted.ToList();
+        await ForwardingQueries.DeleteDelivered(db, all, cancellationToken).ConfigureAwait(false);
+        _unDeleted.ExceptWith(all);
     }
 
     async Task<bool> DeliverAsync(OutboxEntry row, CancellationToken cancellationToken)
@@ -187,14 +343,13 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _metrics.DeliveryFailures.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name));
+            _metrics.DeliveryFailures.Add(1, _tag);
             LogDeliveryFailed(_logger, _name, row.SequenceNumber, row.MessageId, destination, exception.Message);
             return false;
         }
 
-        var tag = new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _name);
-        _metrics.Delivered.Add(1, tag);
-        _metrics.DeliveryLag.Record(Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds), tag);
+        _metrics.Delivered.Add(1, _tag);
+        _metrics.DeliveryLag.Record(Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds), _tag);
         return true;
     }
 

@@ -16,8 +16,8 @@ sealed class OutboxScopedBusContext<TDbContext> : ScopedBusContext, OutboxSendCo
     readonly Guid _outboxId = NewId.NextGuid();
     readonly IServiceProvider _provider;
     readonly OutboxDeliverySignal<TDbContext> _signal;
+    readonly List<OutboxEntry> _added = [];
     IScopedClientFactory? _clientFactoryScoped;
-    bool _pending;
     int _position;
     IPublishEndpoint? _publishEndpoint;
     ISendEndpointProvider? _sendEndpointProvider;
@@ -44,24 +44,51 @@ sealed class OutboxScopedBusContext<TDbContext> : ScopedBusContext, OutboxSendCo
     {
         lock (_db)
         {
-            _db.Add(OutboxRows.Create(context, _outboxId, _position, null, null));
+            var row = OutboxRows.Create(context, _outboxId, _position, null, null);
+            _db.Add(row);
+            _added.Add(row);
             _position++;
-            _pending = true;
         }
         return Task.CompletedTask;
     }
 
     public object? GetService(Type serviceType) => _provider.GetService(serviceType);
 
+    /// <summary>
+    /// The handler's <c>SaveChanges</c> saved the rows: when it committed them (no transaction of the
+    /// handler's own around it), they are handed to the delivery service; inside the handler's
+    /// transaction they are not committed yet (it may still roll back), so the service is only woken
+    /// to read the table, and its periodic read finds them once committed.
+    /// </summary>
     void OnSavedChanges(object? sender, SavedChangesEventArgs e)
     {
-        bool pending;
+        List<OutboxEntry>? saved = null;
+        var unsaved = false;
         lock (_db)
         {
-            pending = _pending;
-            _pending = false;
+            if (_added.Count == 0)
+                return;
+            _added.RemoveAll(row =>
+            {
+                switch (_db.Entry(row).State)
+                {
+                    case EntityState.Unchanged:
+                        (saved ??= []).Add(row);
+                        return true;
+                    case EntityState.Added:
+                        // Not saved yet, or saved without accepting the changes.
+                        unsaved = true;
+                        return false;
+                    default:
+                        // Detached (the handler cleared its change tracker) or deleted: nothing to deliver.
+                        return true;
+                }
+            });
         }
-        if (pending)
+
+        if (saved is not null && _db.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null)
+            _signal.Handoff(saved);
+        else if (saved is not null || unsaved)
             _signal.Notify();
     }
 

@@ -43,22 +43,48 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
 
         if (options is ForwardingConsumeOptions { Batch: { } batch })
         {
-            var outcome = await batch.JoinAsync(new ForwardingBatchMember<TDbContext, T>(context, options, next, _provider, _db, messageId)).ConfigureAwait(false);
-            switch (outcome.Kind)
+            try
             {
-                case ForwardingBatchOutcomeKind.Committed:
+                if (batch.Enter() && await SendInBatch(batch, context, options, next, messageId).ConfigureAwait(false))
                     return;
-                case ForwardingBatchOutcomeKind.Duplicate:
-                    await next.Send(new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true))
-                        .ConfigureAwait(false);
-                    return;
-                case ForwardingBatchOutcomeKind.Failed:
-                    outcome.Error!.Throw();
-                    return;
+                // Alone (nothing else in flight or waiting) or its batch was split: its own transaction.
+                await SendAlone(context, options, next, messageId, inbox).ConfigureAwait(false);
             }
-            // Alone (nothing else was waiting) or its batch was split: its own transaction, as below.
+            finally
+            {
+                batch.Leave();
+            }
+            return;
         }
 
+        await SendAlone(context, options, next, messageId, inbox).ConfigureAwait(false);
+    }
+
+    /// <summary>Parks the message in the endpoint's batch; returns false when it has to run alone.</summary>
+    async Task<bool> SendInBatch<T>(ForwardingBatchCollector batch, ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next,
+        Guid messageId)
+        where T : class
+    {
+        var outcome = await batch.JoinAsync(new ForwardingBatchMember<TDbContext, T>(context, options, next, _provider, _db, messageId)).ConfigureAwait(false);
+        switch (outcome.Kind)
+        {
+            case ForwardingBatchOutcomeKind.Committed:
+                return true;
+            case ForwardingBatchOutcomeKind.Duplicate:
+                await next.Send(new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true))
+                    .ConfigureAwait(false);
+                return true;
+            case ForwardingBatchOutcomeKind.Failed:
+                outcome.Error!.Throw();
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    async Task SendAlone<T>(ConsumeContext<T> context, OutboxConsumeOptions options, IPipe<OutboxConsumeContext<T>> next, Guid messageId, bool inbox)
+        where T : class
+    {
         var strategy = _db.Database.CreateExecutionStrategy();
         var committed = await strategy.ExecuteAsync(ct => Attempt(context, options, next, messageId, inbox, ct), context.CancellationToken).ConfigureAwait(false);
         _signal.Handoff(committed);

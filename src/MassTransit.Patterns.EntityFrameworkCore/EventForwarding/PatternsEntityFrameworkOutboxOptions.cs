@@ -12,7 +12,7 @@ public sealed class PatternsEntityFrameworkOutboxOptions : IPatternOptions
     /// <summary>Runs the background delivery service in this process. Default true; turn it off where another process delivers.</summary>
     public bool DeliveryService { get; set; } = true;
 
-    /// <summary>How often the delivery service looks for undelivered rows when it is idle (a local commit wakes it at once). Default 1 s.</summary>
+    /// <summary>How often the delivery service reads the table for undelivered rows: rows this process commits are handed to it in memory at once; the read finds other processes' commits, those of a handler's own transaction, and dropped handovers. Default 1 s.</summary>
     public TimeSpan DeliveryInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How many groups (one per consumed message or handler scope) one delivery round loads. Default 200.</summary>

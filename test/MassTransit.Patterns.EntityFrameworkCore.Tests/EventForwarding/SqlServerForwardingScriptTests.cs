@@ -17,10 +17,13 @@ public sealed class SqlServerForwardingScriptTests
     {
         public List<string> Statements { get; } = [];
 
+        public List<int> ParameterCounts { get; } = [];
+
         public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<int> result,
             CancellationToken cancellationToken = default)
         {
             Statements.Add(command.CommandText);
+            ParameterCounts.Add(command.Parameters.Count);
             return ValueTask.FromResult(InterceptionResult<int>.SuppressWithResult(1));
         }
 
@@ -132,5 +135,33 @@ public sealed class SqlServerForwardingScriptTests
         Assert.Contains("[Consumed] < @", cleanup);
         Assert.Contains("DELETE FROM [f]", capture.Statements[2]);
         Assert.Contains("[SequenceNumber] IN", capture.Statements[2]);
+    }
+
+    [Fact]
+    public async Task Delivered_rows_are_deleted_in_statements_of_at_most_2000_parameters_under_the_limit_of_2100()
+    {
+        var capture = new CaptureSql();
+        await using var db = Create(capture);
+
+        await ForwardingQueries.DeleteDelivered(db, Enumerable.Range(1, 4500).Select(i => (long)i).ToList(), CancellationToken.None);
+
+        Assert.Equal(3, capture.Statements.Count);
+        Assert.All(capture.Statements, s => Assert.Contains("DELETE FROM [f]", s));
+        Assert.All(capture.Statements, s => Assert.Contains("[SequenceNumber] IN", s));
+        Assert.All(capture.ParameterCounts, count => Assert.InRange(count, 1, 2000));
+        Assert.True(capture.ParameterCounts.Sum() >= 4500, string.Join(", ", capture.ParameterCounts));
+    }
+
+    [Fact]
+    public async Task A_round_of_fewer_than_2000_confirms_is_deleted_in_one_statement()
+    {
+        var capture = new CaptureSql();
+        await using var db = Create(capture);
+
+        await ForwardingQueries.DeleteDelivered(db, Enumerable.Range(1, 2000).Select(i => (long)i).ToList(), CancellationToken.None);
+
+        var sent = Assert.Single(capture.Statements);
+        Assert.Contains("[SequenceNumber] IN", sent);
+        Assert.Equal(2000, Assert.Single(capture.ParameterCounts));
     }
 }

@@ -3,6 +3,7 @@ using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.FaultHost;
 using MassTransit.Patterns.RabbitMQ.EventForwarding;
 using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.Testing;
@@ -85,17 +86,23 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
     /// forwarded event roll back with its failure and the message goes to the workflow; a fixable one is repaired,
     /// resubmitted under its id and applied once (the inbox does not mistake it for a duplicate); a duplicate send of a
     /// good job is suppressed by the inbox. Every job is accounted for (applied row, workflow store), every forwarded event
-    /// (consumed downstream once per applied job, none left in the outbox), and every queue is empty.
+    /// (consumed downstream once per applied job, none left in the outbox), and every queue is empty. In both modes of the
+    /// inbox: one transaction per message, and batched (<c>batching</c> = MaxBatchSize), where the run must have formed a
+    /// batch of more than one and a poison job fails alone inside its batch.
     /// </summary>
     public sealed class OutboxAndWorkflowOnRabbitMqTests
     {
         const int Total = 120, PoisonEvery = 12;
 
         [Theory]
-        [InlineData(true)]
-        [InlineData(false)]
-        public async Task A_poison_message_rolls_back_its_writes_and_forwarded_event_and_every_message_and_event_is_accounted_for(bool workflowFirst)
+        [InlineData(true, 0)]
+        [InlineData(false, 0)]
+        [InlineData(true, 8)]
+        [InlineData(false, 8)]
+        public async Task A_poison_message_rolls_back_its_writes_and_forwarded_event_and_every_message_and_event_is_accounted_for(bool workflowFirst,
+            int batching)
         {
+            var batchLines = new ConcurrentQueue<string>();
             var queue = Broker.UniqueQueue("cmp-fwd-wf");
             var downstream = Broker.UniqueQueue("cmp-fwd-wf-down");
             var repairQueue = Broker.UniqueQueue("cmp-fwd-wf-repair");
@@ -108,7 +115,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
             {
                 services
                     .Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true)
-                    .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning))
+                    .AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddBatchReport(batchLines.Enqueue))
                     .AddSingleton(applied)
                     .AddSingleton(new Downstream(new Uri($"exchange:{downstream}")))
                     .AddDbContext<CompositionDb>(database.Configure);
@@ -129,15 +136,21 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                         if (name != queue)
                             return;
                         // Either order: the outbox runs around each consumer, inside the workflow's endpoint filter.
+                        void Outbox(ForwardingEndpointOptions o)
+                        {
+                            if (batching > 1)
+                                o.Batching(b => b.MaxBatchSize = batching);
+                        }
+
                         if (!workflowFirst)
-                            cfg.UsePatternsEntityFrameworkOutbox<CompositionDb>(context);
+                            cfg.UsePatternsEntityFrameworkOutbox<CompositionDb>(context, Outbox);
                         cfg.UseWorkflowEvent(context, o =>
                         {
                             o.RepairAddress = new Uri($"exchange:{repairQueue}");
                             o.Delegate<PoisonJobException>();
                         });
                         if (workflowFirst)
-                            cfg.UsePatternsEntityFrameworkOutbox<CompositionDb>(context);
+                            cfg.UsePatternsEntityFrameworkOutbox<CompositionDb>(context, Outbox);
                     });
                     x.UsingRabbitMq((context, cfg) =>
                     {
@@ -216,7 +229,13 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Composition
                     Assert.Equal(fixable.Count, repaired.Count);
                     Assert.All(repaired, w => Assert.Equal("Completed", w.CurrentState));
                 }
-                CompositionKit.Print($"{good.Count} good (1 resent, suppressed), {fixable.Count} repaired, {bad.Count} waiting; {expectedEvents} events forwarded");
+                var batches = BatchReport.Parse(batchLines);
+                CompositionKit.Print($"batching {batching}: {good.Count} good (1 resent, suppressed), {fixable.Count} repaired, {bad.Count} waiting; " +
+                    $"{expectedEvents} events forwarded; batches {batches}");
+                if (batching > 1)
+                    Assert.True(batches.MaxSize > 1, $"batched mode formed no batch of more than one: {batches}");
+                else
+                    Assert.Empty(batches.Started);
             }
             finally
             {

@@ -13,7 +13,9 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
 /// was not confirmed, and every message is applied exactly once with its forwarded event arriving. A
 /// send caught by the freeze ends within the policy's bound (send timeout and resends), not when the
 /// broker answers again: before the attempt was bounded by the policy itself, such a send waited out the
-/// whole freeze (8.5 s of an 8 s freeze with a 2 s send timeout).
+/// whole freeze (8.5 s of an 8 s freeze with a 2 s send timeout). Runs in both modes of the EF Core inbox:
+/// one transaction per message (<c>batching: 0</c>) and batched, where the run must have formed a batch of
+/// more than one.
 /// </summary>
 public sealed class EventForwardingFrozenBrokerTests(ThrowawayRabbitNodeFixture fixture, ITestOutputHelper output) : IClassFixture<ThrowawayRabbitNodeFixture>
 {
@@ -25,13 +27,15 @@ public sealed class EventForwardingFrozenBrokerTests(ThrowawayRabbitNodeFixture 
     // send waited out whole while an attempt could ignore its token.
     static readonly TimeSpan SendBound = TimeSpan.FromSeconds(3 * 2 + 0.2 + 0.4 + 2);
 
-    [Fact]
-    public async Task Broker_frozen_mid_stream_loses_no_confirmed_message_and_applies_each_once_with_its_forwarded_event()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public async Task Broker_frozen_mid_stream_loses_no_confirmed_message_and_applies_each_once_with_its_forwarded_event(int batching)
     {
         using var suppressed = new SuppressedCounter();
         await using var rig = await FaultSuiteRig.StartAsync(fixture.Node, "frozen");
         var hooks = new ConsumerHooks();
-        await rig.StartConsumerAsync(rig.Settings(), hooks);
+        await rig.StartConsumerAsync(rig.Settings(batching: batching), hooks);
         const int messages = 300;
         var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
         var confirmed = new ConcurrentDictionary<Guid, int>();
@@ -89,10 +93,11 @@ public sealed class EventForwardingFrozenBrokerTests(ThrowawayRabbitNodeFixture 
         var applied = await rig.AppliedAsync();
         var duringFreeze = calls.Where(c => c.Start < thawedAt && c.Start + c.Took > frozenAt).ToArray();
         var longest = duringFreeze.Select(c => c.Took).DefaultIfEmpty().Max();
-        output.WriteLine($"frozen {Freeze.TotalSeconds:0} s: messages={messages}, sent={attempts}, resent={resends}, confirmed={confirmed.Count}, " +
+        var batches = rig.Batches;
+        output.WriteLine($"frozen {Freeze.TotalSeconds:0} s (batching: {batching}): messages={messages}, sent={attempts}, resent={resends}, confirmed={confirmed.Count}, " +
             $"calls_overlapping_freeze={duringFreeze.Length} (unconfirmed {duringFreeze.Count(c => !c.Confirmed)}), longest_call_s={longest.TotalSeconds:0.0} (policy bound {SendBound.TotalSeconds:0.0}), " +
             $"applied_at_freeze={appliedAtFreeze}, consumed={hooks.Handled}, applied={applied.Count}, duplicate_effects={applied.Values.Count(c => c > 1)}, " +
-            $"suppressed={suppressed.Count}, forwarded={rig.Forwarded.Received.Count}, forwarded_distinct={rig.Forwarded.DistinctSources}");
+            $"suppressed={suppressed.Count}, forwarded={rig.Forwarded.Received.Count}, forwarded_distinct={rig.Forwarded.DistinctSources}, batches={batches}");
 
         Assert.True(appliedAtFreeze < messages, "the broker hung mid-stream");
         Assert.NotEmpty(duringFreeze);   // sends were caught by the freeze
@@ -102,5 +107,7 @@ public sealed class EventForwardingFrozenBrokerTests(ThrowawayRabbitNodeFixture 
         Assert.All(applied, a => Assert.Equal(1, a.Value));
         Assert.Equal(messages, rig.Forwarded.DistinctSources);
         Assert.Equal(0, rig.Forwarded.SourcesWithSeveralIds);
+        FaultSuiteRig.AssertMode(batching, batches);
+        await rig.AssertAccountedAsync(ids);
     }
 }

@@ -54,6 +54,9 @@ public sealed class FaultHostProcess : IAsyncDisposable
         return host;
     }
 
+    /// <summary>The batches this process reported (batched mode).</summary>
+    public BatchReport Batches => BatchReport.Parse(_lines);
+
     public int Count(string prefix) => _lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
 
     public Task WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string because) =>

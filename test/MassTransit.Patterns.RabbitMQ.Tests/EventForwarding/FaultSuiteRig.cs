@@ -136,22 +136,45 @@ public sealed class FaultSuiteRig : IAsyncDisposable
         return new FaultSuiteRig(node, database, queue, testBus);
     }
 
-    public FaultHostSettings Settings(int concurrency = 8) => new()
+    /// <param name="batching">Batched mode's <c>MaxBatchSize</c>; 0: one transaction per message.</param>
+    public FaultHostSettings Settings(int concurrency = 8, int batching = 0) => new()
     {
         RabbitPort = Node.AmqpPort,
         RabbitUser = Node.UserName,
         RabbitPassword = Node.Password,
         Postgres = Database,
         Queue = Queue,
-        Concurrency = concurrency
+        Concurrency = concurrency,
+        Batching = batching
     };
+
+    /// <summary>The report lines of the consumers run in this process (batch events: <see cref="BatchReportLoggerProvider"/>).</summary>
+    public ConcurrentQueue<string> ConsumerLines { get; } = new();
+
+    /// <summary>The batches of the consumers run in this process.</summary>
+    public BatchReport Batches => BatchReport.Parse(ConsumerLines);
+
+    /// <summary>
+    /// The mode really ran: in batched mode at least one batch had more than one member (a batched run that never formed a
+    /// batch proved nothing about batching); in per-message mode there was no batch at all.
+    /// </summary>
+    public static void AssertMode(int batching, BatchReport batches)
+    {
+        if (batching > 1)
+        {
+            Assert.True(batches.MaxSize > 1, $"batched mode (MaxBatchSize {batching}) formed no batch of more than one: {batches}");
+            Assert.True(batches.MaxSize <= batching, $"a batch larger than MaxBatchSize {batching}: {batches}");
+        }
+        else
+            Assert.Empty(batches.Started);
+    }
 
     /// <summary>Runs the consumer under fault in this process.</summary>
     public async Task<IHost> StartConsumerAsync(FaultHostSettings settings, ConsumerHooks hooks)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddFaultConsumer(settings, hooks, _ => { });
+        builder.Services.AddFaultConsumer(settings, hooks, ConsumerLines.Enqueue);
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         var host = builder.Build();
         await host.StartAsync();

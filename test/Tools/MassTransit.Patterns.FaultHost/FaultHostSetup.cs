@@ -20,6 +20,15 @@ public sealed record FaultHostSettings
     public Guid? StallOn { get; init; }
     public Guid? CrashAfterCommit { get; init; }
 
+    /// <summary>Batched mode's <c>MaxBatchSize</c>; 0 or 1: one transaction per message (the default mode).</summary>
+    public int Batching { get; init; }
+
+    /// <summary>Stall on the last member of the first batch of more than one (the whole batch ran, none of it committed).</summary>
+    public bool StallInBatch { get; init; }
+
+    /// <summary>Crash after the commit of the first message that was a member of a batch of more than one.</summary>
+    public bool CrashInBatch { get; init; }
+
     public string[] ToArguments()
     {
         var args = new List<string>
@@ -33,6 +42,12 @@ public sealed record FaultHostSettings
             args.AddRange(["--stall-on", stall.ToString()]);
         if (CrashAfterCommit is { } crash)
             args.AddRange(["--crash-after-commit", crash.ToString()]);
+        if (Batching > 1)
+            args.AddRange(["--batching", Batching.ToString()]);
+        if (StallInBatch)
+            args.Add("--stall-in-batch");
+        if (CrashInBatch)
+            args.Add("--crash-in-batch");
         return args.ToArray();
     }
 
@@ -57,7 +72,10 @@ public sealed record FaultHostSettings
             Concurrency = int.Parse(Value("--concurrency")),
             Inbox = Array.IndexOf(args, "--no-inbox") < 0,
             StallOn = Optional("--stall-on"),
-            CrashAfterCommit = Optional("--crash-after-commit")
+            CrashAfterCommit = Optional("--crash-after-commit"),
+            Batching = Array.IndexOf(args, "--batching") >= 0 ? int.Parse(Value("--batching")) : 0,
+            StallInBatch = Array.IndexOf(args, "--stall-in-batch") >= 0,
+            CrashInBatch = Array.IndexOf(args, "--crash-in-batch") >= 0
         };
     }
 }
@@ -67,12 +85,14 @@ public static class FaultHostSetup
     /// <summary>
     /// The consumer of <see cref="FaultHostSettings.Queue"/> with event forwarding on RabbitMQ and the
     /// EF Core inbox and outbox on PostgreSQL; transient failures (the database away) are retried
-    /// for about half a minute before a message would go to the error queue.
+    /// for about half a minute before a message would go to the error queue. With <see cref="FaultHostSettings.Batching"/>
+    /// above 1 the endpoint runs in batched mode, and the batched inbox's events are reported (<see cref="BatchReportLoggerProvider"/>).
     /// </summary>
     public static IServiceCollection AddFaultConsumer(this IServiceCollection services, FaultHostSettings settings, ConsumerHooks hooks,
         Action<string> report, Action<IBusRegistrationConfigurator>? registration = null)
     {
         services.AddSingleton(hooks);
+        services.AddLogging(l => l.AddBatchReport(report, hooks.OnBatchStarted));
         services.AddDbContext<FaultDb>(o => o.UseNpgsql(settings.Postgres));
         services.AddMassTransit(x =>
         {
@@ -100,9 +120,14 @@ public static class FaultHostSetup
                 if (name != settings.Queue)
                     return;
                 cfg.UseMessageRetry(r => r.Interval(60, TimeSpan.FromMilliseconds(500)));
-                if (settings.CrashAfterCommit is { } crash)
-                    cfg.UseFilter(new CrashAfterCommitFilter(crash, report));
-                cfg.UsePatternsEntityFrameworkOutbox<FaultDb>(context, o => o.Inbox = settings.Inbox);
+                if (settings.CrashAfterCommit is not null || settings.CrashInBatch)
+                    cfg.UseFilter(new CrashAfterCommitFilter(settings.CrashAfterCommit, settings.CrashInBatch, hooks, report));
+                cfg.UsePatternsEntityFrameworkOutbox<FaultDb>(context, o =>
+                {
+                    o.Inbox = settings.Inbox;
+                    if (settings.Batching > 1)
+                        o.Batching(b => b.MaxBatchSize = settings.Batching);
+                });
             });
             registration?.Invoke(x);
             x.UsingRabbitMq((context, cfg) =>

@@ -40,12 +40,19 @@ namespace MassTransit.Patterns.FaultHost
         }
     }
 
-    /// <summary>What the consumer does besides its work: report each handling, and stall on one message so a test can kill it mid-handler.</summary>
+    /// <summary>
+    /// What the consumer does besides its work: report each handling, and stall on one message so a test can kill it
+    /// mid-handler (a chosen id, or in batched mode the last member of the first batch of more than one).
+    /// </summary>
     public sealed class ConsumerHooks
     {
+        readonly ConcurrentDictionary<Guid, bool> _batched = new(); // member of a batch of more than one -> last member of it
         int _handled;
+        int _stalledInBatch;
 
         public Guid? StallOn { get; init; }
+
+        public bool StallInBatch { get; init; }
 
         public Action<string> Report { get; init; } = _ => { };
 
@@ -53,12 +60,25 @@ namespace MassTransit.Patterns.FaultHost
 
         public ConcurrentDictionary<Guid, int> HandledById { get; } = new();
 
+        /// <summary>A batch of more than one was claimed (batched mode's log event 4130, before its members run).</summary>
+        public void OnBatchStarted(IReadOnlyList<Guid> messageIds)
+        {
+            if (messageIds.Count < 2)
+                return;
+            for (var i = 0; i < messageIds.Count; i++)
+                _batched[messageIds[i]] = i == messageIds.Count - 1;
+        }
+
+        /// <summary>Whether the message was claimed in a batch of more than one.</summary>
+        public bool InBatch(Guid messageId) => _batched.ContainsKey(messageId);
+
         public async Task OnHandledAsync(Guid messageId, bool redelivered, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _handled);
             HandledById.AddOrUpdate(messageId, 1, (_, n) => n + 1);
             Report($"HANDLING {messageId} redelivered={redelivered}");
-            if (messageId == StallOn)
+            var lastOfBatch = StallInBatch && _batched.TryGetValue(messageId, out var last) && last && Interlocked.Exchange(ref _stalledInBatch, 1) == 0;
+            if (messageId == StallOn || lastOfBatch)
             {
                 Report($"STALLED {messageId}");
                 await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -86,16 +106,20 @@ namespace MassTransit.Patterns.FaultHost
 
     /// <summary>
     /// Kills the process right after the consumer's transaction committed and before MassTransit
-    /// acknowledges the message: the crash the inbox exists for.
+    /// acknowledges the message: the crash the inbox exists for. The message is a chosen id, or with
+    /// <paramref name="inBatch"/> the first whose batch of more than one committed (its batch-mates are
+    /// committed too, and may or may not be acknowledged yet).
     /// </summary>
-    public sealed class CrashAfterCommitFilter(Guid crashOn, Action<string> report) : IFilter<ConsumeContext>
+    public sealed class CrashAfterCommitFilter(Guid? crashOn, bool inBatch, ConsumerHooks hooks, Action<string> report) : IFilter<ConsumeContext>
     {
+        int _crashing;
+
         public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
         {
             await next.Send(context);
-            if (context.MessageId == crashOn)
+            if (context.MessageId is { } id && (id == crashOn || (inBatch && hooks.InBatch(id))) && Interlocked.Exchange(ref _crashing, 1) == 0)
             {
-                report($"COMMITTED {crashOn}");
+                report($"COMMITTED {id}");
                 System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL: no acknowledgement, no clean-up
                 await Task.Delay(Timeout.Infinite);
             }

@@ -9,7 +9,8 @@ using Microsoft.Extensions.Logging;
 // The consumer process of the event forwarding fault tests. It reports on stdout, one line each:
 // READY once the bus consumes, HANDLING <id> when the consumer applied a message (not yet committed),
 // STALLED <id> when it hangs on the message it was told to, COMMITTED <id> just before it kills itself
-// after that message's commit (before the acknowledgement), SUPPRESSED <n> when the inbox drops a copy.
+// after that message's commit (before the acknowledgement), SUPPRESSED <n> when the inbox drops a copy; in batched
+// mode (--batching N) also BATCH, BATCH-COMMITTED, SPLIT and MEMBER-FAILED lines (BatchReportLoggerProvider).
 var settings = FaultHostSettings.Parse(args);
 var output = Console.Out;
 var gate = new object();
@@ -37,7 +38,7 @@ var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace); // stdout carries only the report lines
-builder.Services.AddFaultConsumer(settings, new ConsumerHooks { StallOn = settings.StallOn, Report = Report }, Report);
+builder.Services.AddFaultConsumer(settings, new ConsumerHooks { StallOn = settings.StallOn, StallInBatch = settings.StallInBatch, Report = Report }, Report);
 
 using var host = builder.Build();
 await host.StartAsync();

@@ -180,6 +180,8 @@ public sealed class BatchingTests
         ForwardingRig.StartAsync(database, o => o.Batching(b =>
             {
                 b.MaxBatchSize = batch.MaxBatchSize;
+                // One leader: the parked messages are taken as one batch, whatever the thread pool's timing.
+                b.MaxConcurrentBatches = 1;
                 batch.Endpoint = b;
             }),
             cfg =>

@@ -39,15 +39,7 @@ public sealed class BatchingTests
         var good = messages.Where(m => m != poison).ToList();
         await Eventually.True(() => rig.Received.Count(poison.Id, "faulted") == 1, Wait, "the failing member takes its failure path");
         await Eventually.True(() => good.All(m => rig.Received.Count(m.Id, "consumed") == 1), Wait, "every good member is acknowledged");
-        await Eventually.True(async () => rig.Forwarded.Received.Count >= good.Count * Forward && await rig.OutboxCountAsync() == 0, Wait,
-            "the good members' events are delivered");
-
-        foreach (var (id, message) in good)
-        {
-            Assert.Equal(1, (await rig.EffectAsync(message.EffectId))?.Count);
-            Assert.Equal(1, await rig.InboxCountAsync(id));
-            Assert.Equal(Enumerable.Range(0, Forward), rig.Forwarded.For(message.EffectId).Select(e => e.Index));
-        }
+        await AssertAppliedOnceWithTheirEventsAsync(rig, good);
         Assert.Null(await rig.EffectAsync(poison.Message.EffectId));
         Assert.Equal(0, await rig.InboxCountAsync(poison.Id));
         Assert.Empty(rig.Forwarded.For(poison.Message.EffectId));
@@ -79,14 +71,7 @@ public sealed class BatchingTests
         await SendAsOneBatchAsync(rig, batch, messages);
 
         await Eventually.True(() => messages.All(m => rig.Received.Count(m.Id, "consumed") == 1), Wait, "every member is acknowledged");
-        await Eventually.True(async () => rig.Forwarded.Received.Count >= messages.Count * Forward && await rig.OutboxCountAsync() == 0, Wait,
-            "every member's events are delivered");
-        foreach (var (id, message) in messages)
-        {
-            Assert.Equal(1, (await rig.EffectAsync(message.EffectId))?.Count);
-            Assert.Equal(1, await rig.InboxCountAsync(id));
-            Assert.Equal(Enumerable.Range(0, Forward), rig.Forwarded.For(message.EffectId).Select(e => e.Index));
-        }
+        await AssertAppliedOnceWithTheirEventsAsync(rig, messages);
         Assert.Equal(messages.Count * Forward, rig.Forwarded.Received.Count);
         Assert.Equal(0, rig.Received.Count("faulted"));
         Assert.Equal(1, failures.Failed);
@@ -110,14 +95,7 @@ public sealed class BatchingTests
 
         // Each consumer ran twice, and only twice: in the batch that failed to commit, then alone.
         await Eventually.True(() => messages.All(m => rig.Received.Count(m.Id, "consumed") == 2), Wait, "every member ran alone after the split");
-        await Eventually.True(async () => rig.Forwarded.Received.Count >= messages.Count * Forward && await rig.OutboxCountAsync() == 0, Wait,
-            "every member's events are delivered");
-        foreach (var (id, message) in messages)
-        {
-            Assert.Equal(1, (await rig.EffectAsync(message.EffectId))?.Count);
-            Assert.Equal(1, await rig.InboxCountAsync(id));
-            Assert.Equal(Enumerable.Range(0, Forward), rig.Forwarded.For(message.EffectId).Select(e => e.Index));
-        }
+        await AssertAppliedOnceWithTheirEventsAsync(rig, messages);
         Assert.Equal(messages.Count * Forward, rig.Forwarded.Received.Count);
         Assert.Equal(1, commits.Failed);
         Assert.All(messages, m => Assert.Equal(2, rig.Received.Count(m.Id, "consumed")));
@@ -146,14 +124,7 @@ public sealed class BatchingTests
 
         await Eventually.True(() => messages.All(m => rig.Received.Count(m.Id, "consumed") == (m == copied ? 2 : 1)) && rig.Received.Count(earlier.Id, "consumed") == 2,
             Wait, "every copy is acknowledged");
-        await Eventually.True(async () => rig.Forwarded.Received.Count >= (messages.Count + 1) * Forward && await rig.OutboxCountAsync() == 0, Wait,
-            "the events are delivered");
-        foreach (var (id, message) in messages.Append(earlier))
-        {
-            Assert.Equal(1, (await rig.EffectAsync(message.EffectId))?.Count);
-            Assert.Equal(1, await rig.InboxCountAsync(id));
-            Assert.Equal(Enumerable.Range(0, Forward), rig.Forwarded.For(message.EffectId).Select(e => e.Index));
-        }
+        await AssertAppliedOnceWithTheirEventsAsync(rig, messages.Append(earlier));
         Assert.Equal((messages.Count + 1) * Forward, rig.Forwarded.Received.Count);
         Assert.Equal(2, metrics.Sum("inbox.duplicates_suppressed"));
         Assert.Equal(0, rig.Received.Count("faulted"));
@@ -196,6 +167,23 @@ public sealed class BatchingTests
         public int MaxBatchSize { get; init; } = 16;
 
         public ForwardingBatchOptions? Endpoint { get; set; }
+    }
+
+    /// <summary>
+    /// Each message applied once (effect Count 1, one inbox row) with its events delivered once, in order; and no
+    /// other event delivered: the outbox drains.
+    /// </summary>
+    static async Task AssertAppliedOnceWithTheirEventsAsync(ForwardingRig rig, IEnumerable<(Guid Id, ApplyEffect Message)> applied)
+    {
+        var messages = applied.ToList();
+        await Eventually.True(async () => rig.Forwarded.Received.Count >= messages.Count * Forward && await rig.OutboxCountAsync() == 0, Wait,
+            "every applied message's events are delivered");
+        foreach (var (id, message) in messages)
+        {
+            Assert.Equal(1, (await rig.EffectAsync(message.EffectId))?.Count);
+            Assert.Equal(1, await rig.InboxCountAsync(id));
+            Assert.Equal(Enumerable.Range(0, Forward), rig.Forwarded.For(message.EffectId).Select(e => e.Index));
+        }
     }
 
     /// <summary>Parks every message while the collector is paused, then lets one batch take them all.</summary>

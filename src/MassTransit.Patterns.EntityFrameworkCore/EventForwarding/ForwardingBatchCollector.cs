@@ -203,7 +203,12 @@ sealed class ForwardingBatchCollector
             {
                 var member = running[i];
                 var savepoint = "mtp_member_" + i;
-                await transaction.CreateSavepointAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
+                // The provider's own savepoint: Npgsql writes it ahead of the member's first statement (no round trip),
+                // where EF's CreateSavepointAsync sends a SAVEPOINT command of its own.
+                if (dbTransaction.SupportsSavepoints)
+                    await dbTransaction.SaveAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
+                else
+                    await transaction.CreateSavepointAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
@@ -214,7 +219,10 @@ sealed class ForwardingBatchCollector
                 {
                     // The transaction survives a failed statement once rolled back to the member's savepoint;
                     // if it does not (the connection is gone), this throws and the batch splits.
-                    await transaction.RollbackToSavepointAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
+                    if (dbTransaction.SupportsSavepoints)
+                        await dbTransaction.RollbackAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
+                    else
+                        await transaction.RollbackToSavepointAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
                     await db.Database.ExecuteSqlRawAsync(InboxBatchClaim.DeleteSql(db), [member.MessageId, member.ConsumerId], CancellationToken.None)
                         .ConfigureAwait(false);
                     _metrics.BatchMemberFailures.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, member.ConsumerType));

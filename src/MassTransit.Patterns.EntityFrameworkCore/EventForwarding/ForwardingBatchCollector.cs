@@ -164,7 +164,7 @@ sealed class ForwardingBatchCollector
         var batchId = Interlocked.Increment(ref _batchIds);
         await using var scope = _scopes.CreateAsyncScope();
         var db = _dbContext(scope.ServiceProvider);
-        var claimSql = InboxBatchClaim.ClaimSql(db, candidates.Count);
+        var claimSql = InboxInsert.BatchClaimSql(db, candidates.Count);
         if (claimSql is null)
         {
             foreach (var member in candidates)
@@ -223,7 +223,7 @@ sealed class ForwardingBatchCollector
                         await dbTransaction.RollbackAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
                     else
                         await transaction.RollbackToSavepointAsync(savepoint, CancellationToken.None).ConfigureAwait(false);
-                    await db.Database.ExecuteSqlRawAsync(InboxBatchClaim.DeleteSql(db), [member.MessageId, member.ConsumerId], CancellationToken.None)
+                    await db.Database.ExecuteSqlRawAsync(InboxInsert.DeleteSql(db), [member.MessageId, member.ConsumerId], CancellationToken.None)
                         .ConfigureAwait(false);
                     _metrics.BatchMemberFailures.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, member.ConsumerType));
                     _logger.MemberFailed(batchId, _dbContextName, member.MessageId, exception.Message);
@@ -253,7 +253,7 @@ sealed class ForwardingBatchCollector
         catch (Exception exception)
         {
             if (transaction is not null)
-                await RollbackQuietly(transaction).ConfigureAwait(false);
+                await transaction.RollbackQuietlyAsync().ConfigureAwait(false);
             var split = candidates.Where(m => !m.IsReleased).ToList();
             _metrics.BatchSplits.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.DbContextTag, _dbContextName));
             _logger.BatchSplit(batchId, _dbContextName, split.Count, exception.Message);
@@ -282,16 +282,4 @@ sealed class ForwardingBatchCollector
     }
 
     static string Ids(List<ForwardingBatchMember> members) => string.Join(",", members.Select(m => m.MessageId.ToString("D")));
-
-    static async Task RollbackQuietly(IDbContextTransaction transaction)
-    {
-        try
-        {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The batch's failure matters; a failed rollback only means the connection is gone.
-        }
-    }
 }

@@ -131,7 +131,7 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
         {
             if (!statement.SkipsDuplicate && await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
             {
-                await RollbackQuietly(transaction).ConfigureAwait(false);
+                await transaction.RollbackQuietlyAsync().ConfigureAwait(false);
                 return false;
             }
 
@@ -139,13 +139,13 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
             var inserted = await _db.Database.ExecuteSqlRawAsync(statement.Sql, [messageId, consumerId, DateTime.UtcNow], cancellationToken).ConfigureAwait(false);
             if (inserted > 0)
                 return true;
-            await RollbackQuietly(transaction).ConfigureAwait(false);
+            await transaction.RollbackQuietlyAsync().ConfigureAwait(false);
             return false;
         }
         catch (Exception exception) when (exception is DbException or DbUpdateException)
         {
             // A key violation of a plain insert, or a serialization failure under a stricter isolation level.
-            await RollbackQuietly(transaction).ConfigureAwait(false);
+            await transaction.RollbackQuietlyAsync().ConfigureAwait(false);
             if (await ConsumedAsync(messageId, consumerId, cancellationToken).ConfigureAwait(false))
                 return false;
             throw;
@@ -154,18 +154,6 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
 
     Task<bool> ConsumedAsync(Guid messageId, Guid consumerId, CancellationToken cancellationToken) =>
         _db.Set<InboxEntry>().AsNoTracking().AnyAsync(x => x.MessageId == messageId && x.ConsumerId == consumerId, cancellationToken);
-
-    static async Task RollbackQuietly(IDbContextTransaction transaction)
-    {
-        try
-        {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The original failure matters; a failed rollback only means the connection is gone.
-        }
-    }
 
     /// <inheritdoc />
     public void Probe(ProbeContext context)

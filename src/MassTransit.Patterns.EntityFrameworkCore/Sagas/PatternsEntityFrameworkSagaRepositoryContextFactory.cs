@@ -113,23 +113,11 @@ sealed class PatternsEntityFrameworkSagaRepositoryContextFactory<TSaga, TDbConte
             }
             catch
             {
-                await RollbackQuietly(transaction).ConfigureAwait(false);
+                await transaction.RollbackQuietlyAsync().ConfigureAwait(false);
                 // What this attempt tracked was rolled back: none of it may leak into a retry on this context.
                 _db.ChangeTracker.Clear();
                 throw;
             }
         }, cancellationToken).ConfigureAwait(false);
-    }
-
-    static async Task RollbackQuietly(IDbContextTransaction transaction)
-    {
-        try
-        {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The original failure matters; a failed rollback only means the connection is gone.
-        }
     }
 }

@@ -25,10 +25,10 @@ public sealed class InboxBatchClaimScriptTests
             "OUTPUT inserted.[MessageId] AS [MessageId], inserted.[ConsumerId] AS [ConsumerId] " +
             "SELECT v.m, v.c, {4} FROM (VALUES ({0}, {1}), ({2}, {3})) AS v(m, c) " +
             "WHERE NOT EXISTS (SELECT 1 FROM [ForwardingInbox] WITH (UPDLOCK, HOLDLOCK) WHERE [MessageId] = v.m AND [ConsumerId] = v.c)",
-            InboxBatchClaim.ClaimSql(db, 2));
-        Assert.Equal("DELETE FROM [ForwardingInbox] WHERE [MessageId] = {0} AND [ConsumerId] = {1}", InboxBatchClaim.DeleteSql(db));
+            InboxInsert.BatchClaimSql(db, 2));
+        Assert.Equal("DELETE FROM [ForwardingInbox] WHERE [MessageId] = {0} AND [ConsumerId] = {1}", InboxInsert.DeleteSql(db));
         // 64 members (the largest batch): 129 parameters, far below SQL Server's 2,100.
-        Assert.Contains("{128}", InboxBatchClaim.ClaimSql(db, 64));
+        Assert.Contains("{128}", InboxInsert.BatchClaimSql(db, 64));
     }
 
     [Fact]
@@ -37,7 +37,7 @@ public sealed class InboxBatchClaimScriptTests
         using var db = new RenamedInboxDb(new DbContextOptionsBuilder<RenamedInboxDb>().UseNpgsql("Host=127.0.0.1;Port=1;Database=never_connected").Options);
 
         Assert.Equal("INSERT INTO messaging.\"Inbox\" (\"MessageId\", \"ConsumerId\", \"Consumed\") VALUES ({0}, {1}, {4}), ({2}, {3}, {4}) " +
-            "ON CONFLICT DO NOTHING RETURNING \"MessageId\" AS \"MessageId\", \"ConsumerId\" AS \"ConsumerId\"", InboxBatchClaim.ClaimSql(db, 2));
-        Assert.Equal("DELETE FROM messaging.\"Inbox\" WHERE \"MessageId\" = {0} AND \"ConsumerId\" = {1}", InboxBatchClaim.DeleteSql(db));
+            "ON CONFLICT DO NOTHING RETURNING \"MessageId\" AS \"MessageId\", \"ConsumerId\" AS \"ConsumerId\"", InboxInsert.BatchClaimSql(db, 2));
+        Assert.Equal("DELETE FROM messaging.\"Inbox\" WHERE \"MessageId\" = {0} AND \"ConsumerId\" = {1}", InboxInsert.DeleteSql(db));
     }
 }

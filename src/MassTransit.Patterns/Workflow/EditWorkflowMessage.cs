@@ -17,4 +17,10 @@ public sealed record EditWorkflowMessage
 
     /// <summary>Why (recorded in the audit).</summary>
     public string? Comment { get; init; }
+
+    /// <summary>
+    /// The <see cref="WorkflowMessageDetails.Version"/> the edit was made on, or null not to check. When the stored
+    /// message changed since, the edit is refused with <see cref="WorkflowCommandRefusal.Stale"/> and nothing changes.
+    /// </summary>
+    public int? ExpectedVersion { get; init; }
 }

@@ -14,4 +14,7 @@ public sealed record WorkflowCommandResult
 
     /// <summary>Why a command was refused (e.g. the message is not waiting for a person).</summary>
     public string? Reason { get; init; }
+
+    /// <summary>Why the command was refused, as a kind a caller can act on (<see cref="Reason"/> says it in words).</summary>
+    public WorkflowCommandRefusal Refusal { get; init; }
 }

@@ -29,4 +29,25 @@ public sealed record WorkflowMessageDetails
 
     /// <summary>Who did what, when, oldest first.</summary>
     public WorkflowAuditEntry[] Audit { get; init; } = [];
+
+    /// <summary>The stored version (the saga's); give it as <see cref="EditWorkflowMessage.ExpectedVersion"/> to refuse an edit made on an older one.</summary>
+    public int Version { get; init; }
+
+    /// <summary>The bound on automatic repairs.</summary>
+    public int MaxRepairAttempts { get; init; }
+
+    /// <summary>The lineage attempt of the last resubmitted copy (0 before any).</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>Who resubmitted the last copy: <c>repairer:NAME</c> or <c>person:NAME</c>.</summary>
+    public string? ResubmittedBy { get; init; }
+
+    /// <summary>When it was completed or discarded.</summary>
+    public DateTimeOffset? ResolvedAt { get; init; }
+
+    /// <summary>The hold key, when later messages of the same key wait behind this one.</summary>
+    public string? HoldKey { get; init; }
+
+    /// <summary>Messages held behind this one.</summary>
+    public int HeldCount { get; init; }
 }

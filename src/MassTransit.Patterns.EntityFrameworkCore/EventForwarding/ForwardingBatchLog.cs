@@ -22,6 +22,6 @@ static partial class ForwardingBatchLog
     [LoggerMessage(EventId = 4133, Level = LogLevel.Debug, Message = "Batch {BatchId} of {DbContext}: message {MessageId} failed and was rolled back alone: {Reason}")]
     public static partial void MemberFailed(this ILogger logger, long batchId, string dbContext, Guid messageId, string reason);
 
-    [LoggerMessage(EventId = 4134, Level = LogLevel.Debug, Message = "Batch {BatchId} of {DbContext}: message {MessageId} ran {ElapsedMs} ms while {Waiting} batch-mates waited")]
+    [LoggerMessage(EventId = 4134, Level = LogLevel.Warning, Message = "Batch {BatchId} of {DbContext}: message {MessageId} ran {ElapsedMs} ms while {Waiting} batch-mates waited")]
     public static partial void SlowMember(this ILogger logger, long batchId, string dbContext, Guid messageId, long elapsedMs, int waiting);
 }

@@ -27,8 +27,9 @@ public sealed class ForwardingBatchOptions
     public int MaxConcurrentBatches { get; set; } = 2;
 
     /// <summary>
-    /// A member whose consumer runs longer than this is logged (Debug), naming the message: it holds its
-    /// batch-mates' acknowledgements. Default 1 s.
+    /// A member whose consumer runs longer than this is logged (Warning 4134), naming the message and how many
+    /// batch-mates waited: it holds their commit and acknowledgements (a consumer that is often this slow belongs
+    /// on a per-message endpoint). Default 1 s.
     /// </summary>
     public TimeSpan SlowMemberWarning { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -129,6 +129,59 @@ public sealed class BatchingTests
         Assert.Equal(0, rig.Received.Count("faulted"));
     }
 
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.PostgreSql)]
+    public async Task A_member_timing_out_like_HttpClient_fails_alone_and_its_batch_mates_commit_once(Store store)
+    {
+        using var metrics = new ForwardingMetrics();
+        await using var database = await ForwardingDatabase.CreateAsync(store);
+        var batch = new BatchSetup();
+        await using var rig = await StartAsync(database, batch);
+
+        // A TaskCanceledException with no token cancelled is a failure of the member, not a cancellation of the batch.
+        var messages = Enumerable.Range(0, 8).Select(i => (Id: NewId.NextGuid(), Message: new ApplyEffect(NewId.NextGuid(), Forward, TimeOut: i == 4))).ToList();
+        await SendAsOneBatchAsync(rig, batch, messages);
+
+        var timedOut = messages[4];
+        var good = messages.Where(m => m != timedOut).ToList();
+        await Eventually.True(() => rig.Received.Count(timedOut.Id, "faulted") == 1, Wait, "the timed-out member takes its failure path");
+        await Eventually.True(() => good.All(m => rig.Received.Count(m.Id, "consumed") == 1), Wait, "every other member is acknowledged");
+        await AssertAppliedOnceWithTheirEventsAsync(rig, good);
+        Assert.Null(await rig.EffectAsync(timedOut.Message.EffectId));
+        Assert.Equal(0, await rig.InboxCountAsync(timedOut.Id));
+        Assert.Empty(rig.Forwarded.For(timedOut.Message.EffectId));
+        Assert.Equal(0, rig.Received.Count(timedOut.Id, "consumed"));
+        var fault = Assert.Single(rig.Harness.Published.Select<Fault<ApplyEffect>>(), f => f.Context.Message.Message.EffectId == timedOut.Message.EffectId);
+        Assert.Contains(fault.Context.Message.Exceptions, e => e.ExceptionType == typeof(TaskCanceledException).FullName);
+        Assert.Equal(good.Count * Forward, rig.Forwarded.Received.Count);
+
+        Assert.Equal(1, metrics.Sum("inbox.batch_member_failures"));
+        Assert.Equal(0, metrics.Sum("inbox.batch_splits"));
+        Assert.Equal(good.Count, metrics.Sum("inbox.batch_size"));
+    }
+
+    [Fact]
+    public async Task A_member_slower_than_the_warning_is_logged_with_its_message_and_the_batch_mates_it_held()
+    {
+        await using var database = await ForwardingDatabase.CreateAsync(Store.Sqlite);
+        var batch = new BatchSetup { SlowMemberWarning = TimeSpan.FromMilliseconds(150) };
+        await using var rig = await StartAsync(database, batch, configureServices: CapturedLogs.Use);
+
+        var messages = Enumerable.Range(0, 5).Select(i => (Id: NewId.NextGuid(), Message: new ApplyEffect(NewId.NextGuid(), Forward, WorkMs: i == 1 ? 400 : 0))).ToList();
+        var mark = CapturedLogs.Instance.Mark();
+        await SendAsOneBatchAsync(rig, batch, messages);
+
+        await Eventually.True(() => messages.All(m => rig.Received.Count(m.Id, "consumed") == 1), Wait, "every member is acknowledged");
+        await AssertAppliedOnceWithTheirEventsAsync(rig, messages);
+        var slow = CapturedLogs.Instance.Since(mark).Where(e => e.EventId.Id == 4134).ToList();
+        var entry = Assert.Single(slow);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, entry.Level);
+        Assert.Contains(messages[1].Id.ToString(), entry.Message);
+        Assert.Contains("while 4 batch-mates waited", entry.Message);
+        Assert.Equal(0, rig.Received.Count("faulted"));
+    }
+
     [Fact]
     public void Batching_options_out_of_range_or_without_the_inbox_fail_naming_the_option()
     {
@@ -152,6 +205,7 @@ public sealed class BatchingTests
                 b.MaxBatchSize = batch.MaxBatchSize;
                 // One leader: the parked messages are taken as one batch, whatever the thread pool's timing.
                 b.MaxConcurrentBatches = 1;
+                b.SlowMemberWarning = batch.SlowMemberWarning;
                 batch.Endpoint = b;
             }),
             cfg =>
@@ -164,6 +218,8 @@ public sealed class BatchingTests
     sealed class BatchSetup
     {
         public int MaxBatchSize { get; init; } = 16;
+
+        public TimeSpan SlowMemberWarning { get; init; } = TimeSpan.FromSeconds(1);
 
         public ForwardingBatchOptions? Endpoint { get; set; }
     }

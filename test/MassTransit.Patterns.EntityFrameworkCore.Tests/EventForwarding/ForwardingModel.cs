@@ -7,7 +7,9 @@ using Microsoft.EntityFrameworkCore;
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding.Messages
 {
     /// <summary>Applies an effect once per message; forwards <c>Forward</c> events through the outbox; fails after that when asked.</summary>
-    public record ApplyEffect(Guid EffectId, int Forward = 0, bool Fail = false);
+    /// <param name="WorkMs">The consumer's own work after its writes (a call to another service), in ms.</param>
+    /// <param name="TimeOut">Fails after its writes the way an HttpClient call that timed out does (TaskCanceledException, no token cancelled).</param>
+    public record ApplyEffect(Guid EffectId, int Forward = 0, bool Fail = false, int WorkMs = 0, bool TimeOut = false);
 
     /// <summary>The event the effect's consumer forwards, numbered in the order it was sent.</summary>
     public record EffectForwarded(Guid EffectId, int Index);
@@ -51,6 +53,10 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.EventForwarding
             for (var i = 0; i < context.Message.Forward; i++)
                 await context.Publish(new EffectForwarded(context.Message.EffectId, i));
 
+            if (context.Message.WorkMs > 0)
+                await Task.Delay(context.Message.WorkMs, context.CancellationToken);
+            if (context.Message.TimeOut)
+                throw new TaskCanceledException("The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing.", new TimeoutException("test"));
             if (context.Message.Fail)
                 throw new InvalidOperationException("the effect's consumer failed after its writes (test)");
         }

@@ -1,4 +1,5 @@
 using MassTransit.Patterns.Workflow;
+using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -12,7 +13,9 @@ public static class WorkflowModelBuilderExtensions
 
     /// <summary>
     /// Maps <see cref="WorkflowEventState"/> as a saga instance (key, integer version token) with column
-    /// sizes and an index on the state, so the person's list of waiting messages is a range read. The
+    /// sizes and the indexes a repair console's reads use (<c>AddPatternsEntityFrameworkWorkflowStore</c>): state + time,
+    /// time, last change, exception + message type + time, message type + time, source queue + time; and the functions
+    /// its free-text search uses. The
     /// raw body is a binary column, the headers and the audit trail are JSON text columns, written in
     /// the same row and statement as the state (an audit entry commits with the step it records).
     /// Register the repository with <c>x.AddWorkflowEventProcessor().PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c>.
@@ -41,9 +44,21 @@ public static class WorkflowModelBuilderExtensions
             e.Property(x => x.Audit).IsRequired();
             e.Property(x => x.HoldKey).HasMaxLength(256);
             e.Property(x => x.HeldMessages).IsRequired();
+            // The repair console's reads (IWorkflowMessageStore): a page in one state by time, and the counts per state.
             e.HasIndex(x => new { x.CurrentState, x.ReceivedAt });
+            // A page of every state by time, and the time range filter alone.
+            e.HasIndex(x => x.ReceivedAt);
+            // A page ordered by the last change.
+            e.HasIndex(x => x.UpdatedAt);
+            // The groups by exception and message type, and a page of one exception type (and message type) by time.
+            e.HasIndex(x => new { x.ExceptionType, x.MessageType, x.ReceivedAt });
+            // A page of one message type by time.
+            e.HasIndex(x => new { x.MessageType, x.ReceivedAt });
+            // The groups by source queue, and a page of one source queue by time.
+            e.HasIndex(x => new { x.SourceAddress, x.ReceivedAt });
             configure?.Invoke(e);
         }, tableName: tableName);
+        WorkflowStoreSql.Register(modelBuilder);
         return modelBuilder;
     }
 }

@@ -36,7 +36,7 @@ sealed class EntityFrameworkWorkflowMessageStore<TDbContext>(IServiceScopeFactor
         var total = await rows.LongCountAsync(cancellationToken).ConfigureAwait(false);
         var items = total <= (long)(page - 1) * size
             ? []
-            : await PageQuery(rows, query.Sort, query.Descending, sqlite, page, size).ToListAsync(cancellationToken).ConfigureAwait(false);
+            : await PageQuery(db, rows, query.Sort, query.Descending, sqlite, page, size).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         return new WorkflowMessagePage { Items = [.. items.Select(r => r.ToSummary())], Total = total, Page = page, PageSize = size };
     }
@@ -170,14 +170,19 @@ sealed class EntityFrameworkWorkflowMessageStore<TDbContext>(IServiceScopeFactor
             .ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One page of <paramref name="rows"/>: the summary columns only (no body, headers or audit).</summary>
-    internal static IQueryable<SummaryRow> PageQuery(IQueryable<WorkflowEventState> rows, WorkflowMessageSort sort, bool descending, bool sqlite, int page,
-        int size) =>
-        Order(rows, sort, descending, sqlite)
-            .Skip((page - 1) * size)
-            .Take(size)
+    /// <summary>
+    /// One page of <paramref name="rows"/>, the summary columns only (no body, headers or audit). The page's ids are picked
+    /// first (from an index that ends with the sort column and the id, the offset skipped there), then only those rows are
+    /// read: a deep page does not read the rows it skips.
+    /// </summary>
+    internal static IQueryable<SummaryRow> PageQuery(DbContext db, IQueryable<WorkflowEventState> rows, WorkflowMessageSort sort, bool descending,
+        bool sqlite, int page, int size)
+    {
+        var ids = Order(rows, sort, descending, sqlite).Skip((page - 1) * size).Take(size).Select(x => x.CorrelationId);
+        return Order(db.Set<WorkflowEventState>().AsNoTracking().Where(x => ids.Contains(x.CorrelationId)), sort, descending, sqlite)
             .Select(x => new SummaryRow(x.CorrelationId, x.CurrentState, x.MessageType, x.SourceAddress, x.ExceptionType, x.ExceptionMessage, x.Failures,
                 x.RepairAttempts, x.ReceivedAt, x.UpdatedAt));
+    }
 
     static bool IsSqlite(DbContext db) => db.Database.ProviderName == WorkflowStoreSql.Sqlite;
 

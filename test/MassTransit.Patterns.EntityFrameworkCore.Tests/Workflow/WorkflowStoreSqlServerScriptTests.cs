@@ -32,19 +32,23 @@ public sealed class WorkflowStoreSqlServerScriptTests
         using var db = Open();
 
         var sql = EntityFrameworkWorkflowMessageStore<SqlServerDb>
-            .PageQuery(EntityFrameworkWorkflowMessageStore<SqlServerDb>.Filter(db, Everything), WorkflowMessageSort.UpdatedAt, true, false, 3, 50)
+            .PageQuery(db, EntityFrameworkWorkflowMessageStore<SqlServerDb>.Filter(db, Everything), WorkflowMessageSort.UpdatedAt, true, false, 3, 50)
             .ToQueryString();
 
         Assert.True(sql.Contains("FROM [repair].[WorkflowEvents] AS [w]", StringComparison.Ordinal), sql);
-        Assert.Contains("[w].[CurrentState] = @", sql);
-        Assert.Contains("[w].[ReceivedAt] >= @", sql);
-        Assert.Contains("[w].[ReceivedAt] < @", sql);
+        // The page's ids are picked in a subquery (every filter, the order, the offset), then only its rows are read.
+        Assert.Contains("WHERE [w].[CorrelationId] IN (", sql);
+        Assert.Contains("[w0].[CurrentState] = @", sql);
+        Assert.Contains("[w0].[ExceptionType] = @", sql);
+        Assert.Contains("[w0].[ReceivedAt] >= @", sql);
+        Assert.Contains("[w0].[ReceivedAt] < @", sql);
         Assert.Contains("CHARINDEX(@", sql);
-        Assert.Contains("[w].[Body]) > 0", sql);
-        Assert.Contains("LOWER([w].[ExceptionMessage])", sql);
+        Assert.Contains("[w0].[Body]) > 0", sql);
+        Assert.Contains("LOWER([w0].[ExceptionMessage])", sql);
+        Assert.Contains("ORDER BY [w0].[UpdatedAt] DESC, [w0].[CorrelationId] DESC", sql);
         Assert.Contains("ORDER BY [w].[UpdatedAt] DESC, [w].[CorrelationId] DESC", sql);
-        Assert.Contains("OFFSET @", sql);
-        Assert.Contains("FETCH NEXT @", sql);
+        Assert.Contains("OFFSET ", sql);
+        Assert.Contains("FETCH NEXT ", sql);
         Assert.DoesNotContain("[w].[Audit]", sql);
         Assert.DoesNotContain("[w].[Body],", sql);
     }
@@ -76,12 +80,13 @@ public sealed class WorkflowStoreSqlServerScriptTests
 
         foreach (var index in new[]
                  {
-                     "[IX_WorkflowEvents_CurrentState_ReceivedAt] ON [repair].[WorkflowEvents] ([CurrentState], [ReceivedAt])",
-                     "[IX_WorkflowEvents_ReceivedAt] ON [repair].[WorkflowEvents] ([ReceivedAt])",
-                     "[IX_WorkflowEvents_UpdatedAt] ON [repair].[WorkflowEvents] ([UpdatedAt])",
-                     "[IX_WorkflowEvents_ExceptionType_MessageType_ReceivedAt] ON [repair].[WorkflowEvents] ([ExceptionType], [MessageType], [ReceivedAt])",
-                     "[IX_WorkflowEvents_MessageType_ReceivedAt] ON [repair].[WorkflowEvents] ([MessageType], [ReceivedAt])",
-                     "[IX_WorkflowEvents_SourceAddress_ReceivedAt] ON [repair].[WorkflowEvents] ([SourceAddress], [ReceivedAt])"
+                     "[IX_WorkflowEvents_State_ReceivedAt] ON [repair].[WorkflowEvents] ([CurrentState], [ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_State_ExceptionType] ON [repair].[WorkflowEvents] ([CurrentState], [ExceptionType], [ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_ExceptionType_MessageType] ON [repair].[WorkflowEvents] ([ExceptionType], [MessageType], [ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_MessageType] ON [repair].[WorkflowEvents] ([MessageType], [ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_SourceAddress] ON [repair].[WorkflowEvents] ([SourceAddress], [ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_ReceivedAt] ON [repair].[WorkflowEvents] ([ReceivedAt], [CorrelationId])",
+                     "[IX_WorkflowEvents_UpdatedAt] ON [repair].[WorkflowEvents] ([UpdatedAt], [CorrelationId])"
                  })
             Assert.True(script.Contains("CREATE INDEX " + index, StringComparison.Ordinal), index + "\n" + script);
     }

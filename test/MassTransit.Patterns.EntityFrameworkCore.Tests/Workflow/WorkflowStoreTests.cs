@@ -312,8 +312,9 @@ public sealed class WorkflowStoreTests
 
         Assert.Subset(indexes.ToHashSet(), new HashSet<string>
         {
-            "IX_WorkflowEvents_CurrentState_ReceivedAt", "IX_WorkflowEvents_ReceivedAt", "IX_WorkflowEvents_UpdatedAt",
-            "IX_WorkflowEvents_ExceptionType_MessageType_ReceivedAt", "IX_WorkflowEvents_MessageType_ReceivedAt", "IX_WorkflowEvents_SourceAddress_ReceivedAt"
+            "IX_WorkflowEvents_State_ReceivedAt", "IX_WorkflowEvents_State_ExceptionType",
+            "IX_WorkflowEvents_ExceptionType_MessageType", "IX_WorkflowEvents_MessageType",
+            "IX_WorkflowEvents_SourceAddress", "IX_WorkflowEvents_ReceivedAt", "IX_WorkflowEvents_UpdatedAt"
         });
     }
 }

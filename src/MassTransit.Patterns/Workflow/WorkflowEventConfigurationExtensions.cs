@@ -60,7 +60,10 @@ public static class WorkflowEventConfigurationExtensions
     /// <see cref="WorkflowProcessorOptions.QueueName"/>, with saga concurrency retry and the in-memory
     /// outbox (a resubmission leaves only after the saga's state is saved). Chain a repository:
     /// <c>.PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c> (map it with
-    /// <c>modelBuilder.AddWorkflowEventEntities()</c>) or <c>.InMemoryRepository()</c>.
+    /// <c>modelBuilder.AddWorkflowEventEntities()</c>) or <c>.InMemoryRepository()</c>. Registers an
+    /// <see cref="IWorkflowMessageStore"/> that loads every instance and filters in memory (for the in-memory
+    /// repository); with EF Core, <c>services.AddPatternsEntityFrameworkWorkflowStore&lt;AppDb&gt;()</c> replaces it
+    /// with one the database computes.
     /// </summary>
     public static ISagaRegistrationConfigurator<WorkflowEventState> AddWorkflowEventProcessor(this IBusRegistrationConfigurator configurator,
         Action<WorkflowProcessorOptions>? configure = null)
@@ -74,6 +77,8 @@ public static class WorkflowEventConfigurationExtensions
         configurator.TryAddSingleton<WorkflowRepairerRegistry>();
         // The person's API, talking to this processor's queue.
         configurator.TryAddSingleton(provider => new WorkflowEventClient(provider.GetRequiredService<IBus>(), options.Address));
+        // What a repair console reads: computed in memory from the repository, unless a database's store replaces it.
+        configurator.TryAddSingleton<IWorkflowMessageStore, SagaRepositoryWorkflowMessageStore>();
 
         configurator.AddConsumer<WorkflowQueryConsumer>().Endpoint(e =>
         {

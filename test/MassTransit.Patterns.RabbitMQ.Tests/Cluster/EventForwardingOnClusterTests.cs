@@ -194,7 +194,7 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
     }
 
     /// <summary>The cluster node (1..N) that leads <paramref name="queue"/>'s Raft group, read from the management API of any node that answers.</summary>
-    static async Task<int> LeaderAsync(string queue)
+    internal static async Task<int> LeaderAsync(string queue)
     {
         var mgmt = ServiceEnvironment.RabbitClusterManagementPorts;
         string? leader = null;

@@ -13,7 +13,8 @@ IBenchScenario[] all =
     new EventForwardingScenario(),
     new WatchScenario(),
     new WorkflowScenario(),
-    new MultibrokerScenario()
+    new MultibrokerScenario(),
+    new ClusterScenario()
 ];
 
 var transport = BenchContext.InMemory;

@@ -134,7 +134,7 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
             NpgsqlConnection.ClearAllPools();
             await using var db = Open(database);
             await db.Database.EnsureDeletedAsync();
-            await DeleteQueuesAsync(queue, queue + "-downstream");
+            await ClusterManagement.DeleteQueuesAsync(queue, queue + "-downstream");
         }
     }
 
@@ -226,13 +226,6 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
         // Cluster node k is mtp1<k>@localhost.
         var node = leader!.Split('@')[0];
         return int.Parse(node[4..]);
-    }
-
-    static async Task DeleteQueuesAsync(params string[] queues)
-    {
-        using var client = Management(ServiceEnvironment.RabbitClusterManagementPorts[0]);
-        foreach (var queue in queues)
-            await client.DeleteAsync($"api/queues/%2F/{queue}");
     }
 
     static FaultDb Open(string connectionString) => new(new DbContextOptionsBuilder<FaultDb>().UseNpgsql(connectionString).Options);

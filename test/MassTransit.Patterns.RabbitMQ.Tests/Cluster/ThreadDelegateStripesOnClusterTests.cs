@@ -145,6 +145,7 @@ public sealed class ThreadDelegateStripesOnClusterTests(ITestOutputHelper output
             }
             NpgsqlConnection.ClearAllPools();
             await DropDatabaseAsync(database);
+            await ClusterManagement.DeleteQueuesAsync([.. Enumerable.Range(0, stripes).Select(i => RabbitMqThreadDelegateStripes.StripeQueueName(prefix, i))]);
         }
     }
 

@@ -18,7 +18,8 @@ stop_services() {
 trap stop_services EXIT
 if [ "$transport" = rabbitmq ] || [ "$transport" = multibroker ]; then
   build/services.sh status >/dev/null 2>&1 || started_here=1
-  eval "$(build/services.sh start --rabbit-nodes "${PATTERNS_BENCH_RABBIT_NODES:-3}")"
+  # The independent nodes, and the 3-node cluster the cluster scenario measures.
+  eval "$(build/services.sh start --rabbit-nodes "${PATTERNS_BENCH_RABBIT_NODES:-3}" --cluster 3)"
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

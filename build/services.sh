@@ -4,12 +4,15 @@
 # 127.0.0.1 only, with all their data under one state folder.
 #
 # Usage:
-#   build/services.sh start [--rabbit-nodes N]  start (or verify) the services, print env
+#   build/services.sh start [--rabbit-nodes N] [--cluster N]
+#                                               start (or verify) the services, print env
 #   build/services.sh stop                      stop everything, remove the state folder
 #   build/services.sh status                    say what is up (exit 0 = all up, 1 = not)
 #   build/services.sh env                       print the export lines again
 #   build/services.sh rabbit-kill I             kill -9 RabbitMQ node I (simulated crash)
 #   build/services.sh rabbit-start I            start node I again (same data), wait until ready
+#   build/services.sh cluster-kill I            kill -9 node I (1..N) of the cluster
+#   build/services.sh cluster-start I           start cluster node I again; it rejoins the cluster
 #   build/services.sh pg-kill                   pg_ctl stop -m immediate
 #   build/services.sh pg-start                  start PostgreSQL again (same port and data)
 #
@@ -19,6 +22,10 @@
 #
 # RabbitMQ node i (1..N): name mtp<i>@localhost, AMQP port 5671+i, management
 # port 15671+i, Erlang distribution port 25671+i, user guest/guest.
+# With --cluster N (alongside the independent nodes), N more nodes joined into
+# one RabbitMQ cluster (quorum queues replicate across them): cluster node k is
+# node 10+k, name mtp1<k>@localhost, AMQP port 5681+k, management 15681+k,
+# distribution 25681+k.
 # PostgreSQL 15: first free port of 55432..55499, user postgres, database patterns.
 #
 # Environment: PATTERNS_SERVICES_DIR (state folder, default /tmp/mtp-services).
@@ -49,7 +56,7 @@ log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '6,15p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,18p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
 }
 
 # ---------------------------------------------------------------- helpers ---
@@ -414,6 +421,55 @@ rabbit_node_count() {
   echo "${n:-0}"
 }
 
+CLUSTER_BASE=10
+
+cluster_node_count() {
+  local n=0
+  [ -s "$STATE/cluster-nodes" ] && n="$(tr -dc '0-9' <"$STATE/cluster-nodes")"
+  echo "${n:-0}"
+}
+
+# The node index of cluster node $1 (1..N).
+cluster_node() { echo $((CLUSTER_BASE + $1)); }
+
+# The running members of the cluster as node $1 sees them, one per line.
+cluster_running() {
+  rmqctl 30 "$1" -q cluster_status --formatter json 2>/dev/null |
+    tr -d '\n' | sed -n 's/.*"running_nodes":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | tr -d '" '
+}
+
+# Joins cluster node k (2..N) to the first one unless it is a member already.
+cluster_join() {
+  local k=$1 i first
+  i="$(cluster_node "$k")"
+  first="$(node_name "$(cluster_node 1)")"
+  if cluster_running "$i" | grep -qx "$first"; then
+    return 0
+  fi
+  log "joining $(node_name "$i") to the cluster of $first"
+  rmqctl 60 "$i" -q stop_app >/dev/null || die "rabbitmqctl stop_app on $(node_name "$i") failed"
+  rmqctl 120 "$i" -q join_cluster "$first" >"$(node_dir "$i")/join.log" 2>&1 || {
+    cat "$(node_dir "$i")/join.log" >&2 || true
+    die "$(node_name "$i") could not join the cluster of $first"
+  }
+  rmqctl 120 "$i" -q start_app >/dev/null || die "rabbitmqctl start_app on $(node_name "$i") failed"
+}
+
+# Waits until node $1 (an index) sees $2 running members.
+wait_cluster() {
+  local i=$1 want=$2 deadline have
+  deadline=$((SECONDS + RABBIT_START_TIMEOUT))
+  while :; do
+    have="$(cluster_running "$i" | grep -c . || true)"
+    [ "$have" -ge "$want" ] && break
+    if [ $SECONDS -ge $deadline ]; then
+      rmqctl 30 "$i" cluster_status >&2 || true
+      die "the cluster seen from $(node_name "$i") has $have running nodes, expected $want, after ${RABBIT_START_TIMEOUT}s"
+    fi
+    sleep 0.5
+  done
+}
+
 # Stop node $1: rabbitmqctl stop, then kill -9 whatever is left.
 stop_node() {
   local i=$1 d pid lpid
@@ -586,11 +642,19 @@ env_lines() {
     amqp="${amqp:+$amqp,}$(amqp_port "$i")"
     mgmt="${mgmt:+$mgmt,}$(mgmt_port "$i")"
   done
+  local camqp="" cmgmt="" k
+  for k in $(seq 1 "$(cluster_node_count)"); do
+    camqp="${camqp:+$camqp,}$(amqp_port "$(cluster_node "$k")")"
+    cmgmt="${cmgmt:+$cmgmt,}$(mgmt_port "$(cluster_node "$k")")"
+  done
   cat <<EOF
 export PATTERNS_RABBIT_NODES=$n
 export PATTERNS_RABBIT_HOST=127.0.0.1
 export PATTERNS_RABBIT_AMQP_PORTS=$amqp
 export PATTERNS_RABBIT_MGMT_PORTS=$mgmt
+export PATTERNS_RABBIT_CLUSTER_NODES=$(cluster_node_count)
+export PATTERNS_RABBIT_CLUSTER_AMQP_PORTS=$camqp
+export PATTERNS_RABBIT_CLUSTER_MGMT_PORTS=$cmgmt
 export PATTERNS_RABBIT_USER=guest
 export PATTERNS_RABBIT_PASSWORD=guest
 export PATTERNS_POSTGRES_CONNECTION='Host=127.0.0.1;Port=$(pg_port);Username=postgres;Password=$(pg_password);Database=patterns'
@@ -607,17 +671,22 @@ write_env_file() {
 # --------------------------------------------------------------- commands ---
 
 cmd_start() {
-  local want=""
+  local want="" cwant=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --rabbit-nodes) [ $# -ge 2 ] || die "--rabbit-nodes needs a number"; want=$2; shift 2;;
       --rabbit-nodes=*) want=${1#*=}; shift;;
+      --cluster) [ $# -ge 2 ] || die "--cluster needs a number of nodes"; cwant=$2; shift 2;;
+      --cluster=*) cwant=${1#*=}; shift;;
       -h|--help) usage; exit 0;;
       *) usage; die "unknown option for start: $1";;
     esac
   done
   if [ -n "$want" ]; then
     [[ "$want" =~ ^[0-9]+$ ]] && [ "$want" -ge 1 ] && [ "$want" -le 9 ] || die "--rabbit-nodes must be 1..9 (got '$want')"
+  fi
+  if [ -n "$cwant" ]; then
+    [[ "$cwant" =~ ^[0-9]+$ ]] && [ "$cwant" -ge 2 ] && [ "$cwant" -le 5 ] || die "--cluster must be 2..5 nodes (got '$cwant')"
   fi
   require_root
   check_state_dir_safe
@@ -637,9 +706,20 @@ cmd_start() {
   fi
   echo "$n" >"$STATE/rabbit-nodes"
 
+  local chave cn
+  chave="$(cluster_node_count)"
+  cn="${cwant:-$chave}"
+  if [ "$chave" -gt 0 ] && [ "$cn" != "$chave" ]; then
+    die "a cluster of $chave nodes is configured; run 'stop' first to get one of $cn"
+  fi
+  echo "$cn" >"$STATE/cluster-nodes"
+  local all=()
+  for i in $(seq 1 "$n"); do all+=("$i"); done
+  for i in $(seq 1 "$cn"); do all+=("$(cluster_node "$i")"); done
+
   # RabbitMQ nodes: launch the missing ones in parallel, then wait for all.
   local started=()
-  for i in $(seq 1 "$n"); do
+  for i in "${all[@]}"; do
     if [ -n "$(node_pid "$i")" ]; then
       continue
     fi
@@ -664,7 +744,7 @@ cmd_start() {
   pg_ensure_db
   log "PostgreSQL is ready on 127.0.0.1:$(pg_port), database patterns"
 
-  for i in $(seq 1 "$n"); do
+  for i in "${all[@]}"; do
     if [[ " ${started[*]-} " == *" $i "* ]]; then
       wait_node "$i"
     else
@@ -675,6 +755,12 @@ cmd_start() {
       fi
     fi
   done
+
+  if [ "$cn" -gt 0 ]; then
+    for i in $(seq 2 "$cn"); do cluster_join "$i"; done
+    wait_cluster "$(cluster_node 1)" "$cn"
+    log "RabbitMQ cluster of $cn nodes is ready: $(cluster_running "$(cluster_node 1)" | tr '\n' ' ')"
+  fi
 
   write_env_file
   log "all services up in $((SECONDS - t0))s; env written to $STATE/env.sh"
@@ -756,7 +842,10 @@ cmd_status() {
     return 1
   fi
   n="$(rabbit_node_count)"
-  for i in $(seq 1 "$n"); do
+  local nodes=() k
+  for i in $(seq 1 "$n"); do nodes+=("$i"); done
+  for k in $(seq 1 "$(cluster_node_count)"); do nodes+=("$(cluster_node "$k")"); done
+  for i in "${nodes[@]}"; do
     pid="$(node_pid "$i")"
     line="rabbitmq node $i $(node_name "$i") amqp 127.0.0.1:$(amqp_port "$i") mgmt $(mgmt_port "$i"):"
     if [ -n "$pid" ] && node_amqp_ok "$i" && node_mgmt_ok "$i"; then
@@ -800,8 +889,14 @@ node_index_arg() {
 cmd_rabbit_kill() {
   require_root
   [ -e "$MARKER" ] || die "services not started"
-  local i pid
+  local i
   i="$(node_index_arg "${1:-}")"
+  kill_node "$i"
+}
+
+# kill -9 node $1 (an index) and wait until it is gone.
+kill_node() {
+  local i=$1 pid
   take_lock
   pid="$(node_pid "$i")"
   if [ -z "$pid" ]; then
@@ -828,6 +923,12 @@ cmd_rabbit_start() {
   [ -e "$MARKER" ] || die "services not started"
   local i
   i="$(node_index_arg "${1:-}")"
+  restart_node "$i"
+}
+
+# Start node $1 (an index) again with its data and wait until it is ready.
+restart_node() {
+  local i=$1
   take_lock
   ensure_cookie
   if [ -n "$(node_pid "$i")" ]; then
@@ -839,6 +940,33 @@ cmd_rabbit_start() {
     launch_node "$i"
   fi
   wait_node "$i"
+}
+
+cluster_index_arg() {
+  local k=${1:-} n
+  [[ "$k" =~ ^[0-9]+$ ]] || die "expected a cluster node number, got '${k}'"
+  n="$(cluster_node_count)"
+  [ "$k" -ge 1 ] && [ "$k" -le "$n" ] || die "node $k is not one of the $n cluster nodes (start --cluster N first)"
+  cluster_node "$k"
+}
+
+cmd_cluster_kill() {
+  require_root
+  [ -e "$MARKER" ] || die "services not started"
+  local i
+  i="$(cluster_index_arg "${1:-}")"
+  kill_node "$i"
+}
+
+cmd_cluster_start() {
+  require_root
+  [ -e "$MARKER" ] || die "services not started"
+  local i
+  i="$(cluster_index_arg "${1:-}")"
+  restart_node "$i"
+  # A clustered node rejoins by itself on boot; wait until it runs as a member again.
+  wait_cluster "$i" "$(cluster_node_count)"
+  log "$(node_name "$i") is a running member of the cluster again"
 }
 
 cmd_pg_kill() {
@@ -878,6 +1006,8 @@ main() {
     env) cmd_env;;
     rabbit-kill) cmd_rabbit_kill "$@";;
     rabbit-start) cmd_rabbit_start "$@";;
+    cluster-kill) cmd_cluster_kill "$@";;
+    cluster-start) cmd_cluster_start "$@";;
     pg-kill) cmd_pg_kill;;
     pg-start) cmd_pg_start;;
     -h|--help|help) usage;;

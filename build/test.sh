@@ -10,6 +10,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 nodes=${PATTERNS_TEST_RABBIT_NODES:-3}
+# Beside the independent nodes, a RabbitMQ cluster of 3 (quorum queues; the cluster fault tests kill its nodes).
+cluster=3
 results="$root/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
@@ -23,13 +25,14 @@ stop_services() {
 }
 trap stop_services EXIT
 
-if build/services.sh status >/dev/null 2>&1 && [ "$(build/services.sh env | sed -n 's/^export PATTERNS_RABBIT_NODES=//p')" -ge "$nodes" ]; then
+if build/services.sh status >/dev/null 2>&1 && [ "$(build/services.sh env | sed -n 's/^export PATTERNS_RABBIT_NODES=//p')" -ge "$nodes" ] \
+    && [ "$(build/services.sh env | sed -n 's/^export PATTERNS_RABBIT_CLUSTER_NODES=//p')" = "$cluster" ]; then
   echo "== services already running: using them" >&2
 else
   build/services.sh status >/dev/null 2>&1 || started_here=1
-  echo "== starting RabbitMQ ($nodes nodes) and PostgreSQL" >&2
+  echo "== starting RabbitMQ ($nodes nodes and a cluster of $cluster) and PostgreSQL" >&2
 fi
-eval "$(build/services.sh start --rabbit-nodes "$nodes")"
+eval "$(build/services.sh start --rabbit-nodes "$nodes" --cluster "$cluster")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 echo "== building" >&2

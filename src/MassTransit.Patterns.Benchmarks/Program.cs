@@ -14,7 +14,8 @@ IBenchScenario[] all =
     new WatchScenario(),
     new WorkflowScenario(),
     new DashboardScenario(),
-    new MultibrokerScenario()
+    new MultibrokerScenario(),
+    new ClusterScenario()
 ];
 
 var transport = BenchContext.InMemory;

@@ -29,7 +29,7 @@ catch (ArgumentException e)
 
 if (options.Help)
 {
-    Console.WriteLine("usage: dotnet run --project src/MassTransit.Patterns.Showcase [-- [--transport inmemory|rabbitmq] [--quick] [SCENARIO...]]");
+    Console.WriteLine("usage: dotnet run --project src/MassTransit.Patterns.Showcase [-- [--transport inmemory|rabbitmq|rabbitmq-cluster] [--quick] [SCENARIO...]]");
     Console.WriteLine("scenarios:");
     foreach (var s in all)
         Console.WriteLine($"  {s.Name,-18} {s.Description}");
@@ -44,6 +44,13 @@ if (unknown.Count > 0)
 }
 
 var selected = options.Scenarios.Count == 0 ? all : all.Where(s => options.Scenarios.Contains(s.Name)).ToArray();
+if (options.Cluster)
+{
+    // The scenarios read the broker's ports from the environment build/services.sh prints (their probes and clean-ups);
+    // on the cluster those are the cluster's nodes, so every scenario talks to the cluster, first node first.
+    Environment.SetEnvironmentVariable("PATTERNS_RABBIT_AMQP_PORTS", string.Join(',', MassTransit.Patterns.Testing.ServiceEnvironment.RabbitClusterAmqpPorts));
+    Environment.SetEnvironmentVariable("PATTERNS_RABBIT_MGMT_PORTS", string.Join(',', MassTransit.Patterns.Testing.ServiceEnvironment.RabbitClusterManagementPorts));
+}
 var work = Directory.CreateTempSubdirectory("mtp-showcase-");
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>

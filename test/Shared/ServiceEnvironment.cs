@@ -20,6 +20,12 @@ public static class ServiceEnvironment
 
     public static int RabbitAmqpPort => RabbitAmqpPorts[0];
 
+    /// <summary>The AMQP ports of the RabbitMQ cluster (<c>build/services.sh start --cluster 3</c>), node 1 first.</summary>
+    public static int[] RabbitClusterAmqpPorts => ClusterPorts("PATTERNS_RABBIT_CLUSTER_AMQP_PORTS");
+
+    /// <summary>The management API ports of the RabbitMQ cluster, in the order of <see cref="RabbitClusterAmqpPorts"/>.</summary>
+    public static int[] RabbitClusterManagementPorts => ClusterPorts("PATTERNS_RABBIT_CLUSTER_MGMT_PORTS");
+
     public static Uri RabbitManagementUri => new($"http://{RabbitHost}:{RabbitManagementPorts[0]}/");
 
     public static string PostgresConnectionString => Required("PATTERNS_POSTGRES_CONNECTION");
@@ -41,6 +47,11 @@ public static class ServiceEnvironment
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"services.sh {arguments} exited {process.ExitCode}: {await stderr}{await stdout}");
     }
+
+    static int[] ClusterPorts(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 }
+            ? Ports(name)
+            : throw new InvalidOperationException($"{name} is not set: no RabbitMQ cluster was started. Run the tests with build/test.sh, or eval \"$(build/services.sh start --cluster 3)\" first.");
 
     static int[] Ports(string name) => Required(name).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
 

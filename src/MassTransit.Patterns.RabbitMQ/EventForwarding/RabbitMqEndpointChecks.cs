@@ -68,6 +68,11 @@ sealed class RabbitMqEndpointChecks(RabbitMqEventForwardingOptions options) : IE
             if (overflow is null or "drop-head")
                 yield return new($"{name}: x-max-length", "a full queue drops its oldest messages (x-overflow drop-head); use x-overflow reject-publish so that senders see a nack and resend.");
         }
+        if (arguments.TryGetValue("x-queue-type", out var type) && type?.ToString() == "quorum"
+            && arguments.TryGetValue("x-quorum-initial-group-size", out var size) && Convert.ToInt32(size, System.Globalization.CultureInfo.InvariantCulture) < 3)
+            yield return new($"{name}: x-quorum-initial-group-size = {size}",
+                "a quorum queue works while a majority of its replicas is up: with fewer than 3 the loss of one node stops the queue (with 1, the queue lives on one node alone).",
+                EventForwardingViolationSeverity.Warning);
         if (arguments.ContainsKey("x-message-ttl"))
             yield return new($"{name}: x-message-ttl", "messages not consumed in time expire (dead-lettered when the queue has a dead-letter exchange, dropped otherwise).",
                 EventForwardingViolationSeverity.Warning);

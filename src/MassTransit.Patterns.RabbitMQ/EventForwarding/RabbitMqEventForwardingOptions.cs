@@ -12,7 +12,10 @@ public sealed class RabbitMqEventForwardingOptions : IPatternOptions
     /// </summary>
     public bool QuorumQueues { get; set; }
 
-    /// <summary>The initial replication factor of quorum queues; null lets the broker decide (all nodes up to 5).</summary>
+    /// <summary>
+    /// The initial replication factor of quorum queues; null lets the broker decide (all nodes up to 5). Below 3 the
+    /// start-up check warns: a quorum queue needs a majority of its replicas, so with 2 the loss of one node stops it.
+    /// </summary>
     public int? QuorumReplicationFactor { get; set; }
 
     /// <summary>

@@ -6,7 +6,8 @@ namespace MassTransit.Patterns.RabbitMQ.Multibroker;
 
 /// <summary>
 /// The multibroker's probe of one RabbitMQ broker: a passive declare of <c>amq.direct</c> (a real round
-/// trip that declares nothing) on a connection of its own, made with the broker's host settings. A
+/// trip that declares nothing) on a connection of its own, made with the broker's host settings (for a
+/// cluster, to the first of its nodes that answers, as the bus connects). A
 /// probe that fails or is cancelled drops the connection (aborted in the background: against a hung
 /// broker a clean close would wait), so the next probe connects afresh.
 /// </summary>
@@ -49,10 +50,14 @@ sealed class RabbitMqBrokerProbe(Uri hostAddress, Action<IRabbitMqHostConfigurat
             Drop();
             var configurator = new RabbitMqHostConfigurator(hostAddress);
             host?.Invoke(configurator);
-            var factory = configurator.Settings.GetConnectionFactory();
+            var settings = configurator.Settings;
+            var factory = settings.GetConnectionFactory();
             factory.ClientProvidedName = connectionName;
             factory.AutomaticRecoveryEnabled = false;
-            var created = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // A cluster (h.UseCluster): the first of its nodes that answers, not only the host address's node.
+            var created = settings.EndpointResolver is { } resolver
+                ? await factory.CreateConnectionAsync(ClusterNodes(resolver), connectionName, cancellationToken).ConfigureAwait(false)
+                : await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _connection, created);
             return created;
         }
@@ -60,6 +65,23 @@ sealed class RabbitMqBrokerProbe(Uri hostAddress, Action<IRabbitMqHostConfigurat
         {
             _connectionLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Every node of a cluster's resolver, in its order. MassTransit's resolver hands out one node per call (the bus moves to
+    /// the next node on each reconnection); the probe collects the whole rotation so that one probe tries each node.
+    /// </summary>
+    static List<AmqpTcpEndpoint> ClusterNodes(IEndpointResolver resolver)
+    {
+        var nodes = new List<AmqpTcpEndpoint>();
+        for (var i = 0; i < 64; i++)
+        {
+            var batch = resolver.All().ToList();
+            if (batch.Count == 0 || batch.All(e => nodes.Any(n => n.HostName == e.HostName && n.Port == e.Port)))
+                break;
+            nodes.AddRange(batch.Where(e => !nodes.Any(n => n.HostName == e.HostName && n.Port == e.Port)));
+        }
+        return nodes;
     }
 
     public void Drop()

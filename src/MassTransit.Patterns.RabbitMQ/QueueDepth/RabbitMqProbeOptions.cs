@@ -30,6 +30,13 @@ public sealed class RabbitMqProbeOptions : IPatternOptions
     /// </summary>
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The other nodes of a RabbitMQ cluster, as <c>host:port</c> (port optional: <see cref="Port"/>). The probe connects
+    /// to <see cref="HostName"/> first, then to these in order, and reconnects the same way when its node is lost: any
+    /// node reads a queue of the cluster, quorum queues included. Empty by default (one broker).
+    /// </summary>
+    public IList<string> ClusterNodes { get; set; } = [];
+
     /// <inheritdoc />
     public void Validate(OptionsValidator validator) => validator
         .NotEmpty(HostName, nameof(HostName))
@@ -37,8 +44,11 @@ public sealed class RabbitMqProbeOptions : IPatternOptions
         .NotEmpty(VirtualHost, nameof(VirtualHost))
         .NotEmpty(UserName, nameof(UserName))
         .Positive(ConnectionTimeout, nameof(ConnectionTimeout))
-        .Positive(ReadTimeout, nameof(ReadTimeout));
+        .Positive(ReadTimeout, nameof(ReadTimeout))
+        .Require(ClusterNodes.All(n => !string.IsNullOrWhiteSpace(n) && (!n.Contains(':') || int.TryParse(n[(n.LastIndexOf(':') + 1)..], out var p) && p is > 0 and < 65536)),
+            nameof(ClusterNodes), $"must be host or host:port entries with a port from 1 to 65535 (was [{string.Join(", ", ClusterNodes)}]).");
 
     /// <inheritdoc />
-    public override string ToString() => $"amqp://{UserName}@{HostName}:{Port}/{Uri.EscapeDataString(VirtualHost)}";
+    public override string ToString() => $"amqp://{UserName}@{HostName}:{Port}/{Uri.EscapeDataString(VirtualHost)}" +
+        (ClusterNodes.Count > 0 ? $" (cluster: {string.Join(", ", ClusterNodes)})" : "");
 }

@@ -161,13 +161,23 @@ public sealed class RabbitMqQueueDepthProbe : IQueueDepthProbe, IAsyncDisposable
                 AutomaticRecoveryEnabled = false,
                 ClientProvidedName = "MassTransit.Patterns queue depth probe"
             };
-            _connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // One broker, or the cluster's nodes in order (the first that answers).
+            List<AmqpTcpEndpoint> endpoints = [new(_options.HostName, _options.Port), .. _options.ClusterNodes.Select(Endpoint)];
+            _connection = await factory.CreateConnectionAsync(endpoints, cancellationToken).ConfigureAwait(false);
             return _connection;
         }
         finally
         {
             _connectionLock.Release();
         }
+    }
+
+    AmqpTcpEndpoint Endpoint(string node)
+    {
+        var colon = node.LastIndexOf(':');
+        return colon < 0
+            ? new AmqpTcpEndpoint(node, _options.Port)
+            : new AmqpTcpEndpoint(node[..colon], int.Parse(node[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <inheritdoc />

@@ -25,6 +25,12 @@ public sealed class ShowcaseContext(ShowcaseOptions options, string workFolder)
                 {
                     h.Username(ServiceEnvironment.RabbitUser);
                     h.Password(ServiceEnvironment.RabbitPassword);
+                    if (Options.Cluster)
+                        h.UseCluster(c =>
+                        {
+                            foreach (var port in ServiceEnvironment.RabbitClusterAmqpPorts)
+                                c.Node($"{ServiceEnvironment.RabbitHost}:{port}");
+                        });
                 });
                 configure?.Invoke(context, cfg);
                 cfg.ConfigureEndpoints(context);

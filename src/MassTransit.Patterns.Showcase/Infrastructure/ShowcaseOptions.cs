@@ -5,6 +5,10 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
 {
     public const string InMemory = "inmemory";
     public const string RabbitMq = "rabbitmq";
+    public const string RabbitMqCluster = "rabbitmq-cluster";
+
+    /// <summary>RabbitMQ as the 3-node cluster of <c>build/services.sh start --cluster 3</c> (<c>--transport rabbitmq-cluster</c>): quorum queues, every node listed.</summary>
+    public bool Cluster { get; init; }
 
     public static ShowcaseOptions Parse(string[] args)
     {
@@ -33,8 +37,8 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
             }
         }
 
-        if (transport is not (InMemory or RabbitMq))
-            throw new ArgumentException($"--transport must be '{InMemory}' or '{RabbitMq}' (was '{transport}').");
-        return new ShowcaseOptions(transport, scenarios, quick, help);
+        if (transport is not (InMemory or RabbitMq or RabbitMqCluster))
+            throw new ArgumentException($"--transport must be '{InMemory}', '{RabbitMq}' or '{RabbitMqCluster}' (was '{transport}').");
+        return new ShowcaseOptions(transport == RabbitMqCluster ? RabbitMq : transport, scenarios, quick, help) { Cluster = transport == RabbitMqCluster };
     }
 }

@@ -111,7 +111,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                     context.UseTransport(x, (registration, cfg) =>
                     {
                         if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
-                            rabbit.UseEventForwarding(registration);
+                            rabbit.UseEventForwarding(registration, o => o.QuorumQueues = context.Options.Cluster);
                         else
                             cfg.UseEventForwarding(registration);
                     });

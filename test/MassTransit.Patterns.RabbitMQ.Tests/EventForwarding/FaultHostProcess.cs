@@ -38,11 +38,14 @@ public sealed class FaultHostProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts the consumer process and waits until its bus consumes (READY).</summary>
-    public static async Task<FaultHostProcess> StartAsync(FaultHostSettings settings)
+    public static Task<FaultHostProcess> StartAsync(FaultHostSettings settings) => StartAsync(settings.ToArguments());
+
+    /// <summary>Starts the process with <paramref name="arguments"/> (e.g. <see cref="StripeAppSettings.ToArguments"/>) and waits until it reports READY.</summary>
+    public static async Task<FaultHostProcess> StartAsync(string[] arguments)
     {
         if (!File.Exists(Path))
             throw new InvalidOperationException($"{Path} is missing: build the solution (the test project references the fault host).");
-        var start = new ProcessStartInfo("dotnet", [Path, .. settings.ToArguments()])
+        var start = new ProcessStartInfo("dotnet", [Path, .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

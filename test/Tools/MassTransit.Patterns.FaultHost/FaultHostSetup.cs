@@ -29,6 +29,12 @@ public sealed record FaultHostSettings
     /// <summary>Crash after the commit of the first message that was a member of a batch of more than one.</summary>
     public bool CrashInBatch { get; init; }
 
+    /// <summary>The AMQP ports of a RabbitMQ cluster's nodes (MassTransit connects to the first that answers, and on to the next when it fails); empty: <see cref="RabbitPort"/> alone.</summary>
+    public int[] ClusterPorts { get; init; } = [];
+
+    /// <summary>Declares the endpoint's queue as a quorum queue (event forwarding's <c>QuorumQueues</c>).</summary>
+    public bool QuorumQueues { get; init; }
+
     public string[] ToArguments()
     {
         var args = new List<string>
@@ -48,6 +54,10 @@ public sealed record FaultHostSettings
             args.Add("--stall-in-batch");
         if (CrashInBatch)
             args.Add("--crash-in-batch");
+        if (ClusterPorts.Length > 0)
+            args.AddRange(["--rabbit-cluster", string.Join(',', ClusterPorts)]);
+        if (QuorumQueues)
+            args.Add("--quorum");
         return args.ToArray();
     }
 
@@ -75,7 +85,9 @@ public sealed record FaultHostSettings
             CrashAfterCommit = Optional("--crash-after-commit"),
             Batching = Array.IndexOf(args, "--batching") >= 0 ? int.Parse(Value("--batching")) : 0,
             StallInBatch = Array.IndexOf(args, "--stall-in-batch") >= 0,
-            CrashInBatch = Array.IndexOf(args, "--crash-in-batch") >= 0
+            CrashInBatch = Array.IndexOf(args, "--crash-in-batch") >= 0,
+            ClusterPorts = Array.IndexOf(args, "--rabbit-cluster") >= 0 ? Value("--rabbit-cluster").Split(',').Select(int.Parse).ToArray() : [],
+            QuorumQueues = Array.IndexOf(args, "--quorum") >= 0
         };
     }
 }
@@ -136,8 +148,14 @@ public static class FaultHostSetup
                 {
                     h.Username(settings.RabbitUser);
                     h.Password(settings.RabbitPassword);
+                    if (settings.ClusterPorts.Length > 0)
+                        h.UseCluster(c =>
+                        {
+                            foreach (var port in settings.ClusterPorts)
+                                c.Node($"{settings.RabbitHost}:{port}");
+                        });
                 });
-                cfg.UseEventForwarding(context);
+                cfg.UseEventForwarding(context, o => o.QuorumQueues = settings.QuorumQueues);
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -11,7 +11,6 @@ using Microsoft.Extensions.Logging;
 // STALLED <id> when it hangs on the message it was told to, COMMITTED <id> just before it kills itself
 // after that message's commit (before the acknowledgement), SUPPRESSED <n> when the inbox drops a copy; in batched
 // mode (--batching N) also BATCH, BATCH-COMMITTED, SPLIT and MEMBER-FAILED lines (BatchReportLoggerProvider).
-var settings = FaultHostSettings.Parse(args);
 var output = Console.Out;
 var gate = new object();
 
@@ -24,6 +23,14 @@ void Report(string line)
     }
 }
 
+// --stripes: an app instance of the thread delegate's stripes on a cluster (StripeApp), reporting READY only.
+if (args.Contains("--stripes"))
+{
+    await StripeApp.RunAsync(args, Report);
+    return;
+}
+
+var settings = FaultHostSettings.Parse(args);
 using var listener = new MeterListener();
 long suppressed = 0;
 listener.InstrumentPublished = (instrument, l) =>

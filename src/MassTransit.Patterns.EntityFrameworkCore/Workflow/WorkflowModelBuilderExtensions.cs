@@ -1,5 +1,5 @@
-using MassTransit.Patterns.Workflow;
 using MassTransit.Patterns.EntityFrameworkCore.Workflow;
+using MassTransit.Patterns.Workflow;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 

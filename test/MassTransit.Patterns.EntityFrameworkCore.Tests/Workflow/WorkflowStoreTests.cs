@@ -236,13 +236,19 @@ public sealed class WorkflowStoreTests
         var expectedByType = seeded.Rows.GroupBy(x => (x.ExceptionType, x.MessageType))
             .Select(g => new WorkflowMessageGroup
             {
-                ExceptionType = g.Key.ExceptionType, MessageType = g.Key.MessageType, Count = g.Count(), FirstReceivedAt = g.Min(x => x.ReceivedAt),
+                ExceptionType = g.Key.ExceptionType,
+                MessageType = g.Key.MessageType,
+                Count = g.Count(),
+                FirstReceivedAt = g.Min(x => x.ReceivedAt),
                 LastReceivedAt = g.Max(x => x.ReceivedAt)
             });
         var expectedByQueue = Oracle(seeded.Rows, within).GroupBy(x => x.SourceAddress)
             .Select(g => new WorkflowMessageGroup
             {
-                SourceAddress = g.Key, Count = g.Count(), FirstReceivedAt = g.Min(x => x.ReceivedAt), LastReceivedAt = g.Max(x => x.ReceivedAt)
+                SourceAddress = g.Key,
+                Count = g.Count(),
+                FirstReceivedAt = g.Min(x => x.ReceivedAt),
+                LastReceivedAt = g.Max(x => x.ReceivedAt)
             });
         Assert.Equal(6, byType.Count);
         Assert.Equal(expectedByType.OrderBy(g => g.ExceptionType).ThenBy(g => g.MessageType), byType.OrderBy(g => g.ExceptionType).ThenBy(g => g.MessageType));

@@ -19,6 +19,7 @@ using Microsoft.Extensions.Logging;
 //   ABANDONED <message id> <number>         a held message whose channel died before RELEASE (the broker delivers it again)
 //   STATE <queue> <state> <monitor id> <sequence>         monitor and producer modes: a flow statement applied
 //   SENT|REJECTED <message id> <number>     producer mode: a send the gate let through, or refused (BackPressureException)
+//   SEND-DONE <n>                           producer mode: the n sends of a SEND command ended
 // and reads commands on stdin: RELEASE (the held consumers finish), SEND <n> (producer mode: n sends).
 var settings = ClusterAppSettings.Parse(args);
 var gate = new object();
@@ -137,7 +138,8 @@ var commands = Task.Run(async () =>
         else if (line.StartsWith("SEND ", StringComparison.Ordinal))
         {
             var endpoint = await bus.GetSendEndpoint(new Uri($"exchange:{settings.Queue}"));
-            for (var i = int.Parse(line[5..], CultureInfo.InvariantCulture); i > 0; i--)
+            var count = int.Parse(line[5..], CultureInfo.InvariantCulture);
+            for (var i = count; i > 0; i--)
             {
                 var id = NewId.NextGuid();
                 var number = Interlocked.Increment(ref sent);
@@ -151,7 +153,7 @@ var commands = Task.Run(async () =>
                     Report($"REJECTED {id} {number}");
                 }
             }
-            Report("SEND-DONE");
+            Report($"SEND-DONE {count}");
         }
     }
 });

@@ -21,23 +21,41 @@ public sealed class ClusterAppProcess : IAsyncDisposable
     readonly Process _process;
     readonly ConcurrentQueue<(TimeSpan At, string Line)> _lines = new();
     readonly ConcurrentQueue<string> _errors = new();
+    readonly StreamWriter _log;
 
     ClusterAppProcess(Process process, ClusterAppSettings settings)
     {
         _process = process;
         Settings = settings;
+        var folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mtp-cluster-apps");
+        Directory.CreateDirectory(folder);
+        LogFile = System.IO.Path.Combine(folder, $"{settings.Instance}.log");
+        _log = new StreamWriter(LogFile) { AutoFlush = true };
         _process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is not null)
-                _lines.Enqueue((Clock.Elapsed, e.Data));
+            if (e.Data is null)
+                return;
+            _lines.Enqueue((Clock.Elapsed, e.Data));
+            Log(e.Data);
         };
         _process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is not null)
-                _errors.Enqueue(e.Data);
+            if (e.Data is null)
+                return;
+            _errors.Enqueue(e.Data);
+            Log("  " + e.Data);
         };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Where this process's stdout and stderr lines are written, stamped with the test's clock (kept for a failure's diagnosis).</summary>
+    public string LogFile { get; }
+
+    void Log(string line)
+    {
+        lock (_log)
+            _log.WriteLine($"{Clock.Elapsed.TotalSeconds,8:0.000} {line}");
     }
 
     /// <summary>The test's clock, which stamps every line.</summary>
@@ -89,6 +107,7 @@ public sealed class ClusterAppProcess : IAsyncDisposable
 
     public async Task CommandAsync(string command)
     {
+        Log("> " + command);
         await _process.StandardInput.WriteLineAsync(command);
         await _process.StandardInput.FlushAsync();
     }
@@ -99,6 +118,8 @@ public sealed class ClusterAppProcess : IAsyncDisposable
             _process.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
+        lock (_log)
+            _log.Dispose();
     }
 
     /// <summary>Reads the cluster through the management API of the first node that answers.</summary>

@@ -23,8 +23,11 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
     const int Instances = 3, Jobs = 240;
     static readonly TimeSpan Start = TimeSpan.FromSeconds(60);
 
-    /// <summary>Measured on this machine: 1.0-3.5 s before the loss (from the first send), 2-6 s after it (from the kill).</summary>
-    static readonly TimeSpan ConvergeBound = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// Measured on this machine (2 cores shared, load average 25-30): converged 2.3-14.3 s after the first send, the victim's
+    /// endpoint consuming again 1.0-1.2 s after the kill, converged again 2.0-7.6 s after the kill. The bound leaves room for the load.
+    /// </summary>
+    static readonly TimeSpan ConvergeBound = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task Three_app_processes_on_three_nodes_share_the_target_before_and_after_a_node_loss_and_every_job_is_consumed()
@@ -32,7 +35,9 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
         var ports = ServiceEnvironment.RabbitClusterAmqpPorts;
         Assert.Equal(Instances, ports.Length);
         // The cluster whole (idempotent: waits until every node is a running member).
+        var began = ClusterAppProcess.Now;
         await ServiceEnvironment.RunServicesScriptAsync("start");
+        var phases = new List<string> { $"cluster checked whole {(ClusterAppProcess.Now - began).TotalSeconds:0.0} s" };
         var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
         { Database = $"fleetcl_{Guid.NewGuid():N}"[..24] }.ConnectionString;
         await using (var db = new ClusterFleetDb(new DbContextOptionsBuilder<ClusterFleetDb>().UseNpgsql(database).Options))
@@ -60,6 +65,7 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
                 }));
             foreach (var app in apps)
                 await app.WaitReadyAsync(Start);
+            phases.Add($"3 apps ready {(ClusterAppProcess.Now - began).TotalSeconds:0.0} s");
             var names = apps.Select(a => a.Settings.ConnectionName).ToArray();
             var nodes = await ConnectedNodesAsync(names, "each instance is connected to its own node");
             Assert.True(Enumerable.Range(1, Instances).SequenceEqual(apps.Select(a => nodes[a.Settings.ConnectionName])),
@@ -82,7 +88,7 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
             var killedAt = ClusterAppProcess.Now;
             // Instance 3 reconnects to a surviving node (same process), its endpoint consumes again, and the fleet reconverges.
             await victim.WaitForAsync(() => victim.Lines("ENDPOINT-READY", killedAt).Any(l => l.Fields[0] == queue), ConvergeBound,
-                $"instance {Victim}'s work endpoint is consuming again after its node died");
+                $"instance {Victim}'s work endpoint is consuming again after its node died (log: {victim.LogFile})");
             var endpointBack = victim.Lines("ENDPOINT-READY", killedAt).First(l => l.Fields[0] == queue).At;
             var after = await ConvergedAsync(apps, endpointBack, "after the node loss");
             var moved = await ConnectedNodesAsync(names, $"instance {Victim} is connected to a surviving node");
@@ -93,14 +99,17 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
             Assert.All(apps, a => Assert.False(a.HasExited, $"{a.Settings.Instance} never restarted"));
             Assert.InRange(after.At - killedAt, TimeSpan.Zero, ConvergeBound);
 
-            await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {Victim}");
+            phases.Add($"reconverged {(ClusterAppProcess.Now - began).TotalSeconds:0.0} s");
 
+            // Node 3 stays down until the finally restarts it (its restart takes 10-40 s here): two of three members carry the queues.
             // Every job consumed by id, once: what instance 3 held when its connection died was abandoned unfinished and delivered again.
             foreach (var app in apps)
                 await app.CommandAsync("RELEASE");
             await Eventually.True(() => Consumed(apps).Distinct().Count() >= Jobs, TimeSpan.FromSeconds(45),
                 $"every job consumed ({Consumed(apps).Distinct().Count()} of {Jobs})", TimeSpan.FromMilliseconds(100));
             var consumed = Consumed(apps);
+            phases.Add($"all consumed {(ClusterAppProcess.Now - began).TotalSeconds:0.0} s");
+            output.WriteLine("phases: " + string.Join(", ", phases));
             var twice = consumed.Count - consumed.Distinct().Count();
             var abandoned = victim.Lines("ABANDONED").Count;
             output.WriteLine($"consumed {consumed.Distinct().Count()} of {Jobs} by id; consumed twice: {twice}; held by instance 3 when its node died, " +
@@ -150,17 +159,24 @@ public sealed class SupervisorFleetOnClusterTests(ITestOutputHelper output)
         string Describe() => string.Join("; ", apps.Select(a => a.Lines("TICK", since).LastOrDefault() is { Fields: { } f }
             ? $"{a.Settings.Instance}: limit {f[0]}, told {f[2]} of {f[1]}, depth {f[3]}, {f[4]}" : $"{a.Settings.Instance}: no look yet"));
         Convergence? converged = null;
-        await Eventually.True(() =>
+        try
         {
-            var last = apps.Select(a => a.Lines("TICK", since).LastOrDefault()).ToArray();
-            if (last.Any(t => t.Fields is null || t.Fields[1] != "3" || t.Fields[2] == "-" || t.Fields[3] == "-" || t.Fields[4] != "-"))
-                return false;
-            var target = last[0].Fields[2];
-            if (last.Any(t => t.Fields[2] != target) || last.Sum(t => int.Parse(t.Fields[0])) != int.Parse(target))
-                return false;
-            converged = new Convergence(last.Max(t => t.At), Describe());
-            return true;
-        }, ConvergeBound + TimeSpan.FromSeconds(5), $"the fleet's shares sum to its target {when} ({Describe()})", TimeSpan.FromMilliseconds(50));
+            await Eventually.True(() =>
+            {
+                var last = apps.Select(a => a.Lines("TICK", since).LastOrDefault()).ToArray();
+                if (last.Any(t => t.Fields is null || t.Fields[1] != "3" || t.Fields[2] == "-" || t.Fields[3] == "-" || t.Fields[4] != "-"))
+                    return false;
+                var target = last[0].Fields[2];
+                if (last.Any(t => t.Fields[2] != target) || last.Sum(t => int.Parse(t.Fields[0])) != int.Parse(target))
+                    return false;
+                converged = new Convergence(last.Max(t => t.At), Describe());
+                return true;
+            }, ConvergeBound, $"the fleet's shares sum to its target {when}", TimeSpan.FromMilliseconds(50));
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException($"{timeout.Message}; at the deadline: {Describe()}; logs: {string.Join(", ", apps.Select(a => a.LogFile))}", timeout);
+        }
         // The target is the fleet's: between 3 x MinConsumers and 3 x MaxConsumers, for a depth one instance alone would run 8 for.
         var target = int.Parse(apps[0].Lines("TICK", since)[^1].Fields[2]);
         Assert.InRange(target, 3, 23);

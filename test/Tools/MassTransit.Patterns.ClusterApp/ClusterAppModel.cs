@@ -1,0 +1,138 @@
+using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.QueueDepth;
+using MassTransit.Patterns.Supervisor.Fleet;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace MassTransit.Patterns.ClusterApp.Messages
+{
+    /// <summary>A job for the supervised fleet's queue.</summary>
+    public record FleetJob(int Number);
+
+    /// <summary>A message to the flow-controlled queue.</summary>
+    public record FlowReading(int Number);
+}
+
+namespace MassTransit.Patterns.ClusterApp
+{
+    /// <summary>The fleet's database: the supervisor saga, shared by every instance.</summary>
+    public sealed class ClusterFleetDb(DbContextOptions<ClusterFleetDb> options) : DbContext(options)
+    {
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.AddSagaInstance<ConsumerSupervisorState>();
+    }
+
+    /// <summary>What one app process is and where it connects; given on the command line as <c>--name value</c> pairs.</summary>
+    public sealed record ClusterAppSettings
+    {
+        /// <summary><c>fleet</c> (a supervised consumer of the fleet's queue and a host of its saga), <c>monitor</c> or <c>producer</c>.</summary>
+        public string Mode { get; init; } = "fleet";
+
+        public string Host { get; init; } = "127.0.0.1";
+
+        /// <summary>The cluster node this instance lists first.</summary>
+        public int OwnPort { get; init; }
+
+        /// <summary>Every cluster node's AMQP port.</summary>
+        public int[] ClusterPorts { get; init; } = [];
+
+        public string User { get; init; } = "guest";
+
+        public string Password { get; init; } = "guest";
+
+        /// <summary>The supervised or flow-controlled queue (a quorum queue).</summary>
+        public string Queue { get; init; } = "";
+
+        /// <summary>The supervisor saga's queue (fleet mode; a quorum queue).</summary>
+        public string SagaQueue { get; init; } = "";
+
+        /// <summary>The saga's PostgreSQL database (fleet mode).</summary>
+        public string Postgres { get; init; } = "";
+
+        /// <summary>The instance id in the fleet, also the RabbitMQ connection name's suffix.</summary>
+        public string Instance { get; init; } = "";
+
+        /// <summary>The connection name the management API shows for this instance's bus.</summary>
+        public string ConnectionName => $"cluster-app-{Instance}";
+
+        /// <summary>The node ports, this instance's own first.</summary>
+        public int[] NodesOwnFirst => [OwnPort, .. ClusterPorts.Where(p => p != OwnPort)];
+
+        public string[] ToArguments() =>
+        [
+            "--mode", Mode, "--host", Host, "--own", OwnPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--cluster", string.Join(',', ClusterPorts), "--user", User, "--password", Password, "--queue", Queue,
+            "--saga-queue", SagaQueue, "--postgres", Postgres, "--instance", Instance
+        ];
+
+        public static ClusterAppSettings Parse(string[] args)
+        {
+            string Value(string name)
+            {
+                var i = Array.IndexOf(args, name);
+                return i >= 0 && i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"missing {name}");
+            }
+
+            return new ClusterAppSettings
+            {
+                Mode = Value("--mode"),
+                Host = Value("--host"),
+                OwnPort = int.Parse(Value("--own"), System.Globalization.CultureInfo.InvariantCulture),
+                ClusterPorts = Value("--cluster").Split(',').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+                User = Value("--user"),
+                Password = Value("--password"),
+                Queue = Value("--queue"),
+                SagaQueue = Value("--saga-queue"),
+                Postgres = Value("--postgres"),
+                Instance = Value("--instance")
+            };
+        }
+    }
+
+    /// <summary>
+    /// Reads a queue's depth through the first cluster node that answers, this instance's own first: the library's AMQP probe
+    /// connects to one node, and a quorum queue can be read on any member. The app's own wiring, not the library's.
+    /// </summary>
+    public sealed class FirstAnsweringNodeProbe : IQueueDepthProbe, IAsyncDisposable
+    {
+        readonly RabbitMqQueueDepthProbe[] _nodes;
+
+        public FirstAnsweringNodeProbe(ClusterAppSettings settings) =>
+            _nodes = settings.NodesOwnFirst.Select(port => new RabbitMqQueueDepthProbe(Options.Create(new RabbitMqProbeOptions
+            {
+                HostName = settings.Host,
+                Port = port,
+                UserName = settings.User,
+                Password = settings.Password,
+                ConnectionTimeout = TimeSpan.FromSeconds(1),
+                ReadTimeout = TimeSpan.FromSeconds(1)
+            }))).ToArray();
+
+        public string Name => "rabbitmq-amqp-cluster";
+
+        public bool KnowsUnacknowledged => false;
+
+        public async Task<QueueDepthSample> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
+        {
+            QueueDepthProbeException? last = null;
+            foreach (var node in _nodes)
+            {
+                try
+                {
+                    return await node.GetDepthAsync(queue, cancellationToken).ConfigureAwait(false);
+                }
+                catch (QueueDepthProbeException exception) when (exception.Failure != QueueDepthFailure.QueueNotFound)
+                {
+                    last = exception;
+                }
+            }
+            throw last!;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var node in _nodes)
+                await node.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -13,7 +13,6 @@ public sealed class BrowserLaunchTests
             ExecutablePath = Environment.GetEnvironmentVariable("PATTERNS_CHROMIUM") ?? "/usr/bin/chromium",
             Headless = true,
             // Playwright passes --no-sandbox itself (ChromiumSandbox is off by default): root needs nothing more.
-
         });
         var page = await browser.NewPageAsync();
         await page.SetContentAsync("<p id='x'>hello</p><script>document.getElementById('x').textContent = 'ran';</script>");

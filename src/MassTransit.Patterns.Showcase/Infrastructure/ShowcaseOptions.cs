@@ -1,7 +1,8 @@
 namespace MassTransit.Patterns.Showcase.Infrastructure;
 
 /// <summary>The command line: which transport, which scenarios, how long.</summary>
-public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Scenarios, bool Quick, bool Help)
+/// <remarks><c>--dashboard</c> runs the workflow scenario without end and serves the repair console on http://127.0.0.1:5080.</remarks>
+public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Scenarios, bool Quick, bool Help, bool Dashboard = false)
 {
     public const string InMemory = "inmemory";
     public const string RabbitMq = "rabbitmq";
@@ -12,6 +13,7 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
         var scenarios = new List<string>();
         var quick = false;
         var help = false;
+        var dashboard = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -21,6 +23,9 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
                     break;
                 case "--quick":
                     quick = true;
+                    break;
+                case "--dashboard":
+                    dashboard = true;
                     break;
                 case "-h" or "--help":
                     help = true;
@@ -35,6 +40,8 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
 
         if (transport is not (InMemory or RabbitMq))
             throw new ArgumentException($"--transport must be '{InMemory}' or '{RabbitMq}' (was '{transport}').");
-        return new ShowcaseOptions(transport, scenarios, quick, help);
+        if (dashboard && scenarios.Count > 0)
+            throw new ArgumentException("--dashboard runs the workflow scenario on its own: name no scenario with it.");
+        return new ShowcaseOptions(transport, scenarios, quick, help, dashboard);
     }
 }

@@ -163,24 +163,19 @@ static class DashboardApi
         var stored = await store.FindAsync(id, ct).ConfigureAwait(false);
         if (stored is not { Found: true })
             return Refused(new CommandResponse(id, false, "", nameof(WorkflowCommandRefusal.NotFound), $"No workflow message has the id {id}."));
-        if (stored.Version != expected)
-            return Refused(new CommandResponse(id, false, stored.Summary?.State ?? "", nameof(WorkflowCommandRefusal.Stale),
-                StaleReason(expected, stored.Version)));
         var body = stored.BodyIsBase64 ? request.Body : redaction.PutBack(request.Body, stored.Body);
         var contentType = request.ContentType ?? stored.ContentType;
         if (DashboardBody.IsJsonContentType(contentType) && DashboardBody.JsonError(body) is { } jsonError)
             return Invalid(id, $"The body is not valid JSON ({contentType}): {jsonError}");
 
+        // The processor checks the version (a stale edit is refused there, under the saga's concurrency rules).
         var result = await commands.EditAsync(id, body, request.ContentType, expected, actor, request.Comment, ct).ConfigureAwait(false);
         DashboardLog.Action(logger, actor, "edit", id, Outcome(result));
         if (result.Refusal == WorkflowCommandRefusal.Stale)
             return Refused(new CommandResponse(id, false, result.State, nameof(WorkflowCommandRefusal.Stale),
-                result.Reason ?? StaleReason(expected, null)));
+                $"The message changed since you read it: nothing was changed. Reload it, look at what changed, and edit again. ({result.Reason})"));
         return Answer(result);
     }
-
-    static string StaleReason(int expected, int? stored) =>
-        $"The message changed since you read it (your edit was made on version {expected}{(stored is { } s ? $", it is now at version {s}" : "")}): nothing was changed. Reload it, look at what changed, and edit again.";
 
     static async Task<IResult> Command(HttpContext http, Guid id, string action, bool reasonRequired,
         Func<DashboardCommands, string, string?, Task<WorkflowCommandResult>> send)

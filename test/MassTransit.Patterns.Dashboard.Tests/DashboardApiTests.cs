@@ -160,19 +160,29 @@ public sealed class DashboardApiTests
     }
 
     [Fact]
-    public async Task A_body_that_is_not_json_is_refused_with_the_reason_and_an_oversized_one_with_413()
+    public async Task A_body_that_is_not_json_or_not_the_message_type_is_refused_with_the_reason_and_an_oversized_one_with_413()
     {
         await using var host = DashboardHost.WithPolicies(("MaxBodyBytes", "2048"));
         var id = (await host.FailedOrdersAsync(1))[0];
         var alice = await host.ClientAsync("alice", AllRoles);
         var read = await GetJsonAsync(alice, Api + "/messages/" + id);
         var version = (int)read["version"]!;
+        var before = await host.FindAsync(id);
 
         var invalid = await PostAsync(alice, $"{Api}/messages/{id}/edit", new { body = "{\"message\": {\"currency\": \"EUR\"", expectedVersion = version });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, invalid.StatusCode);
         var answer = (await invalid.Content.ReadFromJsonAsync<JsonObject>(DashboardHost.Json))!;
         Assert.Equal("Invalid", (string)answer["refusal"]!);
         Assert.Contains("not valid JSON", (string)answer["reason"]!, StringComparison.Ordinal);
+
+        // JSON, but not a PlaceOrder: the processor refuses it with its reason.
+        var wrongType = JsonNode.Parse((string)read["body"]!)!.AsObject();
+        wrongType["message"]!["quantity"] = "many";
+        var notAnOrder = await PostAsync(alice, $"{Api}/messages/{id}/edit", new { body = wrongType.ToJsonString(), expectedVersion = version });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, notAnOrder.StatusCode);
+        var refusal = (await notAnOrder.Content.ReadFromJsonAsync<JsonObject>(DashboardHost.Json))!;
+        Assert.Equal("Invalid", (string)refusal["refusal"]!);
+        Assert.False(string.IsNullOrWhiteSpace((string?)refusal["reason"]), refusal.ToJsonString());
 
         var noVersion = await PostAsync(alice, $"{Api}/messages/{id}/edit", new { body = Fixed(read) });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, noVersion.StatusCode);
@@ -182,10 +192,9 @@ public sealed class DashboardApiTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, large.StatusCode);
         Assert.Contains("MaxBodyBytes", await large.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        // Nothing changed.
+        // Nothing changed: the body is the one received.
         var after = await host.FindAsync(id);
-        Assert.Equal(version, after!.Version);
-        Assert.DoesNotContain("xxxx", after.Body, StringComparison.Ordinal);
+        Assert.Equal(before!.Body, after!.Body);
         await host.AssertAccountedAsync(new Dictionary<Guid, string> { [id] = "AwaitingPerson" }, new Dictionary<Guid, int> { [id] = 0 });
     }
 

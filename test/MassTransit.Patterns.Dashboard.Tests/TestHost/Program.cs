@@ -12,7 +12,7 @@ var auth = settings["Auth"] ?? "none";
 builder.Services.AddSingleton<OrderLedger>();
 builder.Services.AddMassTransitTestHarness(x =>
 {
-    x.AddWorkflowEventProcessor(o => o.MaxRepairAttempts = 1).InMemoryRepository();
+    x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>()).InMemoryRepository();
     x.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = "orders");
     x.AddConfigureEndpointsCallback((context, name, cfg) =>
     {

@@ -2,7 +2,7 @@ namespace MassTransit.Patterns.Workflow;
 
 /// <summary>
 /// A person's API to the workflow processor (what a web page calls): list and inspect waiting
-/// messages, edit, resubmit or discard one. Each command is answered once applied (or refused) and
+/// messages, edit, resubmit, discard or restore one. Each command is answered once applied (or refused) and
 /// recorded in the message's audit with the actor.
 /// </summary>
 public sealed class WorkflowEventClient
@@ -32,16 +32,21 @@ public sealed class WorkflowEventClient
     public Task<WorkflowMessageDetails> InspectAsync(Guid id, CancellationToken cancellationToken = default) =>
         Request<InspectWorkflowMessage, WorkflowMessageDetails>(new InspectWorkflowMessage { CorrelationId = id }, cancellationToken);
 
-    /// <summary>Replaces the body of a waiting message.</summary>
+    /// <summary>
+    /// Replaces the body of a waiting message. With <paramref name="expectedVersion"/> (the <see cref="WorkflowMessageDetails.Version"/>
+    /// the edit was made on), an edit of a message changed since is refused (<see cref="WorkflowCommandRefusal.Stale"/>) and
+    /// nothing changes. A body that does not deserialize is refused (<see cref="WorkflowCommandRefusal.Invalid"/>) with the reason.
+    /// </summary>
     public Task<WorkflowCommandResult> EditAsync(Guid id, string body, string actor, string? comment = null, string? contentType = null,
-        CancellationToken cancellationToken = default) =>
+        int? expectedVersion = null, CancellationToken cancellationToken = default) =>
         Request<EditWorkflowMessage, WorkflowCommandResult>(new EditWorkflowMessage
         {
             CorrelationId = id,
             Body = body,
             Actor = actor,
             Comment = comment,
-            ContentType = contentType
+            ContentType = contentType,
+            ExpectedVersion = expectedVersion
         }, cancellationToken);
 
     /// <summary>Resubmits a waiting message to its source queue.</summary>
@@ -51,6 +56,10 @@ public sealed class WorkflowEventClient
     /// <summary>Discards a waiting message.</summary>
     public Task<WorkflowCommandResult> DiscardAsync(Guid id, string actor, string? comment = null, CancellationToken cancellationToken = default) =>
         Request<DiscardWorkflowMessage, WorkflowCommandResult>(new DiscardWorkflowMessage { CorrelationId = id, Actor = actor, Comment = comment }, cancellationToken);
+
+    /// <summary>Restores a discarded message: it waits for a person again (refused with <see cref="WorkflowCommandRefusal.WrongState"/> in any other state).</summary>
+    public Task<WorkflowCommandResult> RestoreAsync(Guid id, string actor, string? comment = null, CancellationToken cancellationToken = default) =>
+        Request<RestoreWorkflowMessage, WorkflowCommandResult>(new RestoreWorkflowMessage { CorrelationId = id, Actor = actor, Comment = comment }, cancellationToken);
 
     async Task<TResponse> Request<TRequest, TResponse>(TRequest request, CancellationToken cancellationToken)
         where TRequest : class

@@ -130,6 +130,31 @@ public sealed class WorkflowEventState : SagaStateMachineInstance, ISagaVersion
     internal WorkflowFailureInfo ToFailureInfo() =>
         new(CorrelationId, MessageType, ExceptionType, ExceptionMessage, Malformed, RepairAttempts, ReadHeaders());
 
+    /// <summary>Everything known of this message, as a person's inspect shows it.</summary>
+    internal WorkflowMessageDetails ToDetails()
+    {
+        var (body, isBase64) = WorkflowBody.ToText(Body);
+        return new WorkflowMessageDetails
+        {
+            Found = true,
+            Summary = ToSummary(),
+            Body = body,
+            BodyIsBase64 = isBase64,
+            ContentType = ContentType,
+            Headers = new Dictionary<string, string>(ReadHeaders()),
+            ExceptionDetail = ExceptionDetail,
+            Malformed = Malformed,
+            Audit = [.. ReadAudit()],
+            Version = Version,
+            MaxRepairAttempts = MaxRepairAttempts,
+            Attempt = Attempt,
+            ResubmittedBy = ResubmittedBy,
+            ResolvedAt = ResolvedAt,
+            HoldKey = HoldKey,
+            HeldCount = HeldCount
+        };
+    }
+
     internal WorkflowMessageSummary ToSummary() => new()
     {
         CorrelationId = CorrelationId,

@@ -56,6 +56,15 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             e.CorrelateById(m => m.Message.CorrelationId);
             e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
         });
+        Event(() => RestoreRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.CorrelationId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => NotFoundAsync(c, c.Message.CorrelationId)));
+        });
+
+        // Every event this machine handles changes the instance (at least its audit): the version counts them, so the
+        // version a person saw is the stored one until something changed it (see VersionCounter).
+        ConnectEventObserver(new VersionCounter());
 
         Event(() => HeldReceived, e => e.CorrelateById(m => m.Message.CorrelationId));
         Event(() => ReleaseDrained, e =>
@@ -103,6 +112,11 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             When(EditRequested).ThenAsync(c => RefuseAsync(c, "edit", c.Message.Actor)),
             When(ResubmitRequested).ThenAsync(c => RefuseAsync(c, "resubmit", c.Message.Actor)),
             When(DiscardRequested).ThenAsync(c => RefuseAsync(c, "discard", c.Message.Actor)));
+
+        During(Discarded,
+            When(RestoreRequested).ThenAsync(PersonRestoreAsync));
+        During([Received, Repairing, Resubmitted, AwaitingPerson, Completed],
+            When(RestoreRequested).ThenAsync(c => RefuseAsync(c, "restore", c.Message.Actor, nameof(Discarded), "the message was discarded")));
     }
 
     /// <summary>The failure was recorded.</summary>
@@ -143,6 +157,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
 
     /// <summary>A person discards.</summary>
     public Event<DiscardWorkflowMessage> DiscardRequested { get; private set; } = null!;
+
+    /// <summary>A person restores a discarded message: it waits for a person again.</summary>
+    public Event<RestoreWorkflowMessage> RestoreRequested { get; private set; } = null!;
 
     DateTimeOffset Now => _time.GetUtcNow();
 
@@ -397,11 +414,31 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         var m = context.Message;
         if (string.IsNullOrWhiteSpace(m.Actor))
         {
-            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            await RespondAsync(context, false, "Actor must be given", WorkflowCommandRefusal.Invalid).ConfigureAwait(false);
+            return;
+        }
+
+        // The version is the one loaded: the counter moves it on only after this event.
+        if (m.ExpectedVersion is { } expected && expected != saga.Version)
+        {
+            var stale = $"edited on version {expected}, the message is now at version {saga.Version}: reload it";
+            Audit(saga, "person:" + m.Actor, "refused", "edit " + stale);
+            await RespondAsync(context, false, "The edit was made on an older version of the message (" + stale + ").", WorkflowCommandRefusal.Stale)
+                .ConfigureAwait(false);
             return;
         }
 
         var body = global::System.Text.Encoding.UTF8.GetBytes(m.Body);
+        var services = context.TryGetPayload<IServiceProvider>(out var provider) ? provider : null;
+        var known = WorkflowEditCheck.KnownTypes(_options, services?.GetService<WorkflowRepairerRegistry>());
+        if (WorkflowEditCheck.Refusal(body, m.ContentType is { Length: > 0 } ? m.ContentType : saga.ContentType, saga.MessageTypeList(), known,
+                _options.MaxEditedBodyBytes) is { } invalid)
+        {
+            Audit(saga, "person:" + m.Actor, "refused", "edit: " + invalid);
+            await RespondAsync(context, false, invalid, WorkflowCommandRefusal.Invalid).ConfigureAwait(false);
+            return;
+        }
+
         var detail = Describe(saga.Body, body, m.Comment);
         if (m.ContentType is { Length: > 0 } contentType && contentType != saga.ContentType)
             detail += $"; content type {saga.ContentType} -> {contentType}";
@@ -409,14 +446,14 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.Body = body;
         saga.ContentType = m.ContentType is { Length: > 0 } ? m.ContentType : saga.ContentType;
         _metrics?.PersonAction("edit");
-        await RespondAsync(context, true, null).ConfigureAwait(false);
+        await RespondAsync(context, true, null, WorkflowCommandRefusal.None).ConfigureAwait(false);
     }
 
     async Task PersonResubmitAsync(BehaviorContext<WorkflowEventState, ResubmitWorkflowMessage> context)
     {
         if (string.IsNullOrWhiteSpace(context.Message.Actor))
         {
-            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            await RespondAsync(context, false, "Actor must be given", WorkflowCommandRefusal.Invalid).ConfigureAwait(false);
             return;
         }
 
@@ -424,34 +461,63 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             Audit(context.Saga, "person:" + context.Message.Actor, "comment", comment);
         await ResubmitAsync(context, "person:" + context.Message.Actor).ConfigureAwait(false);
         _metrics?.PersonAction("resubmit");
-        await RespondAsync(context, true, null).ConfigureAwait(false);
+        await RespondAsync(context, true, null, WorkflowCommandRefusal.None).ConfigureAwait(false);
     }
 
     async Task PersonDiscardAsync(BehaviorContext<WorkflowEventState, DiscardWorkflowMessage> context)
     {
         if (string.IsNullOrWhiteSpace(context.Message.Actor))
         {
-            await RespondAsync(context, false, "Actor must be given").ConfigureAwait(false);
+            await RespondAsync(context, false, "Actor must be given", WorkflowCommandRefusal.Invalid).ConfigureAwait(false);
             return;
         }
 
         Audit(context.Saga, "person:" + context.Message.Actor, "discarded", context.Message.Comment);
         await DiscardAsync(context).ConfigureAwait(false);
         _metrics?.PersonAction("discard");
-        await RespondAsync(context, true, null).ConfigureAwait(false);
+        await RespondAsync(context, true, null, WorkflowCommandRefusal.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A discarded message waits for a person again. The messages held behind it were released when it was discarded, so
+    /// it no longer holds its key.
+    /// </summary>
+    async Task PersonRestoreAsync(BehaviorContext<WorkflowEventState, RestoreWorkflowMessage> context)
+    {
+        var saga = context.Saga;
+        if (string.IsNullOrWhiteSpace(context.Message.Actor))
+        {
+            await RespondAsync(context, false, "Actor must be given", WorkflowCommandRefusal.Invalid).ConfigureAwait(false);
+            return;
+        }
+
+        var detail = context.Message.Comment;
+        if (saga.HoldKey is { } key)
+        {
+            var released = $"no longer holds key {key} (the messages held behind it were released when it was discarded)";
+            detail = detail is { Length: > 0 } ? $"{detail}; {released}" : released;
+            saga.HoldKey = null;
+        }
+        Audit(saga, "person:" + context.Message.Actor, "restored", detail);
+        saga.ResolvedAt = null;
+        await WaitAsync(context).ConfigureAwait(false);
+        _metrics?.PersonAction("restore");
+        await RespondAsync(context, true, null, WorkflowCommandRefusal.None).ConfigureAwait(false);
     }
 
     void Ignore(BehaviorContext<WorkflowEventState> context, string what, int attempt) =>
         Audit(context.Saga, System, "ignored", $"{what} report of attempt {attempt} in state {context.Saga.CurrentState} (current attempt {context.Saga.Attempt})");
 
-    async Task RefuseAsync<T>(BehaviorContext<WorkflowEventState, T> context, string command, string actor)
+    async Task RefuseAsync<T>(BehaviorContext<WorkflowEventState, T> context, string command, string actor, string needs = nameof(AwaitingPerson),
+        string when = "the message waits for a person")
         where T : class
     {
-        Audit(context.Saga, "person:" + actor, "refused", $"{command} is only possible while the message waits for a person (state {context.Saga.CurrentState})");
-        await RespondAsync(context, false, $"The message is {context.Saga.CurrentState}; {command} needs AwaitingPerson.").ConfigureAwait(false);
+        Audit(context.Saga, "person:" + actor, "refused", $"{command} is only possible while {when} (state {context.Saga.CurrentState})");
+        await RespondAsync(context, false, $"The message is {context.Saga.CurrentState}; {command} needs {needs}.", WorkflowCommandRefusal.WrongState)
+            .ConfigureAwait(false);
     }
 
-    static async Task RespondAsync<T>(BehaviorContext<WorkflowEventState, T> context, bool accepted, string? reason)
+    static async Task RespondAsync<T>(BehaviorContext<WorkflowEventState, T> context, bool accepted, string? reason, WorkflowCommandRefusal refusal)
         where T : class
     {
         if (context.ResponseAddress is null)
@@ -461,7 +527,8 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             CorrelationId = context.Saga.CorrelationId,
             Accepted = accepted,
             State = context.Saga.CurrentState,
-            Reason = reason
+            Reason = reason,
+            Refusal = refusal
         }).ConfigureAwait(false);
     }
 
@@ -469,8 +536,48 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
     {
         if (context.ResponseAddress is null)
             return;
-        await context.RespondAsync(new WorkflowCommandResult { CorrelationId = id, Accepted = false, State = "", Reason = "No workflow message has this id." })
-            .ConfigureAwait(false);
+        await context.RespondAsync(new WorkflowCommandResult
+        {
+            CorrelationId = id,
+            Accepted = false,
+            State = "",
+            Reason = "No workflow message has this id.",
+            Refusal = WorkflowCommandRefusal.NotFound
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Counts the changes of an instance in <see cref="WorkflowEventState.Version"/>: one per event handled, after its
+    /// activities ran (so a command compares with the version loaded). Repositories that manage the version themselves
+    /// keep it right: ours (EF Core) writes the loaded version + 1 whatever the instance holds; MassTransit's in-memory
+    /// repository writes nothing, so without this count the version would stay 0 and a stale edit would go unnoticed.
+    /// A repository that takes the instance's version as the one expected in the store (MassTransit's DynamoDB one)
+    /// does not fit the processor.
+    /// </summary>
+    sealed class VersionCounter : IEventObserver<WorkflowEventState>
+    {
+        public Task PreExecute(BehaviorContext<WorkflowEventState> context) => Task.CompletedTask;
+
+        public Task PreExecute<T>(BehaviorContext<WorkflowEventState, T> context)
+            where T : class => Task.CompletedTask;
+
+        public Task PostExecute(BehaviorContext<WorkflowEventState> context)
+        {
+            context.Saga.Version++;
+            return Task.CompletedTask;
+        }
+
+        public Task PostExecute<T>(BehaviorContext<WorkflowEventState, T> context)
+            where T : class
+        {
+            context.Saga.Version++;
+            return Task.CompletedTask;
+        }
+
+        public Task ExecuteFault(BehaviorContext<WorkflowEventState> context, Exception exception) => Task.CompletedTask;
+
+        public Task ExecuteFault<T>(BehaviorContext<WorkflowEventState, T> context, Exception exception)
+            where T : class => Task.CompletedTask;
     }
 
     static string Describe(byte[] before, byte[] after, string? note)

@@ -40,6 +40,30 @@ public sealed class WorkflowProcessorOptions : IPatternOptions
     /// <summary>Messages the processor's endpoint handles at once.</summary>
     public int ConcurrentMessageLimit { get; set; } = 16;
 
+    readonly List<Type> _messageTypes = [];
+
+    /// <summary>
+    /// The .NET message types added with <see cref="AddMessageType{T}"/>. A person's edited body whose message type
+    /// URN is one of these, or of a type a typed repairer is registered for (<c>AddMessageRepairer&lt;T, TRepairer&gt;</c>),
+    /// is deserialized to it with MassTransit's System.Text.Json options before the edit is accepted.
+    /// </summary>
+    public IReadOnlyList<Type> MessageTypes => _messageTypes;
+
+    /// <summary>
+    /// Adds <typeparamref name="T"/> to the types an edited body is checked against (<see cref="MessageTypes"/>): an
+    /// edit of a message of this type whose body does not deserialize to it is refused with the reason.
+    /// </summary>
+    public WorkflowProcessorOptions AddMessageType<T>()
+        where T : class
+    {
+        if (!_messageTypes.Contains(typeof(T)))
+            _messageTypes.Add(typeof(T));
+        return this;
+    }
+
+    /// <summary>The largest edited body accepted, in bytes (default 1 MiB); a larger edit is refused as invalid.</summary>
+    public int MaxEditedBodyBytes { get; set; } = 1024 * 1024;
+
     /// <inheritdoc />
     public void Validate(OptionsValidator validator)
     {
@@ -47,5 +71,6 @@ public sealed class WorkflowProcessorOptions : IPatternOptions
         validator.NotNegative(MaxRepairAttempts, nameof(MaxRepairAttempts));
         validator.InRange(AuditLimit, 2, 100_000, nameof(AuditLimit));
         validator.Positive(ConcurrentMessageLimit, nameof(ConcurrentMessageLimit));
+        validator.Positive(MaxEditedBodyBytes, nameof(MaxEditedBodyBytes));
     }
 }

@@ -52,18 +52,6 @@ sealed class WorkflowQueryConsumer(IQuerySagaRepository<WorkflowEventState> quer
             return;
         }
 
-        var (body, isBase64) = WorkflowBody.ToText(saga.Body);
-        await context.RespondAsync(new WorkflowMessageDetails
-        {
-            Found = true,
-            Summary = saga.ToSummary(),
-            Body = body,
-            BodyIsBase64 = isBase64,
-            ContentType = saga.ContentType,
-            Headers = new Dictionary<string, string>(saga.ReadHeaders()),
-            ExceptionDetail = saga.ExceptionDetail,
-            Malformed = saga.Malformed,
-            Audit = [.. saga.ReadAudit()]
-        }).ConfigureAwait(false);
+        await context.RespondAsync(saga.ToDetails()).ConfigureAwait(false);
     }
 }

@@ -5,10 +5,11 @@ namespace MassTransit.Patterns.Workflow;
 /// <summary>One registered repairer: a typed one (for a message type URN) or a raw one (any message).</summary>
 sealed class WorkflowRepairerRegistration
 {
-    WorkflowRepairerRegistration(string name, string? messageType, Func<IServiceProvider, WorkflowEventState, CancellationToken, Task<RepairAttempt>> run)
+    WorkflowRepairerRegistration(string name, Type? clrType, Func<IServiceProvider, WorkflowEventState, CancellationToken, Task<RepairAttempt>> run)
     {
         Name = name;
-        MessageType = messageType;
+        ClrType = clrType;
+        MessageType = clrType is null ? null : MessageUrn.ForTypeString(clrType);
         Run = run;
     }
 
@@ -17,12 +18,15 @@ sealed class WorkflowRepairerRegistration
     /// <summary>The message type URN a typed repairer handles; null for a raw repairer.</summary>
     public string? MessageType { get; }
 
+    /// <summary>The .NET type a typed repairer handles; null for a raw repairer.</summary>
+    public Type? ClrType { get; }
+
     public Func<IServiceProvider, WorkflowEventState, CancellationToken, Task<RepairAttempt>> Run { get; }
 
     public static WorkflowRepairerRegistration Typed<T, TRepairer>()
         where T : class
         where TRepairer : class, IMessageRepairer<T> =>
-        new(typeof(TRepairer).Name, MessageUrn.ForTypeString<T>(), async (services, state, ct) =>
+        new(typeof(TRepairer).Name, typeof(T), async (services, state, ct) =>
         {
             if (state.Malformed || !WorkflowBody.TryRead<T>(state.Body, out var message) || message is null)
                 return RepairAttempt.NotRepaired(typeof(TRepairer).Name, "the body does not deserialize to " + typeof(T).Name);

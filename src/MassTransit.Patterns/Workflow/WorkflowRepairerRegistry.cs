@@ -7,6 +7,9 @@ sealed class WorkflowRepairerRegistry(IEnumerable<WorkflowRepairerRegistration> 
 {
     readonly WorkflowRepairerRegistration[] _all = [.. registrations];
 
+    /// <summary>The .NET types of the typed repairers, by message type URN.</summary>
+    public IEnumerable<Type> MessageTypes => _all.Where(r => r.ClrType is not null).Select(r => r.ClrType!).Distinct();
+
     public IEnumerable<WorkflowRepairerRegistration> For(WorkflowEventState state)
     {
         var types = state.MessageTypeList();

@@ -1,0 +1,71 @@
+using MassTransit;
+using MassTransit.Patterns.Dashboard.TestHost;
+
+// Settings (configuration, e.g. from WebApplicationFactory's UseSetting):
+//   Dashboard:Auth = none (default: no authentication, no policies) | test (TestAuthenticationHandler, a policy per action)
+//   Dashboard:Policies = off (with Auth=test: authentication without the per-action policies)
+//   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond
+var builder = WebApplication.CreateBuilder(args);
+var settings = builder.Configuration.GetSection("Dashboard");
+var auth = settings["Auth"] ?? "none";
+
+builder.Services.AddSingleton<OrderLedger>();
+builder.Services.AddMassTransitTestHarness(x =>
+{
+    x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>()).InMemoryRepository();
+    x.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = "orders");
+    x.AddConfigureEndpointsCallback((context, name, cfg) =>
+    {
+        if (name == "orders")
+            cfg.UseWorkflowEvent(context, o =>
+            {
+                o.RetryInterval = TimeSpan.FromMilliseconds(10);
+                o.Delegate<InvalidOrderException>();
+            });
+    });
+    x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+});
+builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+
+if (auth == "test")
+{
+    builder.Services.AddAuthentication(TestAuthenticationHandler.SchemeName)
+        .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TestAuthenticationHandler>(TestAuthenticationHandler.SchemeName, _ => { });
+    builder.Services.AddAuthorization(o =>
+    {
+        o.AddPolicy("view", p => p.RequireRole("viewer", "editor", "resubmitter", "discarder"));
+        o.AddPolicy("edit", p => p.RequireRole("editor"));
+        o.AddPolicy("resubmit", p => p.RequireRole("resubmitter"));
+        o.AddPolicy("discard", p => p.RequireRole("discarder"));
+    });
+}
+
+var policies = auth == "test" && settings["Policies"] != "off";
+builder.Services.AddPatternsDashboard(o =>
+{
+    if (policies)
+    {
+        o.Policies.View = "view";
+        o.Policies.Edit = "edit";
+        o.Policies.Resubmit = "resubmit";
+        o.Policies.Discard = "discard";
+    }
+    o.ActorWhenAnonymous = settings["ActorWhenAnonymous"];
+    if (settings.GetValue<int?>("MaxBodyBytes") is { } max)
+        o.MaxBodyBytes = max;
+    if (settings.GetValue<double?>("BulkRatePerSecond") is { } rate)
+        o.BulkRatePerSecond = rate;
+    o.LiveRefreshInterval = TimeSpan.FromSeconds(1);
+});
+
+var app = builder.Build();
+if (auth == "test")
+{
+    app.UseAuthentication();
+    app.UseAuthorization();
+}
+app.MapPatternsDashboard("/patterns");
+app.Run();
+
+/// <summary>The entry point WebApplicationFactory starts.</summary>
+public partial class Program;

@@ -27,7 +27,9 @@ public static class DashboardShowcase
 
     public static async Task<int> RunAsync(ShowcaseContext context, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        // CreateBuilder, as the web template does (the console's OpenAPI route needs the regex route constraint, which
+        // CreateSlimBuilder does not register).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(DashboardShowcase).Assembly.GetName().Name,
             EnvironmentName = Environments.Production
@@ -66,7 +68,9 @@ public static class DashboardShowcase
             context.UseTransport(x);
         });
         services.AddHostedService<InvoiceProducer>();
-        DashboardWiring.AddServices(services, new Uri($"exchange:{RepairQueue}"));
+        // The repair console: the showcase has no sign-in (it listens on 127.0.0.1 only), so changes are recorded as this operator.
+        services.AddPatternsDashboard(o => o.ActorWhenAnonymous = "showcase-operator");
+        services.AddWorkflowMessageStoreOverSagaRepository();
 
         await using var app = builder.Build();
         await using (var scope = app.Services.CreateAsyncScope())
@@ -77,7 +81,7 @@ public static class DashboardShowcase
         }
 
         app.MapGet("/", () => Results.Redirect(Prefix));
-        DashboardWiring.MapEndpoints(app, Prefix);
+        app.MapPatternsDashboard(Prefix);
 
         await app.StartAsync(cancellationToken);
         Console.WriteLine($"Repair console: http://127.0.0.1:{Port}{Prefix} (invoices keep failing into it; Ctrl+C stops)");

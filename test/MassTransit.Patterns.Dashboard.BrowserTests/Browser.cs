@@ -26,6 +26,8 @@ public sealed class Browser : IAsyncLifetime
     {
         if (!File.Exists(ExecutablePath))
             throw new InvalidOperationException($"No browser at {ExecutablePath}: run build/chromium.sh (it installs Debian's chromium) or set PATTERNS_CHROMIUM.");
+        // Two cores shared with other builds: give the page's own timers room before an expectation fails.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         // Playwright adds --no-sandbox itself (ChromiumSandbox is off by default), which chromium needs as root.
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = ExecutablePath, Headless = true });

@@ -10,6 +10,7 @@ var settings = builder.Configuration.GetSection("Dashboard");
 var auth = settings["Auth"] ?? "none";
 
 builder.Services.AddSingleton<OrderLedger>();
+builder.Services.AddSingleton<DeadEnds>();
 builder.Services.AddMassTransitTestHarness(x =>
 {
     x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>()).InMemoryRepository();
@@ -23,7 +24,14 @@ builder.Services.AddMassTransitTestHarness(x =>
                 o.Delegate<InvalidOrderException>();
             });
     });
-    x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+    x.UsingInMemory((context, cfg) =>
+    {
+        var deadEnds = context.GetRequiredService<DeadEnds>();
+        cfg.ConnectReceiveObserver(deadEnds);
+        foreach (var queue in DeadEnds.Queues)
+            cfg.ReceiveEndpoint(queue, _ => { }); // binds a queue to the dead end, so a message moved there is seen
+        cfg.ConfigureEndpoints(context);
+    });
 });
 builder.Services.AddWorkflowMessageStoreOverSagaRepository();
 

@@ -4,6 +4,7 @@ using MassTransit.Patterns.Dashboard.TestHost;
 // Settings (configuration, e.g. from WebApplicationFactory's UseSetting):
 //   Dashboard:Auth = none (default: no authentication, no policies) | test (TestAuthenticationHandler, a policy per action)
 //   Dashboard:Policies = off (with Auth=test: authentication without the per-action policies)
+//   Dashboard:Seed = N (at start, send N orders without a currency, for a person to look at)
 //   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond
 var builder = WebApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Dashboard");
@@ -73,6 +74,13 @@ if (auth == "test")
     app.UseAuthorization();
 }
 app.MapPatternsDashboard("/patterns");
+if (settings.GetValue<int?>("Seed") is > 0 and var seed)
+    app.Lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
+    {
+        var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri("queue:orders"));
+        for (var i = 0; i < seed; i++)
+            await endpoint.Send(i % 3 == 1 ? new PlaceOrder(Guid.NewGuid(), 0, "<script>alert('x')</script>") : new PlaceOrder(Guid.NewGuid(), i + 1, null));
+    }));
 app.Run();
 
 /// <summary>The entry point WebApplicationFactory starts.</summary>

@@ -1,20 +1,28 @@
 using MassTransit;
 using MassTransit.Patterns.Dashboard.TestHost;
+using Microsoft.EntityFrameworkCore;
 
 // Settings (configuration, e.g. from WebApplicationFactory's UseSetting):
 //   Dashboard:Auth = none (default: no authentication, no policies) | test (TestAuthenticationHandler, a policy per action)
 //   Dashboard:Policies = off (with Auth=test: authentication without the per-action policies)
+//   Dashboard:Store = memory (default: in-memory saga repository, store over it) | sqlite (our EF Core repository and
+//     the EF Core workflow store on a SQLite file in the temp folder, deleted at stop)
 //   Dashboard:Seed = N (at start, send N orders without a currency, for a person to look at)
 //   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond
 var builder = WebApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Dashboard");
 var auth = settings["Auth"] ?? "none";
+var sqlite = settings["Store"] == "sqlite" ? Path.Combine(Path.GetTempPath(), $"patterns-dashboard-{Guid.NewGuid():N}.db") : null;
 
 builder.Services.AddSingleton<OrderLedger>();
 builder.Services.AddSingleton<DeadEnds>();
 builder.Services.AddMassTransitTestHarness(x =>
 {
-    x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>()).InMemoryRepository();
+    var processor = x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>());
+    if (sqlite is null)
+        processor.InMemoryRepository();
+    else
+        processor.PatternsEntityFrameworkRepository(r => r.ExistingDbContext<ConsoleDb>());
     x.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = "orders");
     x.AddConfigureEndpointsCallback((context, name, cfg) =>
     {
@@ -34,7 +42,13 @@ builder.Services.AddMassTransitTestHarness(x =>
         cfg.ConfigureEndpoints(context);
     });
 });
-builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+if (sqlite is null)
+    builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+else
+{
+    builder.Services.AddDbContext<ConsoleDb>(o => o.UseSqlite($"Data Source={sqlite}"));
+    builder.Services.AddPatternsEntityFrameworkWorkflowStore<ConsoleDb>();
+}
 
 if (auth == "test")
 {
@@ -68,6 +82,16 @@ builder.Services.AddPatternsDashboard(o =>
 });
 
 var app = builder.Build();
+if (sqlite is not null)
+{
+    using (var scope = app.Services.CreateScope())
+        scope.ServiceProvider.GetRequiredService<ConsoleDb>().Database.EnsureCreated();
+    app.Lifetime.ApplicationStopped.Register(() =>
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(sqlite);
+    });
+}
 if (auth == "test")
 {
     app.UseAuthentication();

@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Docs.Snippets;
@@ -24,7 +25,8 @@ public static class DashboardSnippets
                 .PatternsEntityFrameworkRepository(r => r.ExistingDbContext<AppDb>());
             x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
         });
-        builder.Services.AddWorkflowMessageStoreOverSagaRepository();                  // or the EF Core store (pages in SQL)
+        builder.Services.AddDbContext<AppDb>(o => o.UseSqlite("Data Source=app.db"));   // AppDb maps AddWorkflowEventEntities()
+        builder.Services.AddPatternsEntityFrameworkWorkflowStore<AppDb>();             // the store: pages, filters, counts in SQL
         builder.Services.AddAuthentication().AddCookie();
         builder.Services.AddAuthorization(o =>
         {

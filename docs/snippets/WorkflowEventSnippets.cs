@@ -29,9 +29,12 @@ public static class WorkflowEventSnippets
         var client = provider.GetRequiredService<WorkflowEventClient>();
         var waiting = await client.ListAsync("AwaitingPerson");
         var details = await client.InspectAsync(id);
-        await client.EditAsync(id, newBody, "alice", "customer confirmed");
+        var edited = await client.EditAsync(id, newBody, "alice", "customer confirmed", expectedVersion: details.Version);
+        if (edited.Refusal == WorkflowCommandRefusal.Stale)       // someone changed it since: reload, edit again
+            return;                                                // (Invalid: the body does not deserialize, Reason says why)
         await client.ResubmitAsync(id, "alice");
         await client.DiscardAsync(id, "bob", "duplicate");
+        await client.RestoreAsync(id, "carol", "not a duplicate");  // Discarded -> AwaitingPerson
         // end-snippet
     }
 

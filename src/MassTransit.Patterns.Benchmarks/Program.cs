@@ -13,6 +13,7 @@ IBenchScenario[] all =
     new EventForwardingScenario(),
     new WatchScenario(),
     new WorkflowScenario(),
+    new DashboardScenario(),
     new MultibrokerScenario()
 ];
 

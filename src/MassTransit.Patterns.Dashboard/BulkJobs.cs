@@ -51,8 +51,10 @@ sealed class BulkJobs(PatternsDashboardOptions options, DashboardCommands comman
         {
             job.Finish("Cancelled", _time.GetUtcNow());
         }
-        catch (Exception e) when (e is RequestTimeoutException or RequestException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
         {
+            // Whatever stops a job (the processor not answering, the bus stopping) ends it as Failed with the reason,
+            // never leaves it Running.
             var status = job.Status();
             DashboardLog.BulkFailed(logger, e, job.Id, status.Done, status.Total);
             job.Finish("Failed", _time.GetUtcNow(), e.Message);

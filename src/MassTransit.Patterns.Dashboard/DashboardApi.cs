@@ -169,7 +169,15 @@ static class DashboardApi
             return Invalid(id, $"The body is not valid JSON ({contentType}): {jsonError}");
 
         // The processor checks the version (a stale edit is refused there, under the saga's concurrency rules).
-        var result = await commands.EditAsync(id, body, request.ContentType, expected, actor, request.Comment, ct).ConfigureAwait(false);
+        WorkflowCommandResult result;
+        try
+        {
+            result = await commands.EditAsync(id, body, request.ContentType, expected, actor, request.Comment, ct).ConfigureAwait(false);
+        }
+        catch (RequestTimeoutException)
+        {
+            return NoAnswer();
+        }
         DashboardLog.Action(logger, actor, "edit", id, Outcome(result));
         if (result.Refusal == WorkflowCommandRefusal.Stale)
             return Refused(new CommandResponse(id, false, result.State, nameof(WorkflowCommandRefusal.Stale),
@@ -191,7 +199,15 @@ static class DashboardApi
         var reason = string.IsNullOrWhiteSpace(request?.Reason) ? null : request.Reason.Trim();
         if (reasonRequired && reason is null)
             return Invalid(id, $"reason is required to {action} (it is recorded in the audit).");
-        var result = await send((DashboardCommands)services.GetService(typeof(DashboardCommands))!, actor, reason).ConfigureAwait(false);
+        WorkflowCommandResult result;
+        try
+        {
+            result = await send((DashboardCommands)services.GetService(typeof(DashboardCommands))!, actor, reason).ConfigureAwait(false);
+        }
+        catch (RequestTimeoutException)
+        {
+            return NoAnswer();
+        }
         var logger = (ILogger<DashboardCommands>)services.GetService(typeof(ILogger<DashboardCommands>))!;
         DashboardLog.Action(logger, actor, action, id, Outcome(result));
         return Answer(result);
@@ -260,6 +276,9 @@ static class DashboardApi
     static ProblemHttpResult BadRequest(string? detail) => TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: detail);
 
     static ProblemHttpResult NotFound(Guid id) => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"Nothing has the id {id}.");
+
+    static ProblemHttpResult NoAnswer() => TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No answer from the workflow processor",
+        detail: "The workflow processor did not answer in time (is it running?). The command may still be applied when it does: reload the message before trying again.");
 
     static ProblemHttpResult TooLarge(string detail) => TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large", detail: detail);
 

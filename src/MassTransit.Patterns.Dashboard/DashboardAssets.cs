@@ -3,13 +3,14 @@ using Microsoft.AspNetCore.Http;
 
 namespace MassTransit.Patterns.Dashboard;
 
-/// <summary>The console's script and style sheet, embedded in this assembly (no CDN, nothing fetched at run time).</summary>
+/// <summary>The console's script, style sheet and icon, embedded in this assembly (no CDN, nothing fetched at run time).</summary>
 static class DashboardAssets
 {
     static readonly FrozenDictionary<string, (byte[] Content, string ContentType)> Assets = new Dictionary<string, (byte[], string)>(StringComparer.Ordinal)
     {
         ["dashboard.js"] = (Load("dashboard.js"), "text/javascript; charset=utf-8"),
-        ["dashboard.css"] = (Load("dashboard.css"), "text/css; charset=utf-8")
+        ["dashboard.css"] = (Load("dashboard.css"), "text/css; charset=utf-8"),
+        ["favicon.svg"] = (Load("favicon.svg"), "image/svg+xml")
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     static byte[] Load(string name)

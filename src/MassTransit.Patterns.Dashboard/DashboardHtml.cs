@@ -53,6 +53,7 @@ sealed class DashboardHtml(string basePath)
         Raw("<meta name=\"patterns-antiforgery\"").Attr("content", antiforgeryToken).Attr("data-header", DashboardGuard.HeaderName).Raw(">");
         Raw("<meta name=\"patterns-base\"").Attr("content", BasePath).Raw(">");
         Raw("<link rel=\"stylesheet\"").Attr("href", BasePath + "/assets/dashboard.css").Raw(">");
+        Raw("<link rel=\"icon\" type=\"image/svg+xml\"").Attr("href", BasePath + "/assets/favicon.svg").Raw(">");
         Raw("<script defer").Attr("src", BasePath + "/assets/dashboard.js").Raw("></script></head><body>");
         Raw("<header><nav data-test=\"nav\">");
         Raw("<a class=\"brand\"").Attr("href", BasePath + "/").Raw(">Repair console</a>");

@@ -360,9 +360,18 @@ static class DashboardPages
     {
         var values = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["state"] = p.State, ["messageType"] = p.MessageType, ["exceptionType"] = p.ExceptionType, ["source"] = p.Source, ["from"] = p.From,
-            ["to"] = p.To, ["q"] = p.Q, ["sort"] = p.Sort, ["desc"] = p.Desc is { } d ? (d ? "true" : "false") : null,
-            ["page"] = p.Page?.ToString(CultureInfo.InvariantCulture), ["pageSize"] = p.PageSize?.ToString(CultureInfo.InvariantCulture), ["by"] = p.By
+            ["state"] = p.State,
+            ["messageType"] = p.MessageType,
+            ["exceptionType"] = p.ExceptionType,
+            ["source"] = p.Source,
+            ["from"] = p.From,
+            ["to"] = p.To,
+            ["q"] = p.Q,
+            ["sort"] = p.Sort,
+            ["desc"] = p.Desc is { } d ? (d ? "true" : "false") : null,
+            ["page"] = p.Page?.ToString(CultureInfo.InvariantCulture),
+            ["pageSize"] = p.PageSize?.ToString(CultureInfo.InvariantCulture),
+            ["by"] = p.By
         };
         foreach (var (name, value) in changes)
             values[name] = value;

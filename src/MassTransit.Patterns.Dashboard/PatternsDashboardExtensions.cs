@@ -68,8 +68,12 @@ public static class PatternsDashboardExtensions
         var group = endpoints.MapGroup(prefix);
         DashboardApi.Map(group);
         DashboardPages.Map(group, prefix);
-        group.MapOpenApi("/api/openapi/{documentName:regex(^" + DashboardApi.DocumentName + "$)}.json")
-            .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
+        // Only the console's own document under its prefix (not the app's). No regex route constraint: an app built with
+        // WebApplication.CreateSlimBuilder has none registered, and every route would fail.
+        group.MapOpenApi("/api/openapi/{documentName}.json")
+            .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false))
+            .AddEndpointFilter((context, next) =>
+                Equals(context.HttpContext.Request.RouteValues["documentName"], DashboardApi.DocumentName) ? next(context) : ValueTask.FromResult<object?>(Results.NotFound()));
         return group;
     }
 }

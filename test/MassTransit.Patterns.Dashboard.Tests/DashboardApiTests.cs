@@ -6,7 +6,10 @@ using MassTransit.Patterns.Testing;
 
 namespace MassTransit.Patterns.Dashboard.Tests;
 
-/// <summary>The console's JSON API over real commands: the workflow processor on the in-memory repository applies each change.</summary>
+/// <summary>
+/// The console's JSON API over real commands: the workflow processor applies each change, on the in-memory saga repository
+/// (the store over it) or, where a test takes a store, also on our EF Core repository with the EF Core store on SQLite.
+/// </summary>
 public sealed class DashboardApiTests
 {
     const string Api = DashboardHost.Prefix + "/api";
@@ -31,10 +34,12 @@ public sealed class DashboardApiTests
         return root.ToJsonString();
     }
 
-    [Fact]
-    public async Task Every_action_works_and_is_recorded_with_the_signed_in_user()
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    public async Task Every_action_works_and_is_recorded_with_the_signed_in_user(string store)
     {
-        await using var host = DashboardHost.WithPolicies();
+        await using var host = DashboardHost.WithPolicies(("Store", store));
         var ids = await host.FailedOrdersAsync(3);
         var (fix, discard, untouched) = (ids[0], ids[1], ids[2]);
         var alice = await host.ClientAsync("alice", AllRoles);
@@ -135,10 +140,12 @@ public sealed class DashboardApiTests
         await host.AssertAccountedAsync(new Dictionary<Guid, string> { [id] = "AwaitingPerson" }, new Dictionary<Guid, int> { [id] = 0 });
     }
 
-    [Fact]
-    public async Task An_edit_made_on_a_stale_version_is_refused_with_409_and_says_so()
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    public async Task An_edit_made_on_a_stale_version_is_refused_with_409_and_says_so(string store)
     {
-        await using var host = DashboardHost.WithPolicies();
+        await using var host = DashboardHost.WithPolicies(("Store", store));
         var id = (await host.FailedOrdersAsync(1))[0];
         var alice = await host.ClientAsync("alice", AllRoles);
         var bob = await host.ClientAsync("bob", AllRoles);
@@ -262,12 +269,14 @@ public sealed class DashboardApiTests
         }
     }
 
-    [Fact]
-    public async Task A_bulk_retry_of_a_group_completes_every_member_once_paced_with_progress_reaching_the_total()
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    public async Task A_bulk_retry_of_a_group_completes_every_member_once_paced_with_progress_reaching_the_total(string store)
     {
         const int members = 6;
         const double rate = 20;
-        await using var host = DashboardHost.WithPolicies(("BulkRatePerSecond", "20"));
+        await using var host = DashboardHost.WithPolicies(("Store", store), ("BulkRatePerSecond", "20"));
         var group = await host.FailedOrdersAsync(members);
         var others = await host.FailedOrdersAsync(2);
         var alice = await host.ClientAsync("alice", AllRoles);

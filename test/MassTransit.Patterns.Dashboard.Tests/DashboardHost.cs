@@ -99,7 +99,10 @@ public sealed class DashboardHost : WebApplicationFactory<Program>
         return ids;
     }
 
-    /// <summary>Asserts where every message ended: the state of each in the store (and nothing else there), and how often each was processed.</summary>
+    /// <summary>
+    /// Asserts where every message ended: the state of each in the store (and nothing else there), how often each was
+    /// processed (and nothing else processed), and that nothing reached a dead end (_error, _skipped).
+    /// </summary>
     public async Task AssertAccountedAsync(IReadOnlyDictionary<Guid, string> expectedStates, IReadOnlyDictionary<Guid, int> expectedProcessed)
     {
         var states = await StatesAsync();
@@ -107,5 +110,7 @@ public sealed class DashboardHost : WebApplicationFactory<Program>
         foreach (var (id, times) in expectedProcessed)
             Assert.True(Ledger.ProcessedCount(id) == times, $"{id} processed {Ledger.ProcessedCount(id)} time(s), expected {times}");
         Assert.Equal(expectedProcessed.Values.Sum(), Ledger.Processed.Values.Sum());
+        var deadEnds = Services.GetRequiredService<DeadEnds>();
+        Assert.True(deadEnds.Arrived.IsEmpty, "reached a dead end: " + string.Join(", ", deadEnds.Arrived.Select(d => $"{d.MessageId} in {d.Queue}")));
     }
 }

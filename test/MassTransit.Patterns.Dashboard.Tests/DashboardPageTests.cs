@@ -134,6 +134,7 @@ public sealed class DashboardPageTests
         Assert.Equal("text/javascript", script.Content.Headers.ContentType!.MediaType);
         Assert.Contains("patterns-antiforgery", await script.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync(Pages + "/assets/dashboard.css")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await alice.GetAsync(Pages + "/assets/favicon.svg")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await alice.GetAsync(Pages + "/assets/other.js")).StatusCode);
         await host.AssertAccountedAsync(ids.ToDictionary(id => id, _ => "AwaitingPerson"), ids.ToDictionary(id => id, _ => 0));
     }

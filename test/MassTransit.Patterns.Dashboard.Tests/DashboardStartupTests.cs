@@ -1,5 +1,7 @@
+using System.Net;
 using MassTransit.Patterns.Configuration;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Dashboard.Tests;
@@ -55,5 +57,36 @@ public sealed class DashboardStartupTests
         Assert.Contains("PatternsDashboardOptions.BulkRatePerSecond", error.Message, StringComparison.Ordinal);
         Assert.Contains("(was 0)", error.Message, StringComparison.Ordinal);
         Assert.Contains("PatternsDashboardOptions.MaxBodyBytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_console_works_in_an_app_built_with_the_slim_builder()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddWorkflowEventProcessor().InMemoryRepository();
+            x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+        });
+        builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+        builder.Services.AddPatternsDashboard(o => o.ActorWhenAnonymous = "ops");
+        builder.Services.AddOpenApi(); // the app's own document, v1
+        await using var app = builder.Build();
+        app.MapOpenApi();
+        app.MapPatternsDashboard("/patterns");
+        await app.StartAsync();
+        var client = app.GetTestClient();
+
+        foreach (var url in new[] { "/patterns/", "/patterns/messages", "/patterns/groups", "/patterns/api/counts", "/patterns/api/openapi/patterns-dashboard.json" })
+        {
+            var response = await client.GetAsync(url);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        // The app's document stays where the app put it, not under the console's prefix (and its policies).
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/openapi/v1.json")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/patterns/api/openapi/v1.json")).StatusCode);
+        Assert.DoesNotContain("/patterns/api", await client.GetStringAsync("/openapi/v1.json"), StringComparison.Ordinal);
+        await app.StopAsync();
     }
 }

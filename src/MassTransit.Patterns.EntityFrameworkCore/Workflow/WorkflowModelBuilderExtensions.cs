@@ -1,4 +1,5 @@
 using MassTransit.Patterns.Workflow;
+using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -12,7 +13,9 @@ public static class WorkflowModelBuilderExtensions
 
     /// <summary>
     /// Maps <see cref="WorkflowEventState"/> as a saga instance (key, integer version token) with column
-    /// sizes and an index on the state, so the person's list of waiting messages is a range read. The
+    /// sizes and the indexes a repair console's reads use (<c>AddPatternsEntityFrameworkWorkflowStore</c>), each ending with
+    /// the sort time and the id: state; state + exception type; exception + message type; message type; source queue;
+    /// received time; last change. And the functions its free-text search uses. The
     /// raw body is a binary column, the headers and the audit trail are JSON text columns, written in
     /// the same row and statement as the state (an audit entry commits with the step it records).
     /// Register the repository with <c>x.AddWorkflowEventProcessor().PatternsEntityFrameworkRepository(r =&gt; r.ExistingDbContext&lt;AppDb&gt;())</c>.
@@ -41,9 +44,25 @@ public static class WorkflowModelBuilderExtensions
             e.Property(x => x.Audit).IsRequired();
             e.Property(x => x.HoldKey).HasMaxLength(256);
             e.Property(x => x.HeldMessages).IsRequired();
-            e.HasIndex(x => new { x.CurrentState, x.ReceivedAt });
+            // The repair console's reads (IWorkflowMessageStore). Each index ends with the sort column and the id: a page is
+            // picked from the index alone (ids in order, the offset skipped there), then only its rows are read; and a
+            // count is an index-only scan. Named short (PostgreSQL truncates names beyond 63 characters).
+            // A page in one state by time; the counts per state.
+            e.HasIndex(x => new { x.CurrentState, x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_State_ReceivedAt");
+            // Waiting messages of one failure (state + exception type) by time: the console's usual list, and its count.
+            e.HasIndex(x => new { x.CurrentState, x.ExceptionType, x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_State_ExceptionType");
+            // Groups by exception and message type (index-only), and a page of one exception type (and message type) by time.
+            e.HasIndex(x => new { x.ExceptionType, x.MessageType, x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_ExceptionType_MessageType");
+            // A page of one message type by time.
+            e.HasIndex(x => new { x.MessageType, x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_MessageType");
+            // Groups by source queue, and a page of one source queue by time.
+            e.HasIndex(x => new { x.SourceAddress, x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_SourceAddress");
+            // A page of every state by time (and the time range alone), and one by last change.
+            e.HasIndex(x => new { x.ReceivedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_ReceivedAt");
+            e.HasIndex(x => new { x.UpdatedAt, x.CorrelationId }).HasDatabaseName($"IX_{tableName}_UpdatedAt");
             configure?.Invoke(e);
         }, tableName: tableName);
+        WorkflowStoreSql.Register(modelBuilder);
         return modelBuilder;
     }
 }

@@ -4,7 +4,7 @@ namespace MassTransit.Patterns.Workflow;
 /// Reads the workflow processor's store for screens and scripts: pages, groups and counts computed by the
 /// database (indexed), and one message in full. Read-only: every change goes through the processor
 /// (<see cref="WorkflowEventClient"/>), which applies it to the saga under its concurrency rules.
-/// Registered by the repository's package (EF Core: <c>AddPatternsWorkflowStore&lt;TDbContext&gt;()</c>).
+/// Registered by the repository's package (EF Core: <c>services.AddPatternsEntityFrameworkWorkflowStore&lt;TDbContext&gt;()</c>).
 /// </summary>
 public interface IWorkflowMessageStore
 {

@@ -52,7 +52,7 @@ public sealed class WorkflowMetrics
         _discarded = meter.CreateCounter<long>(
             Prefix + "discarded", "{message}", "Messages discarded by a repairer or a person.");
         _personActions = meter.CreateCounter<long>(
-            Prefix + "person_actions", "{command}", "Commands of a person applied (edit, resubmit, discard).");
+            Prefix + "person_actions", "{command}", "Commands of a person applied (edit, resubmit, discard, restore).");
         _held = meter.CreateCounter<long>(
             Prefix + "held", "{message}", "Messages held behind an earlier message of their key (hold by key).");
         _released = meter.CreateCounter<long>(

@@ -1,18 +1,28 @@
 using MassTransit;
 using MassTransit.Patterns.Dashboard.TestHost;
+using Microsoft.EntityFrameworkCore;
 
 // Settings (configuration, e.g. from WebApplicationFactory's UseSetting):
 //   Dashboard:Auth = none (default: no authentication, no policies) | test (TestAuthenticationHandler, a policy per action)
 //   Dashboard:Policies = off (with Auth=test: authentication without the per-action policies)
+//   Dashboard:Store = memory (default: in-memory saga repository, store over it) | sqlite (our EF Core repository and
+//     the EF Core workflow store on a SQLite file in the temp folder, deleted at stop)
+//   Dashboard:Seed = N (at start, send N orders without a currency, for a person to look at)
 //   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond
 var builder = WebApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Dashboard");
 var auth = settings["Auth"] ?? "none";
+var sqlite = settings["Store"] == "sqlite" ? Path.Combine(Path.GetTempPath(), $"patterns-dashboard-{Guid.NewGuid():N}.db") : null;
 
 builder.Services.AddSingleton<OrderLedger>();
+builder.Services.AddSingleton<DeadEnds>();
 builder.Services.AddMassTransitTestHarness(x =>
 {
-    x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>()).InMemoryRepository();
+    var processor = x.AddWorkflowEventProcessor(o => o.AddMessageType<PlaceOrder>());
+    if (sqlite is null)
+        processor.InMemoryRepository();
+    else
+        processor.PatternsEntityFrameworkRepository(r => r.ExistingDbContext<ConsoleDb>());
     x.AddConsumer<OrderConsumer>().Endpoint(e => e.Name = "orders");
     x.AddConfigureEndpointsCallback((context, name, cfg) =>
     {
@@ -23,9 +33,22 @@ builder.Services.AddMassTransitTestHarness(x =>
                 o.Delegate<InvalidOrderException>();
             });
     });
-    x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+    x.UsingInMemory((context, cfg) =>
+    {
+        var deadEnds = context.GetRequiredService<DeadEnds>();
+        cfg.ConnectReceiveObserver(deadEnds);
+        foreach (var queue in DeadEnds.Queues)
+            cfg.ReceiveEndpoint(queue, _ => { }); // binds a queue to the dead end, so a message moved there is seen
+        cfg.ConfigureEndpoints(context);
+    });
 });
-builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+if (sqlite is null)
+    builder.Services.AddWorkflowMessageStoreOverSagaRepository();
+else
+{
+    builder.Services.AddDbContext<ConsoleDb>(o => o.UseSqlite($"Data Source={sqlite}"));
+    builder.Services.AddPatternsEntityFrameworkWorkflowStore<ConsoleDb>();
+}
 
 if (auth == "test")
 {
@@ -59,12 +82,29 @@ builder.Services.AddPatternsDashboard(o =>
 });
 
 var app = builder.Build();
+if (sqlite is not null)
+{
+    using (var scope = app.Services.CreateScope())
+        scope.ServiceProvider.GetRequiredService<ConsoleDb>().Database.EnsureCreated();
+    app.Lifetime.ApplicationStopped.Register(() =>
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(sqlite);
+    });
+}
 if (auth == "test")
 {
     app.UseAuthentication();
     app.UseAuthorization();
 }
 app.MapPatternsDashboard("/patterns");
+if (settings.GetValue<int?>("Seed") is > 0 and var seed)
+    app.Lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
+    {
+        var endpoint = await app.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri("queue:orders"));
+        for (var i = 0; i < seed; i++)
+            await endpoint.Send(i % 3 == 1 ? new PlaceOrder(Guid.NewGuid(), 0, "<script>alert('x')</script>") : new PlaceOrder(Guid.NewGuid(), i + 1, null));
+    }));
 app.Run();
 
 /// <summary>The entry point WebApplicationFactory starts.</summary>

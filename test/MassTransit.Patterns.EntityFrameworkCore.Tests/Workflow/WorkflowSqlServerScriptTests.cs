@@ -26,7 +26,7 @@ public sealed class WorkflowSqlServerScriptTests
         Assert.Contains("[Audit] nvarchar(max) NOT NULL", script);
         Assert.Contains("[CurrentState] nvarchar(64) NOT NULL", script);
         Assert.Contains("[Version] int NOT NULL", script);
-        Assert.Contains("CREATE INDEX [IX_WorkflowEvents_CurrentState_ReceivedAt]", script);
+        Assert.Contains("CREATE INDEX [IX_WorkflowEvents_State_ReceivedAt] ON [repair].[WorkflowEvents] ([CurrentState], [ReceivedAt], [CorrelationId])", script);
         Assert.True(db.Model.FindEntityType(typeof(WorkflowEventState))!.FindProperty("Version")!.IsConcurrencyToken);
     }
 }

@@ -7,6 +7,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.EntityFrameworkCore.Workflow;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +17,9 @@ namespace MassTransit.Patterns.Dashboard.BrowserTests;
 
 /// <summary>
 /// An app as a user builds it: MassTransit on the in-memory transport with a "payments" endpoint behind the workflow event
-/// filter, the workflow processor, and the repair console mounted at <see cref="Prefix"/>, on Kestrel at 127.0.0.1 on a
-/// free port (a real socket, for the browser). Sign-in by the <see cref="TestUsers"/> cookie; edit, resubmit and discard
+/// filter, the workflow processor on the EF Core repository and the EF Core workflow store (SQLite, a file of its own per
+/// host), and the repair console mounted at <see cref="Prefix"/>, on Kestrel at 127.0.0.1 on a free port (a real socket,
+/// for the browser). Sign-in by the <see cref="TestUsers"/> cookie; edit, resubmit and discard
 /// need the operators policy.
 /// </summary>
 public sealed class DashboardHost : IAsyncDisposable
@@ -27,10 +31,18 @@ public sealed class DashboardHost : IAsyncDisposable
         [Queue + "_skipped", Queue + "_error", WorkflowProcessorOptions.DefaultQueueName + "_skipped", WorkflowProcessorOptions.DefaultQueueName + "_error"];
 
     readonly WebApplication _app;
+    readonly DirectoryInfo _folder;
 
-    DashboardHost(WebApplication app, Uri baseAddress)
+    /// <summary>The app's database: the workflow rows only.</summary>
+    public sealed class ConsoleDb(DbContextOptions<ConsoleDb> options) : DbContext(options)
+    {
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.AddWorkflowEventEntities();
+    }
+
+    DashboardHost(WebApplication app, DirectoryInfo folder, Uri baseAddress)
     {
         _app = app;
+        _folder = folder;
         BaseAddress = baseAddress;
         Ledger = app.Services.GetRequiredService<Ledger>();
         DeadEnds = app.Services.GetRequiredService<DeadEnds>();
@@ -48,8 +60,7 @@ public sealed class DashboardHost : IAsyncDisposable
 
     public static async Task<DashboardHost> StartAsync()
     {
-        // CreateBuilder, as the web template does: with CreateSlimBuilder every console request failed with 500 (the
-        // console's OpenAPI route uses the regex route constraint, which the slim builder does not register).
+        var folder = Directory.CreateTempSubdirectory("mtp-dashboard-browser-");
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         builder.Logging.ClearProviders();
@@ -60,7 +71,8 @@ public sealed class DashboardHost : IAsyncDisposable
         services.AddMassTransit(x =>
         {
             // PayInvoice has no repairer: named here, so a person's edited body is checked against it.
-            x.AddWorkflowEventProcessor(o => o.AddMessageType<PayInvoice>()).InMemoryRepository();
+            x.AddWorkflowEventProcessor(o => o.AddMessageType<PayInvoice>())
+                .PatternsEntityFrameworkRepository(r => r.ExistingDbContext<ConsoleDb>());
             x.AddConsumer<PayInvoiceConsumer>().Endpoint(e => e.Name = Queue);
             x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
             {
@@ -74,7 +86,8 @@ public sealed class DashboardHost : IAsyncDisposable
                 cfg.ConfigureEndpoints(ctx);
             });
         });
-        services.AddWorkflowMessageStoreOverSagaRepository();
+        services.AddDbContext<ConsoleDb>(o => o.UseSqlite($"Data Source={Path.Combine(folder.FullName, "console.db")};Pooling=False;Default Timeout=30"));
+        services.AddPatternsEntityFrameworkWorkflowStore<ConsoleDb>();
         services.AddAuthentication(TestUsers.SchemeName).AddScheme<AuthenticationSchemeOptions, TestUsers>(TestUsers.SchemeName, null);
         services.AddAuthorization(o => o.AddPolicy(TestUsers.OperatorsPolicy, p => p.RequireRole(TestUsers.OperatorRole)));
         services.AddPatternsDashboard(o =>
@@ -87,13 +100,19 @@ public sealed class DashboardHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ConsoleDb>();
+            await db.Database.EnsureCreatedAsync();
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
+        }
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapPatternsDashboard(Prefix).RequireAuthorization();
         app.Services.GetRequiredService<IBus>().ConnectReceiveObserver(app.Services.GetRequiredService<DeadEnds>());
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new DashboardHost(app, new Uri(address));
+        return new DashboardHost(app, folder, new Uri(address));
     }
 
     /// <summary>Sends an invoice to the payments queue; returns its message id.</summary>
@@ -140,5 +159,6 @@ public sealed class DashboardHost : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _folder.Delete(recursive: true);
     }
 }

@@ -27,8 +27,6 @@ public static class DashboardShowcase
 
     public static async Task<int> RunAsync(ShowcaseContext context, CancellationToken cancellationToken)
     {
-        // CreateBuilder, as the web template does (the console's OpenAPI route needs the regex route constraint, which
-        // CreateSlimBuilder does not register).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(DashboardShowcase).Assembly.GetName().Name,
@@ -70,7 +68,7 @@ public static class DashboardShowcase
         services.AddHostedService<InvoiceProducer>();
         // The repair console: the showcase has no sign-in (it listens on 127.0.0.1 only), so changes are recorded as this operator.
         services.AddPatternsDashboard(o => o.ActorWhenAnonymous = "showcase-operator");
-        services.AddWorkflowMessageStoreOverSagaRepository();
+        services.AddPatternsEntityFrameworkWorkflowStore<WorkflowScenario.WorkflowShowcaseDb>();
 
         await using var app = builder.Build();
         await using (var scope = app.Services.CreateAsyncScope())

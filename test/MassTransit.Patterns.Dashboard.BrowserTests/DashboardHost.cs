@@ -1,5 +1,7 @@
 using System.Net;
 using MassTransit.Patterns.Dashboard.BrowserTests.Messages;
+using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Workflow;
 using Microsoft.AspNetCore.Authentication;
@@ -7,8 +9,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using MassTransit.Patterns.EntityFrameworkCore.Sagas;
-using MassTransit.Patterns.EntityFrameworkCore.Workflow;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

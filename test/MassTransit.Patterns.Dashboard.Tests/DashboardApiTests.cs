@@ -277,8 +277,8 @@ public sealed class DashboardApiTests
     public async Task A_bulk_retry_of_a_group_completes_every_member_once_paced_with_progress_reaching_the_total(string store)
     {
         const int members = 6;
-        const double rate = 20;
-        await using var host = DashboardHost.WithPolicies(("Store", store), ("BulkRatePerSecond", "20"));
+        const double rate = 10;
+        await using var host = DashboardHost.WithPolicies(("Store", store), ("BulkRatePerSecond", "10"));
         var group = await host.FailedOrdersAsync(members);
         var others = await host.FailedOrdersAsync(2);
         var alice = await host.ClientAsync("alice", AllRoles);

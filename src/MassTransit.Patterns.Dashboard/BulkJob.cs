@@ -3,7 +3,8 @@ using MassTransit.Patterns.Workflow;
 namespace MassTransit.Patterns.Dashboard;
 
 /// <summary>One bulk retry or discard: the ids fixed when it starts, acted on one at a time at the configured rate.</summary>
-sealed class BulkJob(Guid id, string action, string actor, string? comment, IReadOnlyList<Guid> ids, double rate, DateTimeOffset startedAt)
+sealed class BulkJob(Guid id, string action, string actor, string? comment, IReadOnlyList<Guid> ids, double rate, DateTimeOffset startedAt,
+    bool truncated)
 {
     const int RefusalsKept = 1000;
 
@@ -82,6 +83,7 @@ sealed class BulkJob(Guid id, string action, string actor, string? comment, IRea
                 State = _state,
                 Actor = Actor,
                 Total = Ids.Count,
+                Truncated = truncated,
                 Done = _done,
                 Succeeded = _succeeded,
                 RefusedCount = _refusedCount,

@@ -15,6 +15,9 @@ sealed record BulkJobStatus
 
     public int Total { get; init; }
 
+    /// <summary>True when the group matched more than MaxBulkSize messages: the job covers the oldest MaxBulkSize of them.</summary>
+    public bool Truncated { get; init; }
+
     public int Done { get; init; }
 
     public int Succeeded { get; init; }

@@ -13,10 +13,10 @@ sealed class BulkJobs(PatternsDashboardOptions options, DashboardCommands comman
     readonly ConcurrentDictionary<Guid, BulkJob> _jobs = new();
     readonly TimeProvider _time = time ?? TimeProvider.System;
 
-    public BulkJob Start(string action, string actor, string? comment, IReadOnlyList<Guid> ids)
+    public BulkJob Start(string action, string actor, string? comment, IReadOnlyList<Guid> ids, bool truncated = false)
     {
         Prune();
-        var job = new BulkJob(NewId.NextGuid(), action, actor, comment, ids, options.BulkRatePerSecond, _time.GetUtcNow());
+        var job = new BulkJob(NewId.NextGuid(), action, actor, comment, ids, options.BulkRatePerSecond, _time.GetUtcNow(), truncated);
         _jobs[job.Id] = job;
         DashboardLog.BulkStarted(logger, action, job.Id, actor, ids.Count);
         _ = Task.Run(() => RunAsync(job));

@@ -233,16 +233,22 @@ static class DashboardApi
             return BadRequest("reason is required to discard (it is recorded in each message's audit).");
         if ((request.Ids is null) == (request.Filter is null))
             return BadRequest("Give either ids (a selection) or filter (a group), not both and not neither.");
-        IReadOnlyList<Guid> ids;
+        IReadOnlyList<Guid> ids = [];
         if (request.Ids is { } selection)
         {
             if (selection.Count > options.MaxBulkSize)
                 return BadRequest($"{selection.Count} ids selected; PatternsDashboardOptions.MaxBulkSize allows {options.MaxBulkSize}.");
             ids = [.. selection.Distinct()];
         }
-        else
-            ids = await store.IdsAsync(request.Filter!, options.MaxBulkSize, ct).ConfigureAwait(false);
-        var job = jobs.Start(action, actor, reason, ids);
+        var truncated = false;
+        if (request.Ids is null)
+        {
+            // One more than allowed, to say when the group is larger than one job may cover.
+            var matched = await store.IdsAsync(request.Filter!, options.MaxBulkSize + 1, ct).ConfigureAwait(false);
+            truncated = matched.Count > options.MaxBulkSize;
+            ids = truncated ? [.. matched.Take(options.MaxBulkSize)] : matched;
+        }
+        var job = jobs.Start(action, actor, reason, ids, truncated);
         return TypedResults.Accepted($"{http.Request.PathBase}{http.Request.Path.Value![..^"/bulk".Length]}/bulk/{job.Id}", job.Status());
     }
 

@@ -317,6 +317,17 @@ static class DashboardPages
         var state = view.Summary.State;
         html.Raw("<section class=\"actions\" data-test=\"actions\">");
         html.Raw("<p class=\"result\" data-test=\"action-result\" aria-live=\"polite\"></p>");
+        // After an accepted action the script loads the page again with ?done=KIND: say what was done (fixed texts only).
+        var done = http.Request.Query["done"].ToString() switch
+        {
+            "edit" => "Your edit was saved; the body below is the new one.",
+            "resubmit" => "Resubmitted to its source queue.",
+            "discard" => "Discarded.",
+            "restore" => "Restored: it waits for a person again.",
+            _ => null
+        };
+        if (done is not null)
+            html.Element("p", done, ("class", "notice"), ("data-test", "action-notice"));
         if (signedOff)
             html.Element("p", "Sign in to change this message: every change is recorded with who made it.", ("data-test", "sign-in-note"));
         if (state == "AwaitingPerson")

@@ -49,7 +49,9 @@ public sealed class DashboardApiTests
         Assert.Equal(3, (long)counts["states"]!["AwaitingPerson"]!);
         var list = await GetJsonAsync(alice, Api + "/messages?state=AwaitingPerson&exceptionType=" + typeof(InvalidOrderException).FullName + "&sort=ReceivedAt&desc=false&pageSize=2&page=2");
         Assert.Equal(3, (long)list["total"]!);
-        Assert.Equal(ids[2], (Guid)list["items"]![0]!["correlationId"]!);
+        var all = (await GetJsonAsync(alice, Api + "/messages?sort=ReceivedAt&desc=false"))["items"]!.AsArray();
+        Assert.Equal(ids.Order(), all.Select(m => (Guid)m!["correlationId"]!).Order());
+        Assert.Equal((Guid)all[2]!["correlationId"]!, (Guid)Assert.Single(list["items"]!.AsArray())!["correlationId"]!);
         var search = await GetJsonAsync(alice, Api + "/messages?q=currency%20missing");
         Assert.Equal(3, (long)search["total"]!);
         var groups = (await alice.GetFromJsonAsync<JsonArray>(Api + "/groups?state=AwaitingPerson&by=exception", DashboardHost.Json))!;
@@ -275,8 +277,8 @@ public sealed class DashboardApiTests
     public async Task A_bulk_retry_of_a_group_completes_every_member_once_paced_with_progress_reaching_the_total(string store)
     {
         const int members = 6;
-        const double rate = 20;
-        await using var host = DashboardHost.WithPolicies(("Store", store), ("BulkRatePerSecond", "20"));
+        const double rate = 10;
+        await using var host = DashboardHost.WithPolicies(("Store", store), ("BulkRatePerSecond", "10"));
         var group = await host.FailedOrdersAsync(members);
         var others = await host.FailedOrdersAsync(2);
         var alice = await host.ClientAsync("alice", AllRoles);
@@ -345,6 +347,34 @@ public sealed class DashboardApiTests
         for (var i = 0; i < done; i++)
             await host.WaitForStateAsync(ids[i], "Discarded", "discarded before the cancel");
         await host.AssertAccountedAsync(ids.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i < done ? "Discarded" : "AwaitingPerson"),
+            ids.ToDictionary(id => id, _ => 0));
+    }
+
+    [Fact]
+    public async Task A_bulk_action_covers_at_most_MaxBulkSize_messages_oldest_first_and_says_when_the_group_was_larger()
+    {
+        await using var host = DashboardHost.WithPolicies(("MaxBulkSize", "2"), ("BulkRatePerSecond", "50"));
+        var ids = await host.FailedOrdersAsync(3);
+        var alice = await host.ClientAsync("alice", AllRoles);
+
+        var tooMany = await PostAsync(alice, Api + "/bulk", new { action = "discard", ids, reason = "cleanup" });
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("MaxBulkSize", await tooMany.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var oldestFirst = (await GetJsonAsync(alice, Api + "/messages?sort=ReceivedAt&desc=false"))["items"]!.AsArray();
+        var started = await PostAsync(alice, Api + "/bulk", new { action = "discard", filter = new { state = "AwaitingPerson" }, reason = "cleanup" });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var job = (await started.Content.ReadFromJsonAsync<JsonObject>(DashboardHost.Json))!;
+        Assert.Equal(2, (int)job["total"]!);
+        Assert.True((bool)job["truncated"]!);
+        var jobId = (Guid)job["jobId"]!;
+        await Eventually.True(async () => (string)(await GetJsonAsync(alice, $"{Api}/bulk/{jobId}"))["state"]! == "Completed", TimeSpan.FromSeconds(10), "the job ends");
+
+        // The two first received were discarded (received order, as the store gives it, not send order), the last still waits.
+        var received = oldestFirst.Select(m => (Guid)m!["correlationId"]!).ToList();
+        await host.WaitForStateAsync(received[0], "Discarded", "oldest first");
+        await host.WaitForStateAsync(received[1], "Discarded", "oldest first");
+        await host.AssertAccountedAsync(new Dictionary<Guid, string> { [received[0]] = "Discarded", [received[1]] = "Discarded", [received[2]] = "AwaitingPerson" },
             ids.ToDictionary(id => id, _ => 0));
     }
 

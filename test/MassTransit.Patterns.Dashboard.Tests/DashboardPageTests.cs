@@ -107,6 +107,9 @@ public sealed class DashboardPageTests
             Assert.DoesNotContain(control, readOnly, StringComparison.Ordinal);
             Assert.Contains(control, full, StringComparison.Ordinal);
         }
+        Assert.DoesNotContain("data-test=\"action-notice\"", full, StringComparison.Ordinal);
+        Assert.Contains("data-test=\"action-notice\">Resubmitted to its source queue.<", await operatorClient.GetStringAsync($"{Pages}/messages/{id}?done=resubmit"), StringComparison.Ordinal);
+        Assert.DoesNotContain("data-test=\"action-notice\"", await operatorClient.GetStringAsync($"{Pages}/messages/{id}?done=%3Cscript%3E"), StringComparison.Ordinal);
         Assert.DoesNotContain("data-test=\"bulk-retry\"", readOnlyList, StringComparison.Ordinal);
         Assert.Contains("data-test=\"bulk-retry\"", fullList, StringComparison.Ordinal);
         Assert.Contains("data-test=\"message-row\"", readOnlyList, StringComparison.Ordinal);

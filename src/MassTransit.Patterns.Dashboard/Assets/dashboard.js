@@ -69,7 +69,8 @@
           result.setAttribute("data-outcome", answer.ok ? "accepted" : "refused");
         }
         if (answer.ok) {
-          window.setTimeout(function () { window.location.reload(); }, 400);
+          // The page again, at the new version, saying what was done (a notice that stays, not a flash).
+          window.setTimeout(function () { window.location.replace(window.location.pathname + "?done=" + encodeURIComponent(kind)); }, 400);
         } else {
           form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
         }

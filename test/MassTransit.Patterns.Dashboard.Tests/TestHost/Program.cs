@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 //   Dashboard:Store = memory (default: in-memory saga repository, store over it) | sqlite (our EF Core repository and
 //     the EF Core workflow store on a SQLite file in the temp folder, deleted at stop)
 //   Dashboard:Seed = N (at start, send N orders without a currency, for a person to look at)
-//   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond
+//   Dashboard:ActorWhenAnonymous, Dashboard:MaxBodyBytes, Dashboard:BulkRatePerSecond, Dashboard:MaxBulkSize
 var builder = WebApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Dashboard");
 var auth = settings["Auth"] ?? "none";
@@ -78,6 +78,8 @@ builder.Services.AddPatternsDashboard(o =>
         o.MaxBodyBytes = max;
     if (settings.GetValue<double?>("BulkRatePerSecond") is { } rate)
         o.BulkRatePerSecond = rate;
+    if (settings.GetValue<int?>("MaxBulkSize") is { } bulk)
+        o.MaxBulkSize = bulk;
     o.LiveRefreshInterval = TimeSpan.FromSeconds(1);
 });
 

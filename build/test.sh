@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command. Starts RabbitMQ and PostgreSQL (installing them when missing), builds
+# The README's test command. Starts RabbitMQ and PostgreSQL (installing them when missing), installs
+# Debian's chromium when missing (build/chromium.sh: the browser tests drive it; nothing downloads one), builds
 # the solution (Release), checks formatting (dotnet format --verify-no-changes, counted as one test),
 # packs the four packages into artifacts/packages (the packaging tests inspect them and build the
 # newcomer's app test/Newcomer against them), runs every test project (extra arguments, e.g. --filter,
@@ -33,6 +34,11 @@ else
   echo "== starting RabbitMQ ($nodes nodes and a cluster of $cluster) and PostgreSQL" >&2
 fi
 eval "$(build/services.sh start --rabbit-nodes "$nodes" --cluster "$cluster")"
+
+# The browser tests launch this executable; Playwright never downloads a browser of its own.
+PATTERNS_CHROMIUM="$(build/chromium.sh)"
+export PATTERNS_CHROMIUM PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+echo "== chromium: $PATTERNS_CHROMIUM" >&2
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 echo "== building" >&2

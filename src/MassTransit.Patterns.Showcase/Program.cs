@@ -1,3 +1,4 @@
+using MassTransit.Patterns.Showcase.Dashboard;
 using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Scenarios;
 
@@ -30,6 +31,8 @@ catch (ArgumentException e)
 if (options.Help)
 {
     Console.WriteLine("usage: dotnet run --project src/MassTransit.Patterns.Showcase [-- [--transport inmemory|rabbitmq|rabbitmq-cluster] [--quick] [SCENARIO...]]");
+    Console.WriteLine("       dotnet run --project src/MassTransit.Patterns.Showcase -- --dashboard [--transport inmemory|rabbitmq]");
+    Console.WriteLine($"         keeps the workflow scenario failing invoices and serves the repair console on http://127.0.0.1:{DashboardShowcase.Port}{DashboardShowcase.Prefix}");
     Console.WriteLine("scenarios:");
     foreach (var s in all)
         Console.WriteLine($"  {s.Name,-18} {s.Description}");
@@ -41,6 +44,31 @@ if (unknown.Count > 0)
 {
     Console.Error.WriteLine($"Unknown scenario(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", all.Select(s => s.Name))}.");
     return 2;
+}
+
+if (options.Dashboard)
+{
+    var dashboardWork = Directory.CreateTempSubdirectory("mtp-showcase-");
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    try
+    {
+        return await DashboardShowcase.RunAsync(new ShowcaseContext(options, dashboardWork.FullName), stop.Token);
+    }
+    finally
+    {
+        try
+        {
+            dashboardWork.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
 }
 
 var selected = options.Scenarios.Count == 0 ? all : all.Where(s => options.Scenarios.Contains(s.Name)).ToArray();

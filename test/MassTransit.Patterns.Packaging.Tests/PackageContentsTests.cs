@@ -25,6 +25,7 @@ public sealed class PackageContentsTests
         ["MassTransit.Patterns.RabbitMQ"] = ["MassTransit.RabbitMQ"],
         ["MassTransit.Patterns.EntityFrameworkCore"] = [],
         ["MassTransit.Patterns.AzureServiceBus"] = [],
+        ["MassTransit.Patterns.Dashboard"] = [],
     };
 
     static readonly Dictionary<string, string> TransportTag = new()
@@ -33,6 +34,7 @@ public sealed class PackageContentsTests
         ["MassTransit.Patterns.RabbitMQ"] = "RabbitMQ",
         ["MassTransit.Patterns.EntityFrameworkCore"] = "EntityFrameworkCore",
         ["MassTransit.Patterns.AzureServiceBus"] = "AzureServiceBus",
+        ["MassTransit.Patterns.Dashboard"] = "Dashboard",
     };
 
     [Theory]

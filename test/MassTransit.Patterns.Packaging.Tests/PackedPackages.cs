@@ -14,6 +14,7 @@ public static class PackedPackages
         "MassTransit.Patterns.RabbitMQ",
         "MassTransit.Patterns.EntityFrameworkCore",
         "MassTransit.Patterns.AzureServiceBus",
+        "MassTransit.Patterns.Dashboard",
     ];
 
     public static TheoryData<string> All => new(Ids);

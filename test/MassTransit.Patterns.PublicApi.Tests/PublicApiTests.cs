@@ -16,7 +16,8 @@ public sealed class PublicApiTests
         "MassTransit.Patterns",
         "MassTransit.Patterns.RabbitMQ",
         "MassTransit.Patterns.EntityFrameworkCore",
-        "MassTransit.Patterns.AzureServiceBus");
+        "MassTransit.Patterns.AzureServiceBus",
+        "MassTransit.Patterns.Dashboard");
 
     [Theory]
     [MemberData(nameof(Packages))]

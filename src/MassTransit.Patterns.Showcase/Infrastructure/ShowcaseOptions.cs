@@ -1,7 +1,8 @@
 namespace MassTransit.Patterns.Showcase.Infrastructure;
 
 /// <summary>The command line: which transport, which scenarios, how long.</summary>
-public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Scenarios, bool Quick, bool Help)
+/// <remarks><c>--dashboard</c> runs the workflow scenario without end and serves the repair console on http://127.0.0.1:5080.</remarks>
+public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Scenarios, bool Quick, bool Help, bool Dashboard = false)
 {
     public const string InMemory = "inmemory";
     public const string RabbitMq = "rabbitmq";
@@ -16,6 +17,7 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
         var scenarios = new List<string>();
         var quick = false;
         var help = false;
+        var dashboard = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -25,6 +27,9 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
                     break;
                 case "--quick":
                     quick = true;
+                    break;
+                case "--dashboard":
+                    dashboard = true;
                     break;
                 case "-h" or "--help":
                     help = true;
@@ -39,6 +44,8 @@ public sealed record ShowcaseOptions(string Transport, IReadOnlyList<string> Sce
 
         if (transport is not (InMemory or RabbitMq or RabbitMqCluster))
             throw new ArgumentException($"--transport must be '{InMemory}', '{RabbitMq}' or '{RabbitMqCluster}' (was '{transport}').");
-        return new ShowcaseOptions(transport == RabbitMqCluster ? RabbitMq : transport, scenarios, quick, help) { Cluster = transport == RabbitMqCluster };
+        if (dashboard && scenarios.Count > 0)
+            throw new ArgumentException("--dashboard runs the workflow scenario on its own: name no scenario with it.");
+        return new ShowcaseOptions(transport == RabbitMqCluster ? RabbitMq : transport, scenarios, quick, help, dashboard) { Cluster = transport == RabbitMqCluster };
     }
 }

@@ -1,5 +1,7 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using MassTransit.Patterns.Testing;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Cluster;
@@ -33,4 +35,68 @@ public static class ClusterManagement
             }
         }
     }
+
+    /// <summary>
+    /// Waits until every member of <paramref name="queue"/>'s Raft group is online: a fault injected before the followers run
+    /// would leave one follower alone after the leader's loss, without the majority an election needs.
+    /// </summary>
+    internal static Task AllMembersOnlineAsync(string queue) =>
+        Eventually.True(async () =>
+        {
+            foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
+            {
+                try
+                {
+                    using var client = Client(port);
+                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
+                    return json.TryGetProperty("online", out var online) && online.GetArrayLength() == ServiceEnvironment.RabbitClusterManagementPorts.Length;
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                {
+                }
+            }
+            return false;
+        }, TimeSpan.FromSeconds(60), $"every member of {queue}'s Raft group is online");
+
+    /// <summary>The cluster node (1..N) that leads <paramref name="queue"/>'s Raft group, read from the management API of any node that answers.</summary>
+    internal static async Task<int> LeaderAsync(string queue)
+    {
+        var mgmt = ServiceEnvironment.RabbitClusterManagementPorts;
+        string? leader = null;
+        await Eventually.True(async () =>
+        {
+            foreach (var port in mgmt)
+            {
+                try
+                {
+                    using var client = Client(port);
+                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
+                    if (json.GetProperty("type").GetString() != "quorum")
+                        throw new InvalidOperationException($"{queue} is a {json.GetProperty("type").GetString()} queue, not a quorum queue");
+                    if (json.TryGetProperty("leader", out var l) && l.GetString() is { Length: > 0 } name)
+                    {
+                        leader = name;
+                        return true;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException)
+                {
+                }
+            }
+            return false;
+        }, TimeSpan.FromSeconds(30), $"the management API names the leader of {queue}");
+        // Cluster node k is mtp1<k>@localhost.
+        var node = leader!.Split('@')[0];
+        return int.Parse(node[4..]);
+    }
+}
+
+/// <summary>The tests that kill and restart cluster nodes run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection
+{
+    public const string Name = "RabbitMQ cluster";
 }

@@ -101,8 +101,8 @@ public sealed class ThreadDelegateStripesOnClusterTests(ITestOutputHelper output
             var busiest = await BusiestInstanceAsync(database);
             await apps[busiest].KillAsync();
             // Then, while the stripes move to another instance, the node that leads stripe 0's Raft group.
-            var node = await EventForwardingOnClusterTests.LeaderAsync(RabbitMqThreadDelegateStripes.StripeQueueName(prefix, 0));
-            await EventForwardingOnClusterTests.AllMembersOnlineAsync(RabbitMqThreadDelegateStripes.StripeQueueName(prefix, 0));
+            var node = await ClusterManagement.LeaderAsync(RabbitMqThreadDelegateStripes.StripeQueueName(prefix, 0));
+            await ClusterManagement.AllMembersOnlineAsync(RabbitMqThreadDelegateStripes.StripeQueueName(prefix, 0));
             var consumedAtAppKill = await FirstConsumedAsync(database);
             await ServiceEnvironment.RunServicesScriptAsync($"cluster-kill {node}");
             var consumedAtNodeKill = await FirstConsumedAsync(database);

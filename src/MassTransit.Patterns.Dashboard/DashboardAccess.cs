@@ -13,7 +13,9 @@ sealed class DashboardAccess(PatternsDashboardOptions options, IAuthorizationSer
         DashboardAction.View => options.Policies.View,
         DashboardAction.Edit => options.Policies.Edit,
         DashboardAction.Resubmit => options.Policies.Resubmit,
-        _ => options.Policies.Discard
+        DashboardAction.Discard => options.Policies.Discard,
+        DashboardAction.Operate => options.Policies.Operate,
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "Not a console action.")
     };
 
     /// <summary>True when the request's user satisfies the action's policy (always, when it has none).</summary>

@@ -6,5 +6,6 @@ enum DashboardAction
     View,
     Edit,
     Resubmit,
-    Discard
+    Discard,
+    Operate
 }

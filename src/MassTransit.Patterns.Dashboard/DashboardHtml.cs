@@ -4,12 +4,14 @@ using System.Text.Encodings.Web;
 namespace MassTransit.Patterns.Dashboard;
 
 /// <summary>Builds a page: every value goes through <see cref="HtmlEncoder"/> (<see cref="Text"/>, <see cref="Attr"/>); markup is written only as literals.</summary>
-sealed class DashboardHtml(string basePath)
+sealed class DashboardHtml(string basePath, DashboardSections sections)
 {
     static readonly HtmlEncoder Encoder = HtmlEncoder.Default;
     readonly StringBuilder _html = new();
 
     public string BasePath { get; } = basePath;
+
+    public DashboardSections Sections { get; } = sections;
 
     /// <summary>Appends markup written in this assembly (never a value).</summary>
     public DashboardHtml Raw(string markup)
@@ -49,17 +51,28 @@ sealed class DashboardHtml(string basePath)
     public void Begin(string title, string antiforgeryToken, string? section)
     {
         Raw("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-        Raw("<title>").Text(title).Raw(" · Repair console</title>");
+        Raw("<title>").Text(title).Raw(" · MassTransit.Patterns</title>");
         Raw("<meta name=\"patterns-antiforgery\"").Attr("content", antiforgeryToken).Attr("data-header", DashboardGuard.HeaderName).Raw(">");
         Raw("<meta name=\"patterns-base\"").Attr("content", BasePath).Raw(">");
         Raw("<link rel=\"stylesheet\"").Attr("href", BasePath + "/assets/dashboard.css").Raw(">");
         Raw("<link rel=\"icon\" type=\"image/svg+xml\"").Attr("href", BasePath + "/assets/favicon.svg").Raw(">");
         Raw("<script defer").Attr("src", BasePath + "/assets/dashboard.js").Raw("></script></head><body>");
         Raw("<header><nav data-test=\"nav\">");
-        Raw("<a class=\"brand\"").Attr("href", BasePath + "/").Raw(">Repair console</a>");
-        NavLink("Overview", "/", "nav-overview", section == "overview");
-        NavLink("Failed messages", "/messages?state=AwaitingPerson", "nav-messages", section == "messages");
-        NavLink("Groups", "/groups?state=AwaitingPerson", "nav-groups", section == "groups");
+        Raw("<a class=\"brand\"").Attr("href", BasePath + "/").Raw(">MassTransit.Patterns</a>");
+        if (Sections.Workflow)
+        {
+            NavLink("Overview", "/", "nav-overview", section == "overview");
+            NavLink("Failed messages", "/messages?state=AwaitingPerson", "nav-messages", section == "messages");
+            NavLink("Groups", "/groups?state=AwaitingPerson", "nav-groups", section == "groups");
+        }
+        if (Sections.Operations.Count > 0)
+        {
+            NavLink("Operations", "/ops", "nav-ops", section == "ops");
+            Raw("<span class=\"ops-nav\">");
+            foreach (var page in Sections.Operations)
+                NavLink(page.Title, "/ops/" + page.Slug, "nav-ops-" + page.Slug, section == "ops-" + page.Slug);
+            Raw("</span>");
+        }
         Raw("</nav></header><main>");
         Element("h1", title, ("data-test", "page-title"));
     }
@@ -71,6 +84,12 @@ sealed class DashboardHtml(string basePath)
             Raw(" aria-current=\"page\"");
         Raw(">").Text(text).Raw("</a>");
     }
+
+    /// <summary>A time as the console shows it: UTC, to the second.</summary>
+    public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The markup so far (a fragment, for the live parts).</summary>
+    public override string ToString() => _html.ToString();
 
     public string End()
     {

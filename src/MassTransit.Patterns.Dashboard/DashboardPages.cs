@@ -17,32 +17,32 @@ static class DashboardPages
     const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-    public static void Map(RouteGroupBuilder group, string prefix)
+    public static void Map(RouteGroupBuilder group, string prefix, DashboardSections sections)
     {
         var pages = group.MapGroup("").ExcludeFromDescription();
         pages.MapGet("/", (HttpContext http, IWorkflowMessageStore store, DashboardAccess access, PatternsDashboardOptions options, CancellationToken ct) =>
-            Page(http, prefix, "Overview", "overview", html => Overview(html, store, options, ct)))
+            Page(http, prefix, sections, "Overview", "overview", html => Overview(html, store, options, ct)))
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
         pages.MapGet("/messages", (HttpContext http, [AsParameters] ListParameters parameters, IWorkflowMessageStore store, DashboardAccess access,
                 CancellationToken ct) =>
-            Page(http, prefix, "Failed messages", "messages", html => List(html, http, parameters, store, access, ct)))
+            Page(http, prefix, sections, "Failed messages", "messages", html => List(html, http, parameters, store, access, ct)))
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
         pages.MapGet("/groups", (HttpContext http, [AsParameters] ListParameters parameters, IWorkflowMessageStore store, DashboardAccess access,
                 CancellationToken ct) =>
-            Page(http, prefix, "Groups", "groups", html => Groups(html, http, parameters, store, access, ct)))
+            Page(http, prefix, sections, "Groups", "groups", html => Groups(html, http, parameters, store, access, ct)))
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
         pages.MapGet("/messages/{id:guid}", (HttpContext http, Guid id, IWorkflowMessageStore store, DashboardAccess access, DashboardRedaction redaction,
                 CancellationToken ct) =>
-            Page(http, prefix, "Message", "messages", html => Message(html, http, id, store, access, redaction, ct)))
+            Page(http, prefix, sections, "Message", "messages", html => Message(html, http, id, store, access, redaction, ct)))
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
-        pages.MapGet("/assets/{name}", (HttpContext http, string name) => DashboardAssets.Serve(http, name));
     }
 
-    static async Task<IResult> Page(HttpContext http, string prefix, string title, string section, Func<DashboardHtml, Task<int>> body)
+    /// <summary>A page of the console: the shell (navigation, antiforgery token, script) around <paramref name="body"/>, with the console's security headers.</summary>
+    public static async Task<IResult> Page(HttpContext http, string prefix, DashboardSections sections, string title, string section, Func<DashboardHtml, Task<int>> body)
     {
         var antiforgery = (IAntiforgery)http.RequestServices.GetService(typeof(IAntiforgery))!;
         var token = antiforgery.GetAndStoreTokens(http).RequestToken ?? "";
-        var html = new DashboardHtml(http.Request.PathBase + prefix);
+        var html = new DashboardHtml(http.Request.PathBase + prefix, sections);
         html.Begin(title, token, section);
         var status = await body(html).ConfigureAwait(false);
         http.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;

@@ -36,6 +36,12 @@ public sealed class PatternsDashboardOptions
     /// <summary>How often the landing page refreshes its counts per state. Default 5 seconds.</summary>
     public TimeSpan LiveRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often an operations page refreshes its live part (without a full reload). Default 2 seconds.</summary>
+    public TimeSpan OperationsRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many of the latest operations actions the pages show (all are logged). Default 200.</summary>
+    public int OperationsAuditSize { get; set; } = 200;
+
     /// <summary>How long a finished bulk job's status stays readable. Default 1 hour.</summary>
     public TimeSpan BulkJobRetention { get; set; } = TimeSpan.FromHours(1);
 
@@ -52,7 +58,10 @@ public sealed class PatternsDashboardOptions
         v.Require(LiveRefreshInterval >= TimeSpan.FromMilliseconds(100) && LiveRefreshInterval <= TimeSpan.FromHours(1), nameof(LiveRefreshInterval),
             $"must be between 100 ms and 1 hour (was {LiveRefreshInterval}).");
         v.Positive(BulkJobRetention, nameof(BulkJobRetention));
-        foreach (var (name, policy) in new[] { ("View", Policies.View), ("Edit", Policies.Edit), ("Resubmit", Policies.Resubmit), ("Discard", Policies.Discard) })
+        v.Require(OperationsRefreshInterval >= TimeSpan.FromMilliseconds(100) && OperationsRefreshInterval <= TimeSpan.FromHours(1), nameof(OperationsRefreshInterval),
+            $"must be between 100 ms and 1 hour (was {OperationsRefreshInterval}).");
+        v.InRange(OperationsAuditSize, 1, 100_000, nameof(OperationsAuditSize));
+        foreach (var (name, policy) in new[] { ("View", Policies.View), ("Edit", Policies.Edit), ("Resubmit", Policies.Resubmit), ("Discard", Policies.Discard), ("Operate", Policies.Operate) })
             v.Require(policy is null || !string.IsNullOrWhiteSpace(policy), "Policies." + name, $"must be null (no extra requirement) or a policy name (was '{policy}').");
         foreach (var header in RedactedHeaders)
             v.Require(!string.IsNullOrWhiteSpace(header) && header.Trim('*').Length > 0, nameof(RedactedHeaders), $"entries must be header names or patterns (was '{header}').");

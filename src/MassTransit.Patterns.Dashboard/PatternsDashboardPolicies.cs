@@ -18,4 +18,10 @@ public sealed class PatternsDashboardPolicies
 
     /// <summary>Discarding a message (one, or a selection or group: bulk discard) and restoring a discarded one.</summary>
     public string? Discard { get; set; }
+
+    /// <summary>
+    /// Actions of the operations view that change how a pattern behaves (release a held key, force a broker out of rotation
+    /// or back in). Each is audited. Null: no extra requirement beyond the group's; an app should set one.
+    /// </summary>
+    public string? Operate { get; set; }
 }

@@ -149,4 +149,50 @@
       startBulk(request, row.querySelector('[data-test="bulk-progress"]'), null);
     });
   });
+
+  // Operations pages: the live part is re-rendered by the server and swapped in (no full reload). A page's actions are
+  // buttons with data-ops-action (URL) and data-ops-body (JSON); their answer goes to the page's action result.
+  var live = document.querySelector("[data-live-url]");
+  var refreshLive = null;
+  if (live) {
+    var liveEvery = parseInt(live.getAttribute("data-refresh-ms"), 10) || 2000;
+    var refreshes = 0;
+    var busy = false;
+    refreshLive = function () {
+      if (busy) return;
+      busy = true;
+      fetch(live.getAttribute("data-live-url"), { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (markup) {
+          busy = false;
+          if (markup === null) return;
+          live.innerHTML = markup;
+          refreshes++;
+          live.setAttribute("data-refreshed", new Date().toISOString());
+          live.setAttribute("data-refresh-count", String(refreshes));
+        })
+        .catch(function () { busy = false; /* the next tick tries again */ });
+    };
+    setInterval(refreshLive, liveEvery);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-ops-action]") : null;
+    if (!button) return;
+    event.preventDefault();
+    var result = document.querySelector('[data-test="ops-action-result"]');
+    var body = {};
+    try { body = JSON.parse(button.getAttribute("data-ops-body") || "{}"); } catch (e) { body = {}; }
+    button.disabled = true;
+    send(button.getAttribute("data-ops-action"), body).then(function (answer) {
+      var d = answer.data || {};
+      if (result) {
+        result.textContent = (answer.ok ? "Done: " : "Refused (" + answer.status + "): ") + (d.outcome || d.detail || d.title || "");
+        result.setAttribute("data-status", String(answer.status));
+        result.setAttribute("data-outcome", answer.ok ? "accepted" : "refused");
+      }
+      button.disabled = false;
+      if (refreshLive) refreshLive();
+    });
+  });
 })();

@@ -1,5 +1,7 @@
 using System.Net;
+using MassTransit.Patterns.Dashboard;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
+using MassTransit.Patterns.Showcase.Dashboard.Workloads;
 using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Scenarios;
 using MassTransit.Patterns.Workflow;
@@ -14,26 +16,38 @@ using Microsoft.Extensions.Logging;
 namespace MassTransit.Patterns.Showcase.Dashboard;
 
 /// <summary>
-/// <c>--dashboard</c>: the workflow scenario kept running (invoices with bad ones among them, without end) and the
-/// repair console served on http://127.0.0.1:5080/patterns, on the chosen transport with the repair saga on SQLite.
-/// Ctrl+C stops it.
+/// <c>--dashboard</c>: every pattern's workload kept running in one app (<see cref="Workloads"/>: invoices with bad ones
+/// among them, bursts for the supervisor, ...) and the console served on http://127.0.0.1:5080/patterns: the repair
+/// console and the operations view of each pattern. On the chosen transport, with SQLite for what is stored. Ctrl+C
+/// stops it. <see cref="Build"/> builds the same app for the browser tests (port 0: a free one).
 /// </summary>
 public static class DashboardShowcase
 {
     public const int Port = 5080;
     public const string Prefix = "/patterns";
-    public const string Queue = "showcase-invoices";
-    public const string RepairQueue = "showcase-invoices-repair";
+    public const string Queue = WorkflowWorkload.Queue;
+    public const string RepairQueue = WorkflowWorkload.RepairQueue;
 
-    public static async Task<int> RunAsync(ShowcaseContext context, CancellationToken cancellationToken)
+    /// <summary>Every pattern's workload, in the order their pages show.</summary>
+    public static IReadOnlyList<IDashboardWorkload> Workloads() =>
+    [
+        new WorkflowWorkload()
+    ];
+
+    /// <summary>
+    /// The showcase app, not started: Kestrel on 127.0.0.1:<paramref name="port"/> (0: a free port), the workloads, and the
+    /// console at <see cref="Prefix"/>. <paramref name="customize"/> runs last on the builder (tests add sign-in there).
+    /// </summary>
+    public static async Task<WebApplication> BuildAsync(ShowcaseContext context, int port, IReadOnlyList<IDashboardWorkload> workloads,
+        Action<WebApplicationBuilder>? customize = null, Action<PatternsDashboardOptions>? dashboard = null, CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(DashboardShowcase).Assembly.GetName().Name,
             EnvironmentName = Environments.Production
         });
-        // Loopback only: the console changes messages, and the showcase has no sign-in.
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
+        // Loopback only: the console changes messages and behaviour, and the showcase has no sign-in.
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         builder.Logging.ClearProviders()
             .AddSimpleConsole(o => o.SingleLine = true)
             .SetMinimumLevel(LogLevel.Warning)
@@ -44,45 +58,46 @@ public static class DashboardShowcase
 
         var services = builder.Services;
         services.AddMetrics();
-        services.AddSingleton(new WorkflowScenario.Books());
         services.AddSingleton(TimeProvider.System);
-        services.AddDbContext<WorkflowScenario.WorkflowShowcaseDb>(o =>
-            o.UseSqlite(context.SqliteConnectionString("dashboard") + ";Default Timeout=60"));
+        foreach (var workload in workloads)
+            workload.AddServices(services, context);
         services.AddMassTransit(x =>
         {
-            x.AddWorkflowEventProcessor(o => o.QueueName = RepairQueue)
-                .PatternsEntityFrameworkRepository(r => r.ExistingDbContext<WorkflowScenario.WorkflowShowcaseDb>());
-            x.AddMessageRepairer<Messages.BookInvoice, WorkflowScenario.CurrencyRepairer>();
-            x.AddConsumer<DashboardInvoiceConsumer>().Endpoint(e =>
-            {
-                e.Name = Queue;
-                e.ConcurrentMessageLimit = 4;
-            });
+            foreach (var workload in workloads)
+                workload.AddBus(x, context);
             x.AddConfigureEndpointsCallback((ctx, name, cfg) =>
             {
-                if (name == Queue)
-                    cfg.UseWorkflowEvent(ctx, o => o.RepairAddress = new Uri($"exchange:{RepairQueue}"));
+                foreach (var workload in workloads)
+                    workload.ConfigureEndpoint(ctx, name, cfg);
             });
-            context.UseTransport(x);
+            context.UseTransport(x, (ctx, cfg) =>
+            {
+                foreach (var workload in workloads)
+                    workload.ConfigureBus(ctx, cfg);
+            });
         });
-        services.AddHostedService<InvoiceProducer>();
-        // The repair console: the showcase has no sign-in (it listens on 127.0.0.1 only), so changes are recorded as this operator.
-        services.AddPatternsDashboard(o => o.ActorWhenAnonymous = "showcase-operator");
-        services.AddPatternsEntityFrameworkWorkflowStore<WorkflowScenario.WorkflowShowcaseDb>();
-
-        await using var app = builder.Build();
-        await using (var scope = app.Services.CreateAsyncScope())
+        // The showcase has no sign-in (it listens on 127.0.0.1 only), so changes are recorded as this operator.
+        services.AddPatternsDashboard(o =>
         {
-            var db = scope.ServiceProvider.GetRequiredService<WorkflowScenario.WorkflowShowcaseDb>();
-            await db.Database.EnsureCreatedAsync(cancellationToken);
-            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
-        }
+            o.ActorWhenAnonymous = "showcase-operator";
+            dashboard?.Invoke(o);
+        });
+        customize?.Invoke(builder);
 
+        var app = builder.Build();
+        foreach (var workload in workloads)
+            await workload.PrepareAsync(app.Services, cancellationToken);
         app.MapGet("/", () => Results.Redirect(Prefix));
+        return app;
+    }
+
+    public static async Task<int> RunAsync(ShowcaseContext context, CancellationToken cancellationToken)
+    {
+        await using var app = await BuildAsync(context, Port, Workloads(), cancellationToken: cancellationToken);
         app.MapPatternsDashboard(Prefix);
 
         await app.StartAsync(cancellationToken);
-        Console.WriteLine($"Repair console: http://127.0.0.1:{Port}{Prefix} (invoices keep failing into it; Ctrl+C stops)");
+        Console.WriteLine($"Console: http://127.0.0.1:{Port}{Prefix} (repair console; operations view at {Prefix}/ops; Ctrl+C stops)");
         try
         {
             await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping).Token);

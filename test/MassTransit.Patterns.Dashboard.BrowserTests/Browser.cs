@@ -34,16 +34,21 @@ public sealed class Browser : IAsyncLifetime
     }
 
     /// <summary>A fresh context signed in as <paramref name="user"/> (null: anonymous) for <paramref name="host"/>.</summary>
-    public async Task<IBrowserContext> ContextAsync(DashboardHost host, string? user)
+    public Task<IBrowserContext> ContextAsync(DashboardHost host, string? user) => ContextAsync(host.BaseAddress, user);
+
+    /// <summary>A fresh context signed in as <paramref name="user"/> (null: anonymous) for the showcase.</summary>
+    public Task<IBrowserContext> ContextAsync(ShowcaseHost host, string? user) => ContextAsync(host.BaseAddress, user);
+
+    async Task<IBrowserContext> ContextAsync(Uri baseAddress, string? user)
     {
         var context = await _browser!.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = host.BaseAddress.ToString(),
+            BaseURL = baseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 }
         });
         context.SetDefaultTimeout(15_000);
         if (user is not null)
-            await context.AddCookiesAsync([new Cookie { Name = TestUsers.CookieName, Value = user, Url = host.BaseAddress.ToString() }]);
+            await context.AddCookiesAsync([new Cookie { Name = TestUsers.CookieName, Value = user, Url = baseAddress.ToString() }]);
         return context;
     }
 

@@ -382,7 +382,9 @@ wait_node() {
     if [ -n "$pid" ] && [[ "$(epmd -names 2>/dev/null || true)" == *"name mtp$i at port"* ]]; then
       break
     fi
-    if [ -z "$(launcher_pid "$i")" ] && [ -z "$pid" ]; then
+    # The launcher forked moments ago: until it has exec'ed runuser its command line is this script's, so ask only
+    # whether it is alive (launcher_pid also matches the command line, and would call a slow exec "exited" under load).
+    if ! pid_alive "$(tr -dc '0-9' <"$d/launcher.pid" 2>/dev/null || true)" && [ -z "$pid" ]; then
       node_tail_log "$i"
       die "RabbitMQ node $(node_name "$i") exited during start (logs in $d)"
     fi

@@ -37,6 +37,8 @@ var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsyn
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
+// MassTransit's reconnections ("Retrying {Delay}", "Connected: ...") go to stderr, which the tests print when they end.
+builder.Logging.AddFilter("MassTransit", LogLevel.Information);
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
 builder.Services.AddSingleton(new AppReport(Report, released.Task));

@@ -1,9 +1,6 @@
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
-using MassTransit.Patterns.QueueDepth;
-using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using MassTransit.Patterns.Supervisor.Fleet;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 
 namespace MassTransit.Patterns.ClusterApp.Messages
 {
@@ -86,53 +83,6 @@ namespace MassTransit.Patterns.ClusterApp
                 Postgres = Value("--postgres"),
                 Instance = Value("--instance")
             };
-        }
-    }
-
-    /// <summary>
-    /// Reads a queue's depth through the first cluster node that answers, this instance's own first: the library's AMQP probe
-    /// connects to one node, and a quorum queue can be read on any member. The app's own wiring, not the library's.
-    /// </summary>
-    public sealed class FirstAnsweringNodeProbe : IQueueDepthProbe, IAsyncDisposable
-    {
-        readonly RabbitMqQueueDepthProbe[] _nodes;
-
-        public FirstAnsweringNodeProbe(ClusterAppSettings settings) =>
-            _nodes = settings.NodesOwnFirst.Select(port => new RabbitMqQueueDepthProbe(Options.Create(new RabbitMqProbeOptions
-            {
-                HostName = settings.Host,
-                Port = port,
-                UserName = settings.User,
-                Password = settings.Password,
-                ConnectionTimeout = TimeSpan.FromSeconds(1),
-                ReadTimeout = TimeSpan.FromSeconds(1)
-            }))).ToArray();
-
-        public string Name => "rabbitmq-amqp-cluster";
-
-        public bool KnowsUnacknowledged => false;
-
-        public async Task<QueueDepthSample> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
-        {
-            QueueDepthProbeException? last = null;
-            foreach (var node in _nodes)
-            {
-                try
-                {
-                    return await node.GetDepthAsync(queue, cancellationToken).ConfigureAwait(false);
-                }
-                catch (QueueDepthProbeException exception) when (exception.Failure != QueueDepthFailure.QueueNotFound)
-                {
-                    last = exception;
-                }
-            }
-            throw last!;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var node in _nodes)
-                await node.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

@@ -4,11 +4,13 @@ using MassTransit.Patterns.ClusterApp;
 using MassTransit.Patterns.ClusterApp.Messages;
 using MassTransit.Patterns.ControlFlow;
 using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using MassTransit.Patterns.Supervisor;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 // One app instance of the cluster tests, in its own process, connected to the RabbitMQ cluster with its own node listed
 // first. It reports on stdout, one line each (stderr carries the logs):
@@ -42,7 +44,17 @@ builder.Logging.AddFilter("MassTransit", LogLevel.Information);
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
 builder.Services.AddSingleton(new AppReport(Report, released.Task));
-builder.Services.AddSingleton<IQueueDepthProbe>(new FirstAnsweringNodeProbe(settings));
+// The library's AMQP depth probe, its own node first and the others after it: a quorum queue reads on any member.
+builder.Services.AddSingleton<IQueueDepthProbe>(new RabbitMqQueueDepthProbe(Options.Create(new RabbitMqProbeOptions
+{
+    HostName = settings.Host,
+    Port = settings.OwnPort,
+    UserName = settings.User,
+    Password = settings.Password,
+    ConnectionTimeout = TimeSpan.FromSeconds(1),
+    ReadTimeout = TimeSpan.FromSeconds(1),
+    ClusterNodes = [.. settings.NodesOwnFirst.Skip(1).Select(port => $"{settings.Host}:{port}")]
+})));
 
 switch (settings.Mode)
 {

@@ -29,7 +29,8 @@ public sealed class PatternsHealthCheckOptions : IPatternOptions
 
     /// <summary>
     /// Age of a queue's latest reading past which it is stale (the monitor no longer polls it): the check is Degraded.
-    /// Default 1 min (the monitor polls every second by default).
+    /// Keep it well above the monitor's <c>PollInterval</c> plus <c>ProbeTimeout</c>. Default 1 min (the monitor polls
+    /// every second by default).
     /// </summary>
     public TimeSpan QueueDepthStaleAfter { get; set; } = TimeSpan.FromMinutes(1);
 

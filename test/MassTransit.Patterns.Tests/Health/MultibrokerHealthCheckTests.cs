@@ -53,7 +53,12 @@ public sealed class MultibrokerHealthCheckTests
     public async Task A_broker_ejected_by_a_failed_send_degrades_the_check_with_the_send_failure_and_clears_once_it_answers_a_probe()
     {
         // Health is checked only when the test says so: the outage must be found by a send, not by a periodic check racing it.
-        await using var kit = await MultibrokerKit.StartAsync(2, x => x.Options.HealthCheckInterval = TimeSpan.FromHours(1));
+        // The ejection lasts 5 s (not the kit's 200 ms, which a loaded machine outlasted before the check ran: b1 was Probing by then).
+        await using var kit = await MultibrokerKit.StartAsync(2, x =>
+        {
+            x.Options.HealthCheckInterval = TimeSpan.FromHours(1);
+            x.Options.EjectionTime = TimeSpan.FromSeconds(5);
+        });
         await using var rig = HealthRig.Build(s => s.AddSingleton(kit.Multibroker));
         var ct = TestContext.Current.CancellationToken;
         kit.Transports[1].Outage.Down();
@@ -72,7 +77,7 @@ public sealed class MultibrokerHealthCheckTests
         {
             kit.CheckHealth();   // once the ejection time is over, a probe must get through before b1 is back
             return kit.Broker(1).State == BrokerState.Healthy;
-        }, MultibrokerKit.Timeout, "b1 answers a probe and rejoins");
+        }, TimeSpan.FromSeconds(30), "b1 answers a probe and rejoins once its 5 s ejection is over");
         Assert.Equal(HealthStatus.Healthy, (await rig.CheckAsync(PatternsHealthCheckNames.Multibroker)).Status);
 
         // Both orders were consumed once, on b0.

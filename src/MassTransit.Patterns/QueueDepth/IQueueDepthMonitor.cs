@@ -6,6 +6,9 @@ public interface IQueueDepthMonitor
     /// <summary>The latest reading of <paramref name="queue"/>, or null before the first poll.</summary>
     QueueDepthReading? GetLatest(string queue);
 
+    /// <summary>The queues polled (configured, subscribed or polled once): read each one's latest reading with <see cref="GetLatest"/>.</summary>
+    IReadOnlyCollection<string> Queues { get; }
+
     /// <summary>
     /// Calls <paramref name="handler"/> with each new reading of <paramref name="queue"/> (adding the
     /// queue to those polled) until the returned handle is disposed.

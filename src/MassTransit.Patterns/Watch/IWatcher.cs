@@ -41,4 +41,7 @@ public interface IWatcher<TValue> : IAsyncDisposable
 
     /// <summary>Values ignored because the watcher already held that version or a newer one.</summary>
     long StaleIgnored { get; }
+
+    /// <summary>How its registrations and renewals with the source went: the last success, and the failures since.</summary>
+    WatcherRenewalState Renewal { get; }
 }

@@ -49,6 +49,7 @@ public static partial class WatchConfigurationExtensions
         AddMetrics(services);
         services.TryAddSingleton<WatcherHub<TValue>>(provider => new WatcherHub<TValue>(provider));
         services.TryAddSingleton<IWatcherFactory<TValue>>(provider => provider.GetRequiredService<WatcherHub<TValue>>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IWatcherRenewals, WatcherHub<TValue>>(provider => provider.GetRequiredService<WatcherHub<TValue>>()));
         services.AddBusObserver(provider => new WatchBusObserver<TValue>(provider));
         return services;
     }

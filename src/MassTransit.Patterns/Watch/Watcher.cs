@@ -153,18 +153,21 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
                 var lease = await RegisterOnceAsync(cancellationToken).ConfigureAwait(false);
                 Lease = lease;
                 Interlocked.Increment(ref _registrations);
+                RecordRenewed(lease);
                 _registered.TrySetResult();
                 next = lease > TimeSpan.Zero && lease / 2 < _options.RenewInterval ? lease / 2 : _options.RenewInterval;
             }
             catch (WatchRejectedException exception)
             {
                 LogRejected(WatcherId, exception.Message);
+                RecordFailed(exception, rejected: true);
                 _registered.TrySetException(exception);
                 return;
             }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
             {
                 LogRegistrationFailed(exception, WatcherId, _options.RetryInterval);
+                RecordFailed(exception, rejected: false);
                 next = _options.RetryInterval;
             }
             catch (OperationCanceledException)

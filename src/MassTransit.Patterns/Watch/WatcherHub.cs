@@ -10,7 +10,7 @@ namespace MassTransit.Patterns.Watch;
 /// The watchers of <typeparamref name="TValue"/> in one process: they share the bus's instance endpoint,
 /// on which one handler hands each notification to the watcher it names.
 /// </summary>
-sealed class WatcherHub<TValue> : IWatcherFactory<TValue>
+sealed partial class WatcherHub<TValue> : IWatcherFactory<TValue>
 {
     readonly IServiceProvider _provider;
     readonly TimeProvider _time;

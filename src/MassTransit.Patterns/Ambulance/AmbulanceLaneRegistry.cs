@@ -12,6 +12,9 @@ public sealed class AmbulanceLaneRegistry
     /// <summary>The window the urgent-wait percentiles cover by default: 5 minutes.</summary>
     public static readonly TimeSpan DefaultWindow = TimeSpan.FromMinutes(5);
 
+    /// <summary>How many of the latest urgent waits each lane keeps for its percentiles.</summary>
+    public const int UrgentWaitsKept = UrgentWaitReservoir.DefaultCapacity;
+
     readonly ConcurrentDictionary<string, LaneGate> _gates = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Every lane now, ordered by queue, with urgent-wait percentiles over the last <see cref="DefaultWindow"/>.</summary>

@@ -35,8 +35,8 @@ sealed class AmbulanceOperationsPage : OperationsPage<AmbulanceOperationsPage.St
             html.Raw("<tr data-test=\"ambulance-row\"").Attr("data-queue", lane.Queue).Attr("data-lane", lane.Lane).Raw(">");
             html.Element("td", lane.Queue);
             html.Element("td", lane.Lane);
-            html.Element("td", lane.Mode == AmbulanceMode.Ambulance ? "ambulance (idle lane slots lent to normal work)" : "carpool (lane slots for the lane only)",
-                ("data-test", "ambulance-mode"), ("data-value", lane.Mode.ToString()));
+            html.Element("td", lane.Mode == AmbulanceMode.Ambulance ? "ambulance" : "carpool", ("data-test", "ambulance-mode"), ("data-value", lane.Mode.ToString()),
+                ("title", lane.Mode == AmbulanceMode.Ambulance ? "one budget: idle lane slots are lent to normal work" : "separate budgets: lane slots serve the lane only"));
             html.Element("td", $"{lane.LaneDepth} ({lane.UrgentWaiting} waiting, {lane.UrgentInUse} in flight)", ("data-test", "ambulance-depth"),
                 ("data-value", lane.LaneDepth.ToString(CultureInfo.InvariantCulture)));
             Wait(html, "ambulance-p50", lane.UrgentWaitP50Ms);
@@ -56,7 +56,8 @@ sealed class AmbulanceOperationsPage : OperationsPage<AmbulanceOperationsPage.St
         var window = state.Lanes[0].Window;
         html.Element("p", $"Urgent wait: from sending an urgent message until it got a slot, over the last {window.TotalMinutes:0.#} min "
             + $"(at most the latest {AmbulanceLaneRegistry.UrgentWaitsKept} per lane; samples per lane: {string.Join(", ", state.Lanes.Select(l => l.UrgentWaitSamples))}). "
-            + "Lane depth: urgent messages this process holds from the lane.", ("class", "hint"), ("data-test", "ambulance-note"));
+            + "Lane depth: urgent messages this process holds from the lane. Ambulance mode: one budget, idle lane slots lent to normal work (borrowed); "
+            + "carpool: lane slots serve the lane only.", ("class", "hint"), ("data-test", "ambulance-note"));
     }
 
     static void Wait(DashboardHtml html, string test, double? ms) =>

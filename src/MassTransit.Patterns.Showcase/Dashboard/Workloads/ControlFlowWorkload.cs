@@ -54,9 +54,10 @@ public sealed class ControlFlowWorkload : IDashboardWorkload
             o.MaxWait = TimeSpan.FromSeconds(30);
         });
 
-    /// <summary>Pauses the producer.</summary>
+    /// <summary>Pauses the producer; <see cref="ConsumerPaused"/> stalls the consumer (the queue's depth then stays where it is).</summary>
     public sealed class Traffic : WorkloadTraffic
     {
+        volatile bool _consumerPaused;
         long _sent;
         long _refused;
 
@@ -66,15 +67,47 @@ public sealed class ControlFlowWorkload : IDashboardWorkload
         /// <summary>Readings refused with <see cref="BackPressureException"/> (the producer still has them and drops them: a showcase).</summary>
         public long Refused => Interlocked.Read(ref _refused);
 
+        /// <summary>True while the consumer takes nothing more.</summary>
+        public bool ConsumerPaused
+        {
+            get => _consumerPaused;
+            set => _consumerPaused = value;
+        }
+
+        /// <summary>True while the consumer waits, paused, with a reading in hand.</summary>
+        public bool ConsumerParked => Volatile.Read(ref _parked) > 0;
+
+        int _parked;
+
+        internal async Task WhileConsumerPausedAsync(CancellationToken cancellationToken)
+        {
+            if (!_consumerPaused)
+                return;
+            Interlocked.Increment(ref _parked);
+            try
+            {
+                while (_consumerPaused)
+                    await Task.Delay(50, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _parked);
+            }
+        }
+
         internal void CountSent() => Interlocked.Increment(ref _sent);
 
         internal void CountRefused() => Interlocked.Increment(ref _refused);
     }
 
     /// <summary>Stores one reading in 20 ms.</summary>
-    public sealed class ReadingConsumer : IConsumer<ControlFlowReading>
+    public sealed class ReadingConsumer(Traffic traffic) : IConsumer<ControlFlowReading>
     {
-        public Task Consume(ConsumeContext<ControlFlowReading> context) => Task.Delay(20, context.CancellationToken);
+        public async Task Consume(ConsumeContext<ControlFlowReading> context)
+        {
+            await traffic.WhileConsumerPausedAsync(context.CancellationToken);
+            await Task.Delay(20, context.CancellationToken);
+        }
     }
 
     sealed class Producer(IBus bus, Traffic traffic, FlowControlStateStore store) : BackgroundService

@@ -130,8 +130,9 @@ sealed class SupervisorOperationsPage : OperationsPage<SupervisorOperationsPage.
         html.Raw("<polyline class=\"active\"").Attr("points", Line(p => p.Active, top)).Raw("/>");
         html.Raw("<polyline class=\"limit\"").Attr("points", Line(p => p.Limit, top)).Raw("/>");
         html.Raw("</svg>");
-        html.Element("p", $"Over the last {span:0} s ({points.Count} looks): limit (solid blue) and active (green) from 0 to {top} consumers; " +
-            $"depth (dashed) from 0 to {depthTop} messages.", ("class", "legend"), ("data-test", "supervisor-legend"));
+        html.Raw("<p class=\"legend\" data-test=\"supervisor-legend\">").Text($"Over the last {span:0} s ({points.Count} looks): ")
+            .Raw("<span class=\"key limit\"></span>").Text(" limit and ").Raw("<span class=\"key active\"></span>").Text($" active from 0 to {top} consumers; ")
+            .Raw("<span class=\"key depth\"></span>").Text($" depth from 0 to {depthTop} messages.").Raw("</p>");
     }
 
     static void DecisionTable(DashboardHtml html, QueueState q)

@@ -5,7 +5,10 @@ static class OperationsPages
 {
     public static IReadOnlyList<OperationsPage> All { get; } =
     [
-        new WorkflowOperationsPage()
+        new WorkflowOperationsPage(),
+        new SupervisorOperationsPage(),
+        new ControlFlowOperationsPage(),
+        new AmbulanceOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

@@ -1,4 +1,6 @@
 using MassTransit.Patterns.Ambulance;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MassTransit;
 
@@ -47,4 +49,16 @@ public static class AmbulanceConfigurationExtensions
         Action<AmbulanceConfigurator>? configure = null) =>
         AmbulanceLaneSetup.Apply(configurator, context, configure,
             configurator is IInMemoryBusFactoryConfigurator ? InMemoryAmbulanceLaneTransport.Instance : null);
+
+    /// <summary>
+    /// Registers an <see cref="AmbulanceLaneRegistry"/>: every lane <c>UseAmbulanceLane</c> configures in this container
+    /// adds itself, so the lanes' depth, slot budget and urgent waits can be read (the dashboard's ambulance page, tests).
+    /// Optional; call it beside <c>AddMassTransit</c>.
+    /// </summary>
+    public static IServiceCollection AddAmbulanceLaneRegistry(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<AmbulanceLaneRegistry>();
+        return services;
+    }
 }

@@ -49,11 +49,13 @@ static class AmbulanceLaneSetup
         var logger = context.GetService<ILoggerFactory>()?.CreateLogger("MassTransit.Patterns.Ambulance") ?? NullLogger.Instance;
         configurator.ConnectEndpointConfigurationObserver(new QueueEndpointObserver(ambulance.Lanes, transport, metrics, logger));
 
+        var registry = context.GetService<AmbulanceLaneRegistry>();
         foreach (var lane in ambulance.Lanes)
         {
             var options = lane.Options;
             lane.Gate = new LaneGate(options.QueueName, options.LaneName, options.ConcurrentMessageLimit, options.Mode, options.UrgentWeight);
             metrics.Track(lane.Gate);
+            registry?.Add(lane.Gate);
             consumers.TryGetValue(lane, out var laneConsumers);
             // A lane beside a ConfigureEndpoints endpoint is declared the way ConfigureEndpoints declares that endpoint:
             // through its endpoint definition, so the transport applies it (temporary queues, the definitions'

@@ -34,6 +34,9 @@ sealed class LaneGate
 
     public string Queue { get; }
 
+    /// <summary>The latest urgent waits (send to slot), for the lane's percentiles.</summary>
+    public UrgentWaitReservoir UrgentWaits { get; } = new();
+
     public string Lane { get; }
 
     public AmbulanceMode Mode => _mode;

@@ -17,7 +17,11 @@ sealed class LaneSlotFilter(LaneGate gate, bool lane, AmbulanceMetrics metrics) 
         var tags = AmbulanceMetrics.Tags(gate, lane);
         metrics.SlotWait.Record(waited, tags);
         if (lane && context.SentTime is { } sent)
-            metrics.UrgentWait.Record(Math.Max(0, (DateTime.UtcNow - sent).TotalMilliseconds), tags);
+        {
+            var urgentWait = Math.Max(0, (DateTime.UtcNow - sent).TotalMilliseconds);
+            metrics.UrgentWait.Record(urgentWait, tags);
+            gate.UrgentWaits.Record(urgentWait);
+        }
         tags.Add(AmbulanceMetrics.BorrowedTag, slot.Borrowed);
         metrics.Messages.Add(1, tags);
 

@@ -69,6 +69,48 @@ public sealed class FlowControlStateStore
         return statement is null ? new FlowStatus(queue, FlowState.Normal, null) : new FlowStatus(queue, statement.State, statement);
     }
 
+    /// <summary>The queues the store has heard of (a statement, or a producer held by one), in no order.</summary>
+    public IReadOnlyCollection<string> Queues => _queues.Keys.ToArray();
+
+    /// <summary>What this process's producers met at <paramref name="queue"/> since start: throttled, rejected, bypassed, held now.</summary>
+    public ProducerThrottling Throttling(string queue)
+    {
+        if (!_queues.TryGetValue(queue, out var entry))
+            return new ProducerThrottling(queue, 0, 0, 0, 0);
+        return new ProducerThrottling(queue, Interlocked.Read(ref entry.Throttled), Interlocked.Read(ref entry.Rejected),
+            Interlocked.Read(ref entry.UrgentBypassed), Volatile.Read(ref entry.HeldNow));
+    }
+
+    internal void CountThrottled(string queue) => Interlocked.Increment(ref EntryOf(queue).Throttled);
+
+    internal void CountRejected(string queue) => Interlocked.Increment(ref EntryOf(queue).Rejected);
+
+    internal void CountUrgentBypassed(string queue) => Interlocked.Increment(ref EntryOf(queue).UrgentBypassed);
+
+    /// <summary>Counts a producer held at <paramref name="queue"/> until the returned handle is disposed.</summary>
+    internal Holding Hold(string queue)
+    {
+        var entry = EntryOf(queue);
+        Interlocked.Increment(ref entry.HeldNow);
+        return new Holding(entry);
+    }
+
+    Entry EntryOf(string queue) => _queues.GetOrAdd(queue, static _ => new Entry());
+
+    /// <summary>A producer being held; disposing it stops counting it.</summary>
+    internal readonly struct Holding : IDisposable
+    {
+        readonly Entry? _entry;
+
+        internal Holding(Entry entry) => _entry = entry;
+
+        public void Dispose()
+        {
+            if (_entry is not null)
+                Interlocked.Decrement(ref _entry.HeldNow);
+        }
+    }
+
     /// <summary>The watched queues that consume <paramref name="messageTypeUrn"/>.</summary>
     public IReadOnlyList<string> QueuesConsuming(string messageTypeUrn) =>
         _queuesByMessageType.TryGetValue(messageTypeUrn, out var queues) ? queues : [];
@@ -76,8 +118,13 @@ public sealed class FlowControlStateStore
     /// <summary>Completes when a new statement for <paramref name="queue"/> arrives.</summary>
     public Task NextStatement(string queue) => _queues.GetOrAdd(queue, _ => new Entry()).Changed;
 
-    sealed class Entry
+    internal sealed class Entry
     {
+        public long Throttled;
+        public long Rejected;
+        public long UrgentBypassed;
+        public int HeldNow;
+
         TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public FlowControlStateChanged? Statement;

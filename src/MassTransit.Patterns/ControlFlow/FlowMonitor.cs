@@ -52,6 +52,11 @@ public sealed partial class FlowMonitor : IHostedService
     /// <summary>The state the monitor holds for <paramref name="queue"/>.</summary>
     public FlowState StateOf(string queue) => _flows.TryGetValue(queue, out var flow) ? flow.State : FlowState.Normal;
 
+    /// <summary>Every watched queue as the monitor holds it now: state, last depth and marks (a copy).</summary>
+    public IReadOnlyList<FlowQueueSnapshot> Snapshot() =>
+        _flows.Values.Select(f => new FlowQueueSnapshot(f.Watched.Queue, f.State, f.Depth, f.Watched.HighWatermark, f.Watched.LowWatermark,
+            f.Watched.StopMark, f.ReadAt, f.ReadingFailed)).ToArray();
+
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -86,6 +91,8 @@ public sealed partial class FlowMonitor : IHostedService
             depth = flow.Depth;
 
         var now = _time.GetUtcNow();
+        flow.ReadingFailed = reading.Sample is null;
+        flow.ReadAt = now;
         var changed = state != previous;
         if (changed)
         {
@@ -131,5 +138,7 @@ public sealed partial class FlowMonitor : IHostedService
         public FlowState State { get; set; }
         public long Depth { get; set; }
         public DateTimeOffset RenewAt { get; set; }
+        public DateTimeOffset? ReadAt { get; set; }
+        public bool ReadingFailed { get; set; }
     }
 }

@@ -59,6 +59,7 @@ sealed partial class ProducerControlFlowGate
 
         var started = Stopwatch.GetTimestamp();
         var tag = new KeyValuePair<string, object?>(PatternsTags.Queue, queue);
+        using var holding = _store.Hold(queue);
         try
         {
             if (status.State == FlowState.Stop)
@@ -85,6 +86,7 @@ sealed partial class ProducerControlFlowGate
                     break;
             }
             _metrics.Throttled.Add(1, tag);
+            _store.CountThrottled(queue);
         }
         finally
         {
@@ -129,6 +131,7 @@ sealed partial class ProducerControlFlowGate
     {
         if (!urgent || !_options.UrgentBypass)
             return false;
+        _store.CountUrgentBypassed(status.Queue);
         _metrics.UrgentBypassed.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue),
             new KeyValuePair<string, object?>("masstransit.patterns.flow_state", status.State.ToString()));
         return true;
@@ -158,6 +161,7 @@ sealed partial class ProducerControlFlowGate
     BackPressureException Reject(FlowStatus status, string reason)
     {
         _metrics.Rejected.Add(1, new KeyValuePair<string, object?>(PatternsTags.Queue, status.Queue));
+        _store.CountRejected(status.Queue);
         return new BackPressureException(status.Queue, status.State, status.Statement?.Depth ?? 0, status.Mark, reason);
     }
 

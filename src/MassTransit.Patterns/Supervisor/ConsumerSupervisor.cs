@@ -32,6 +32,10 @@ internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedS
     CancellationTokenSource? _stopping;
     Task? _loop;
     SupervisorTick? _lastTick;
+    readonly SupervisorTick[] _recent;
+    readonly Lock _recentLock = new();
+    int _recentNext;
+    int _recentCount;
     long _ticks;
     long _probeFailures;
     int _probeFailuresInARow;
@@ -69,6 +73,7 @@ internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedS
         _rules = options.Rules;
         _instanceId = options.Fleet?.InstanceId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
         _state = new ScalingState(options.MinConsumers);
+        _recent = new SupervisorTick[options.TickHistorySize];
         _gate.SetLimit(options.MinConsumers);
     }
 
@@ -114,6 +119,22 @@ internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedS
 
     /// <inheritdoc />
     public SupervisorTick? LastTick => Volatile.Read(ref _lastTick);
+
+    /// <inheritdoc />
+    public IReadOnlyList<SupervisorTick> RecentTicks
+    {
+        get
+        {
+            lock (_recentLock)
+            {
+                var ticks = new SupervisorTick[_recentCount];
+                var first = (_recentNext - _recentCount + _recent.Length) % Math.Max(1, _recent.Length);
+                for (var i = 0; i < ticks.Length; i++)
+                    ticks[i] = _recent[(first + i) % _recent.Length];
+                return ticks;
+            }
+        }
+    }
 
     /// <inheritdoc />
     public event Action<SupervisorTick>? Ticked;
@@ -275,8 +296,21 @@ internal sealed partial class ConsumerSupervisor : IConsumerSupervisor, IHostedS
             limit > previous ? ScalingDirection.Up : limit < previous ? ScalingDirection.Down : ScalingDirection.Hold,
             failure?.Message ?? fleetFailure, fleetInstances, fleetTarget);
         Volatile.Write(ref _lastTick, tick);
+        Remember(tick);
         Interlocked.Increment(ref _ticks);
         Ticked?.Invoke(tick);
+    }
+
+    void Remember(SupervisorTick tick)
+    {
+        if (_recent.Length == 0)
+            return;
+        lock (_recentLock)
+        {
+            _recent[_recentNext] = tick;
+            _recentNext = (_recentNext + 1) % _recent.Length;
+            _recentCount = Math.Min(_recentCount + 1, _recent.Length);
+        }
     }
 
     int DecideAlone(long depth, DateTimeOffset now, int instances)

@@ -36,6 +36,12 @@ public interface IConsumerSupervisor
     /// <summary>The last look, or null before the first.</summary>
     SupervisorTick? LastTick { get; }
 
+    /// <summary>
+    /// The latest looks, oldest first: at most <see cref="SupervisorOptions.TickHistorySize"/> of them (a bounded
+    /// ring kept by the supervisor itself, so a dashboard reads the last minutes without subscribing). A copy.
+    /// </summary>
+    IReadOnlyList<SupervisorTick> RecentTicks { get; }
+
     /// <summary>Raised after every look, on the supervisor's loop: keep handlers short.</summary>
     event Action<SupervisorTick>? Ticked;
 }

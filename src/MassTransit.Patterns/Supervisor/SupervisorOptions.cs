@@ -62,6 +62,13 @@ public sealed class SupervisorOptions : IPatternOptions
     public DepthMeasure DepthMeasure { get; set; } = DepthMeasure.Ready;
 
     /// <summary>
+    /// How many of its latest looks (<see cref="SupervisorTick"/>) the supervisor keeps in
+    /// <see cref="IConsumerSupervisor.RecentTicks"/>, for dashboards: a bounded ring, one entry per poll interval.
+    /// Default 300 (the last 5 minutes at the default 1 s poll interval); 0 keeps none.
+    /// </summary>
+    public int TickHistorySize { get; set; } = 300;
+
+    /// <summary>
     /// A fixed number of service instances sharing the queue, to divide the wanted consumers by when
     /// no fleet saga coordinates them. Default 1. Must stay 1 with <see cref="Fleet"/>, which counts
     /// live instances itself.
@@ -99,6 +106,7 @@ public sealed class SupervisorOptions : IPatternOptions
             .Require(ScaleDownHysteresis is >= 0 and < 1, nameof(ScaleDownHysteresis), $"must be at least 0 and less than 1 (was {ScaleDownHysteresis}).")
             .Require(Enum.IsDefined(DepthMeasure), nameof(DepthMeasure), $"must be Ready or ReadyAndUnacknowledged (was {DepthMeasure}).")
             .Positive(InstanceCount, nameof(InstanceCount))
+            .InRange(TickHistorySize, 0, 100_000, nameof(TickHistorySize))
             .Require(Queue is null || !string.IsNullOrWhiteSpace(Queue), nameof(Queue), "must not be empty (leave it null to use the endpoint's queue).");
         if (Fleet is { } fleet)
         {

@@ -38,4 +38,10 @@ public sealed class ConsumerSupervisorState : SagaStateMachineInstance
 
     /// <summary>When the last heartbeat was applied.</summary>
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>The saga instance of <paramref name="queue"/>: every instance of the service meets in it (load it by this id).</summary>
+    public static Guid CorrelationIdOf(string queue) => SupervisorFleet.CorrelationIdOf(queue);
+
+    /// <summary>The live instances and their shares, read from <see cref="Instances"/> (ordered by id; the shares sum to <see cref="Target"/>).</summary>
+    public IReadOnlyList<FleetInstance> ReadInstances() => SupervisorFleet.ReadInstances(Instances);
 }

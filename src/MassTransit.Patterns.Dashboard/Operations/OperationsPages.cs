@@ -5,7 +5,9 @@ static class OperationsPages
 {
     public static IReadOnlyList<OperationsPage> All { get; } =
     [
-        new WorkflowOperationsPage()
+        new WorkflowOperationsPage(),
+        new MultibrokerOperationsPage(),
+        new EventForwardingOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

@@ -29,8 +29,9 @@ static class ForwardingQueries
     /// <summary>Runs <see cref="Backlog"/>: (0, null) for an empty outbox.</summary>
     public static async Task<(long Pending, DateTime? Oldest)> ReadBacklogAsync(DbContext db, CancellationToken cancellationToken)
     {
-        var row = await Backlog(db).AsNoTracking().FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-        return row is null ? (0, null) : (row.Pending, row.Oldest);
+        // One group or none: read as a list (a First would add a TOP/LIMIT and EF Core's warning about First without OrderBy).
+        var rows = await Backlog(db).AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? (0, null) : (rows[0].Pending, rows[0].Oldest);
     }
 
     /// <summary>One row of <see cref="Backlog"/>.</summary>

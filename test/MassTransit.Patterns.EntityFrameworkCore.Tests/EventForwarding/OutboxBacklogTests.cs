@@ -30,6 +30,8 @@ public sealed class OutboxBacklogTests
         await using var database = await ForwardingDatabase.CreateAsync(store);
         var counter = new DbRoundTripCounter();
         var services = new ServiceCollection();
+        CapturedLogs.Use(services);
+        var mark = CapturedLogs.Instance.Mark();
         services.AddDbContext<ForwardingDb>(o =>
         {
             database.Configure(o);
@@ -59,8 +61,10 @@ public sealed class OutboxBacklogTests
         Assert.Equal(1, counter.Commands - before);
         Assert.Equal(3, reading.Pending);
         Assert.Equal(new DateTimeOffset(t0), reading.OldestCreatedAt);
-        Assert.True(reading.OldestAge > TimeSpan.FromDays(1) || reading.ReadAt.UtcDateTime < t0.AddDays(1), "the age is measured from the row's time");
         Assert.Equal(reading.ReadAt - new DateTimeOffset(t0), reading.OldestAge);
+        // Read every few seconds by the page and the health checks: no EF Core warning (e.g. 10103, First without OrderBy) each time.
+        Assert.DoesNotContain(CapturedLogs.Instance.Since(mark), e => e.Category.StartsWith("Microsoft.EntityFrameworkCore", StringComparison.Ordinal)
+            && e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
     }
 
     [Fact]
@@ -93,10 +97,10 @@ public sealed class OutboxBacklogTests
         using var db = new ForwardingDb(new DbContextOptionsBuilder<ForwardingDb>()
             .UseSqlServer("Server=127.0.0.1,1;Database=never_connected;User Id=sa;Password=unused;TrustServerCertificate=True").Options);
 
-        var sql = ForwardingQueries.Backlog(db).Take(1).ToQueryString();
+        var sql = ForwardingQueries.Backlog(db).ToQueryString();
 
         // One SELECT with both aggregates over the one table (the constant group is one group, none when the table is empty).
-        Assert.Equal(1, sql.Split("SELECT TOP(@p) COUNT_BIG(*), MIN([f0].[SentTime])").Length - 1);
+        Assert.Equal(1, sql.Split("SELECT COUNT_BIG(*), MIN([f0].[SentTime])").Length - 1);
         Assert.Contains("FROM [ForwardingOutbox] AS [f]", sql);
         Assert.Equal(2, sql.Split("SELECT").Length - 1);
         Assert.DoesNotContain("ORDER BY", sql);

@@ -92,10 +92,13 @@ public sealed class EventForwardingWorkload : IDashboardWorkload
     }
 
     /// <summary>Two orders a second, a burst of 300 every 20 s, every 25th order twice under one message id.</summary>
-    public sealed class OrderProducer(IBus bus, TimeProvider time) : BackgroundService
+    public sealed class OrderProducer(IBus bus, TimeProvider time, IHostApplicationLifetime lifetime) : BackgroundService
     {
-        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        protected override async Task ExecuteAsync(CancellationToken executeToken)
         {
+            // Stops as soon as the app stops, before the bus does (hosted services stop in reverse order: the bus may go first).
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(executeToken, lifetime.ApplicationStopping);
+            var stoppingToken = stopping.Token;
             try
             {
                 var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{Queue}"));

@@ -70,10 +70,13 @@ public sealed class MultibrokerWorkload : IDashboardWorkload
     }
 
     /// <summary>Sends a transfer every 100 ms (every 50th twice, one id); takes gamma down at 20 s of every minute for 10 s, and hangs it at 45 s for 5 s.</summary>
-    public sealed class TransferProducer(IMultibroker multibroker, Brokers brokers, TimeProvider time) : BackgroundService
+    public sealed class TransferProducer(IMultibroker multibroker, Brokers brokers, TimeProvider time, IHostApplicationLifetime lifetime) : BackgroundService
     {
-        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        protected override async Task ExecuteAsync(CancellationToken executeToken)
         {
+            // Stops as soon as the app stops, before the bus does (hosted services stop in reverse order: the bus may go first).
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(executeToken, lifetime.ApplicationStopping);
+            var stoppingToken = stopping.Token;
             var started = time.GetTimestamp();
             try
             {

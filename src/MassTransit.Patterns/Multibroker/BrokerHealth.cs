@@ -70,15 +70,8 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
             Interlocked.Increment(ref _leftRotation);
     }
 
-    /// <summary>True while an operator holds the broker out of rotation.</summary>
-    public bool IsHeld
-    {
-        get
-        {
-            lock (_lock)
-                return _held is not null;
-        }
-    }
+    /// <summary>True while an operator holds the broker out of rotation (read on the send path without the lock).</summary>
+    public bool IsHeld => Volatile.Read(ref _held) is not null;
 
     /// <summary>
     /// Holds the broker out of rotation until <see cref="Release"/>: no probe or confirmed send lifts it. Returns false
@@ -90,7 +83,7 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
         {
             if (_held is not null)
                 return false;
-            _held = reason;
+            Volatile.Write(ref _held, reason);
             LastReason = reason;
             return true;
         }
@@ -106,7 +99,7 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
         {
             if (_held is null)
                 return false;
-            _held = null;
+            Volatile.Write(ref _held, null);
             return true;
         }
     }

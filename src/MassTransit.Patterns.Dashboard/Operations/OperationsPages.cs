@@ -8,7 +8,9 @@ static class OperationsPages
         new WorkflowOperationsPage(),
         new SupervisorOperationsPage(),
         new ControlFlowOperationsPage(),
-        new AmbulanceOperationsPage()
+        new AmbulanceOperationsPage(),
+        new MultibrokerOperationsPage(),
+        new EventForwardingOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

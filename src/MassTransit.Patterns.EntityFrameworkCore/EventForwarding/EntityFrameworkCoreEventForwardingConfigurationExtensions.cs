@@ -2,6 +2,7 @@ using MassTransit.DependencyInjection;
 using MassTransit.Middleware;
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
+using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.QueueDepth;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,6 +43,10 @@ public static class EntityFrameworkCoreEventForwardingConfigurationExtensions
         configurator.Replace(ServiceDescriptor.Scoped<IScopedBusContextProvider<IBus>, ForwardingScopedBusContextProvider<TDbContext>>());
         configurator.TryAddSingleton<OutboxDeliveryService<TDbContext>>();
         configurator.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OutboxDeliveryService<TDbContext>>(
+            sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>()));
+        // What the operations view and the health checks read: one backlog reader and one delivery service per outbox DbContext.
+        configurator.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxBacklog, EntityFrameworkOutboxBacklog<TDbContext>>());
+        configurator.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxDelivery, OutboxDeliveryService<TDbContext>>(
             sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>()));
         configurator.TryAddSingleton<PatternsInboxCleanupService<TDbContext>>();
         configurator.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, PatternsInboxCleanupService<TDbContext>>(

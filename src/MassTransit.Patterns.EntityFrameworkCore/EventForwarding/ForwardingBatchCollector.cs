@@ -188,7 +188,7 @@ sealed class ForwardingBatchCollector
                     continue;
                 }
                 // Counted once decided, before the member's pipe acknowledges the copy.
-                _metrics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, member.ConsumerType));
+                _metrics.DuplicateSuppressed(member.ConsumerType);
                 member.Release(ForwardingBatchOutcome.Duplicate);
             }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
+using MassTransit.Patterns.EventForwarding;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 
@@ -15,10 +16,13 @@ sealed class ForwardingMetrics
     public const string ConsumerTag = "masstransit.patterns.consumer";
 
     readonly ConcurrentDictionary<string, BacklogSample> _backlogs = new();
+    readonly EventForwardingTotals _totals;
 
-    public ForwardingMetrics(PatternsMeter patternsMeter)
+    public ForwardingMetrics(PatternsMeter patternsMeter, EventForwardingMetrics forwarding)
     {
         ArgumentNullException.ThrowIfNull(patternsMeter);
+        ArgumentNullException.ThrowIfNull(forwarding);
+        _totals = forwarding.Totals;
         var meter = patternsMeter.Meter;
         DuplicatesSuppressed = meter.CreateCounter<long>(Prefix + "inbox.duplicates_suppressed", "{message}",
             "Redelivered or resent messages that the inbox found already consumed and acknowledged without running the consumer again.");
@@ -49,6 +53,13 @@ sealed class ForwardingMetrics
     }
 
     public Counter<long> DuplicatesSuppressed { get; }
+
+    /// <summary>Counts a copy the inbox found consumed and acknowledged without running <paramref name="consumerType"/> (counter and total).</summary>
+    public void DuplicateSuppressed(string? consumerType)
+    {
+        DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ConsumerTag, consumerType));
+        _totals.CountInboxDuplicateSuppressed();
+    }
 
     public Counter<long> InboxRemoved { get; }
 

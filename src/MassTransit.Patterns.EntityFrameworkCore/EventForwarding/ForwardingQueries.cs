@@ -16,6 +16,27 @@ static class ForwardingQueries
             .Take(limit)
             .Select(g => g.OutboxId);
 
+    /// <summary>
+    /// The outbox's backlog in one statement: how many rows wait (every row does: a delivered row is deleted) and the oldest
+    /// <see cref="OutboxEntry.SentTime"/>, as one aggregate over the table (no row when the table is empty). No index
+    /// serves it better than the table itself: the count visits every row anyway, and the minimum is taken in the same pass.
+    /// </summary>
+    public static IQueryable<BacklogRow> Backlog(DbContext db) =>
+        db.Set<OutboxEntry>()
+            .GroupBy(x => 1)
+            .Select(g => new BacklogRow(g.LongCount(), g.Min(x => (DateTime?)x.SentTime)));
+
+    /// <summary>Runs <see cref="Backlog"/>: (0, null) for an empty outbox.</summary>
+    public static async Task<(long Pending, DateTime? Oldest)> ReadBacklogAsync(DbContext db, CancellationToken cancellationToken)
+    {
+        // One group or none: read as a list (a First would add a TOP/LIMIT and EF Core's warning about First without OrderBy).
+        var rows = await Backlog(db).AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? (0, null) : (rows[0].Pending, rows[0].Oldest);
+    }
+
+    /// <summary>One row of <see cref="Backlog"/>.</summary>
+    public sealed record BacklogRow(long Pending, DateTime? Oldest);
+
     /// <summary>The rows of <paramref name="groups"/>, lowest positions first, so that a group cut by the limit continues next round.</summary>
     public static IQueryable<OutboxEntry> GroupRows(DbContext db, List<Guid> groups, int limit) =>
         db.Set<OutboxEntry>().AsNoTracking()

@@ -25,7 +25,7 @@ namespace MassTransit.Patterns.EntityFrameworkCore.EventForwarding;
 /// resends, same message id). A failed message stops its group until the next read of the table.
 /// Rounds run one after another; the confirmed rows of a round are deleted with one statement.
 /// </summary>
-sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
+sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService, IOutboxDelivery
     where TDbContext : DbContext
 {
     /// <summary>How long a row delivered from a read of the table is remembered, so that its handover arriving late is not sent again.</summary>
@@ -54,6 +54,11 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
     long _nextSample;
     long _tableRounds;
 
+    // Read by the operations view (any thread).
+    readonly DeliveryLagWindow _lags = new();
+    long _delivered;
+    long _deliveryFailures;
+
     /// <summary>Created once by the container.</summary>
     public OutboxDeliveryService(IServiceScopeFactory scopes, IBusControl bus, IOptionsMonitor<PatternsEntityFrameworkOutboxOptions> options,
         IOptions<EventForwardingOptions> forwarding, OutboxDeliverySignal<TDbContext> signal, ILogger<OutboxDeliveryService<TDbContext>> logger,
@@ -74,6 +79,17 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
 
     /// <summary>Whether this instance held the delivery lease at its last attempt.</summary>
     public bool HoldsLease => _holding;
+
+    /// <inheritdoc />
+    public string Name => _name;
+
+    /// <inheritdoc />
+    public OutboxDeliveryReading Read()
+    {
+        var (samples, p50, p99) = _lags.Read();
+        return new OutboxDeliveryReading(Interlocked.Read(ref _delivered), Interlocked.Read(ref _deliveryFailures), Volatile.Read(ref _holding),
+            samples, p50, p99);
+    }
 
     /// <summary>Rounds that read the table and completed (for tests).</summary>
     internal long TableRounds => Interlocked.Read(ref _tableRounds);
@@ -344,12 +360,16 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _metrics.DeliveryFailures.Add(1, _tag);
+            Interlocked.Increment(ref _deliveryFailures);
             LogDeliveryFailed(_logger, _name, row.SequenceNumber, row.MessageId, destination, exception.Message);
             return false;
         }
 
+        var lag = Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds);
         _metrics.Delivered.Add(1, _tag);
-        _metrics.DeliveryLag.Record(Math.Max(0, (DateTime.UtcNow - row.SentTime).TotalMilliseconds), _tag);
+        _metrics.DeliveryLag.Record(lag, _tag);
+        Interlocked.Increment(ref _delivered);
+        _lags.Record(lag);
         return true;
     }
 
@@ -359,10 +379,7 @@ sealed partial class OutboxDeliveryService<TDbContext> : BackgroundService
         if (now < Interlocked.Read(ref _nextSample))
             return;
         Interlocked.Exchange(ref _nextSample, now + (long)(_options.BacklogSampleInterval.TotalSeconds * Stopwatch.Frequency));
-        var count = await db.Set<OutboxEntry>().LongCountAsync(cancellationToken).ConfigureAwait(false);
-        var oldest = count == 0
-            ? (DateTime?)null
-            : await db.Set<OutboxEntry>().OrderBy(x => x.SequenceNumber).Select(x => (DateTime?)x.SentTime).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        var (count, oldest) = await ForwardingQueries.ReadBacklogAsync(db, cancellationToken).ConfigureAwait(false);
         _metrics.RecordBacklog(_name, count, oldest is { } sent ? Math.Max(0, (DateTime.UtcNow - sent).TotalSeconds) : 0);
     }
 

@@ -102,7 +102,7 @@ sealed class PatternsEntityFrameworkOutboxContextFactory<TDbContext> : IOutboxCo
         if (inbox && !await TryClaimAsync(messageId, options.ConsumerId, transaction, cancellationToken).ConfigureAwait(false))
         {
             // Counted once decided, before the pipe acknowledges the copy: whoever sees it consumed sees it counted.
-            _metrics.DuplicatesSuppressed.Add(1, new KeyValuePair<string, object?>(ForwardingMetrics.ConsumerTag, options.ConsumerType));
+            _metrics.DuplicateSuppressed(options.ConsumerType);
             var duplicate = new DbContextForwardingConsumeContext<TDbContext, T>(context, options, _provider, _db, messageId, consumed: true);
             await next.Send(duplicate).ConfigureAwait(false);
             return [];

@@ -34,7 +34,9 @@ public static class DashboardShowcase
         new WorkflowWorkload(),
         new SupervisorWorkload(),
         new ControlFlowWorkload(),
-        new AmbulanceWorkload()
+        new AmbulanceWorkload(),
+        new MultibrokerWorkload(),
+        new EventForwardingWorkload()
     ];
 
     /// <summary>

@@ -28,6 +28,7 @@ public static class EventForwardingConfigurationExtensions
         services.AddPatternOptions(configure);
         PatternsMeter.Register(services);
         services.TryAddSingleton<EventForwardingMetrics>();
+        services.TryAddSingleton(provider => provider.GetRequiredService<EventForwardingMetrics>().Totals);
         services.TryAddSingleton<IEventForwarder, EventForwarder>();
         services.TryAddSingleton(provider => CreateStartupCheck(provider));
         return services;

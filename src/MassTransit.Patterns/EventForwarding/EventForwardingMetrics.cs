@@ -25,6 +25,9 @@ sealed class EventForwardingMetrics
             "Settings found at start-up, or sends seen at run time, that undo or weaken the event forwarding guarantee.");
     }
 
+    /// <summary>The same counts kept readable in place (for the operations view).</summary>
+    public EventForwardingTotals Totals { get; } = new();
+
     public Counter<long> Confirmed { get; }
 
     public Counter<long> Resends { get; }

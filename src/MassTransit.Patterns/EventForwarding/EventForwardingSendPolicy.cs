@@ -56,6 +56,7 @@ sealed class EventForwardingSendPolicy
                     sending = attempt(timeout.Token);
                     await sending.WaitAsync(_options.SendTimeout, cancellationToken).ConfigureAwait(false);
                     _metrics.Confirmed.Add(1, _source);
+                    _metrics.Totals.CountConfirmed();
                     return attempts;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -73,6 +74,7 @@ sealed class EventForwardingSendPolicy
                 catch (Exception exception) when (IsPermanent(exception))
                 {
                     _metrics.Unconfirmed.Add(1, _source);
+                    _metrics.Totals.CountUnconfirmed();
                     throw;
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -89,10 +91,12 @@ sealed class EventForwardingSendPolicy
             if (attempts > _options.ResendLimit)
             {
                 _metrics.Unconfirmed.Add(1, _source);
+                _metrics.Totals.CountUnconfirmed();
                 throw new MessageNotConfirmedException(messageId, attempts, failure);
             }
 
             _metrics.Resends.Add(1, _source);
+            _metrics.Totals.CountResend();
             if (delay > TimeSpan.Zero)
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.SendTimeout.Ticks));

@@ -10,7 +10,8 @@ namespace MassTransit.Patterns.Multibroker;
 /// <see cref="MultibrokerOptions.MaxEjectionTime"/>). When the ejection time is over the broker is
 /// <see cref="BrokerState.Probing"/>: still out, until a probe or a confirmed send gets through; a
 /// failed probe ejects it again, for longer. So a hung broker (connection open, nothing answering) is
-/// never re-admitted on a timer alone.
+/// never re-admitted on a timer alone. An operator's hold (<see cref="Hold"/>) keeps the broker
+/// <see cref="BrokerState.Held"/> whatever its health says, until <see cref="Release"/>.
 /// </summary>
 sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
 {
@@ -23,6 +24,9 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
     bool _owesProbe;
     long _lastProbe;
     int _probing;
+    string? _held;
+    long _leftRotation;
+    long _rejoined;
 
     /// <summary>Why the broker was last out of rotation (for logs and the showcase).</summary>
     public string? LastReason { get; private set; }
@@ -38,6 +42,8 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
 
     BrokerState StateAt(long now)
     {
+        if (_held is not null)
+            return BrokerState.Held;
         if (!_started)
             return BrokerState.Starting;
         if (!_connected)
@@ -48,6 +54,55 @@ sealed class BrokerHealth(MultibrokerOptions options, TimeProvider time)
     }
 
     public bool InRotation => State == BrokerState.Healthy;
+
+    /// <summary>Times the broker left the rotation (ejected, disconnected or held), as logged and counted by the runtime.</summary>
+    public long LeftRotation => Interlocked.Read(ref _leftRotation);
+
+    /// <summary>Times the broker came back into the rotation.</summary>
+    public long Rejoined => Interlocked.Read(ref _rejoined);
+
+    /// <summary>Counts a change of rotation the runtime noted (once per change).</summary>
+    public void CountRotationChange(bool inRotation)
+    {
+        if (inRotation)
+            Interlocked.Increment(ref _rejoined);
+        else
+            Interlocked.Increment(ref _leftRotation);
+    }
+
+    /// <summary>True while an operator holds the broker out of rotation (read on the send path without the lock).</summary>
+    public bool IsHeld => Volatile.Read(ref _held) is not null;
+
+    /// <summary>
+    /// Holds the broker out of rotation until <see cref="Release"/>: no probe or confirmed send lifts it. Returns false
+    /// when it was held already (the first reason stays).
+    /// </summary>
+    public bool Hold(string reason)
+    {
+        lock (_lock)
+        {
+            if (_held is not null)
+                return false;
+            Volatile.Write(ref _held, reason);
+            LastReason = reason;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Ends a hold: the normal health rules apply again (in rotation at once when connected, not ejected and no probe
+    /// is owed). Returns false when it was not held.
+    /// </summary>
+    public bool Release()
+    {
+        lock (_lock)
+        {
+            if (_held is null)
+                return false;
+            Volatile.Write(ref _held, null);
+            return true;
+        }
+    }
 
     /// <summary>The bus started (true) or was stopped or failed to start (false).</summary>
     public void Started(bool started, string? reason = null)

@@ -20,5 +20,12 @@ public enum BrokerState
     /// trip with <see cref="MultibrokerOptions.ProbeTimeout"/>) or confirms a send: a hung broker is
     /// never re-admitted on a timer alone. A failed probe ejects it again, for twice as long.
     /// </summary>
-    Probing
+    Probing,
+
+    /// <summary>
+    /// Held out of rotation by an operator (<see cref="IMultibroker.Hold"/>): no message is sent through it, not even
+    /// when every other broker fails, and neither probes nor its health put it back. <see cref="IMultibroker.Release"/>
+    /// ends the hold; then the normal rules apply (in rotation once it is connected, not ejected and owes no probe).
+    /// </summary>
+    Held
 }

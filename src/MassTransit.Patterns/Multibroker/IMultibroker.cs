@@ -15,6 +15,25 @@ public interface IMultibroker : ISendEndpointProvider, IPublishEndpoint
     /// <summary>Copies of already consumed messages that this process's consumers acknowledged without running (see <see cref="MultibrokerOptions.Deduplicate"/>).</summary>
     long DuplicatesSuppressed { get; }
 
+    /// <summary>
+    /// Takes the broker named <paramref name="broker"/> out of rotation until <see cref="Release"/> (an operator's hold,
+    /// e.g. before maintenance of that broker): it becomes <see cref="BrokerState.Held"/>, sends and publishes go to the
+    /// other brokers only (never to it, even when they all fail), and no probe or health check puts it back. Its bus keeps
+    /// running, so its consumers drain what it holds. Returns false when it was held already.
+    /// </summary>
+    /// <param name="broker">The broker's name, as configured.</param>
+    /// <param name="reason">Why, shown as the broker's last reason and logged.</param>
+    /// <exception cref="ArgumentException">No broker has that name.</exception>
+    bool Hold(string broker, string reason);
+
+    /// <summary>
+    /// Ends a hold (<see cref="Hold"/>): the broker's normal health rules apply again, so it rejoins the rotation at once
+    /// when its bus is connected and it is not ejected (otherwise when it recovers). Returns false when it was not held.
+    /// </summary>
+    /// <param name="broker">The broker's name, as configured.</param>
+    /// <exception cref="ArgumentException">No broker has that name.</exception>
+    bool Release(string broker);
+
     /// <summary>The strategy in use.</summary>
     MultibrokerStrategy Strategy { get; }
 

@@ -28,8 +28,17 @@ public sealed class MultibrokerBroker
     /// <summary>The broker's weight (Weighted and KeyHash strategies).</summary>
     public int Weight { get; }
 
-    /// <summary>Where the broker stands: starting, healthy (in rotation), disconnected or ejected.</summary>
+    /// <summary>Where the broker stands: starting, healthy (in rotation), disconnected, ejected, probing or held.</summary>
     public BrokerState State => Health.State;
+
+    /// <summary>How long its current ejection lasts from now (zero when it is not <see cref="BrokerState.Ejected"/>).</summary>
+    public TimeSpan EjectionTimeLeft => Health.EjectedFor;
+
+    /// <summary>Times the broker left the rotation (ejected, disconnected or held) since the multibroker was created.</summary>
+    public long Ejections => Health.LeftRotation;
+
+    /// <summary>Times the broker came back into the rotation.</summary>
+    public long Rejoins => Health.Rejoined;
 
     /// <summary>Why the broker was last out of rotation.</summary>
     public string? LastFailure => Health.LastReason;

@@ -16,6 +16,10 @@ sealed class MultibrokerBus(MultibrokerRuntime runtime) : IMultibroker
 
     internal MultibrokerRuntime Runtime => runtime;
 
+    public bool Hold(string broker, string reason) => runtime.Hold(broker, reason);
+
+    public bool Release(string broker) => runtime.Release(broker);
+
     public Task<ISendEndpoint> GetSendEndpoint(Uri address)
     {
         ArgumentNullException.ThrowIfNull(address);

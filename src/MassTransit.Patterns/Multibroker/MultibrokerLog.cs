@@ -25,6 +25,12 @@ static partial class MultibrokerLog
     [LoggerMessage(EventId = 7008, Level = LogLevel.Debug, Message = "Multibroker broker {Broker} still does not answer ({Reason}); probed again in {EjectedFor}.")]
     public static partial void BrokerStillUnanswered(ILogger logger, string broker, string reason, TimeSpan ejectedFor);
 
+    [LoggerMessage(EventId = 7009, Level = LogLevel.Warning, Message = "Multibroker broker {Broker} held out of rotation by an operator ({Reason}).")]
+    public static partial void BrokerHeld(ILogger logger, string broker, string reason);
+
+    [LoggerMessage(EventId = 7010, Level = LogLevel.Information, Message = "Multibroker broker {Broker} released from its hold; now {State}.")]
+    public static partial void BrokerReleased(ILogger logger, string broker, BrokerState state);
+
     [LoggerMessage(EventId = 7006, Level = LogLevel.Error, Message = "Multibroker send of {MessageId} failed on every broker tried ({Attempts}).")]
     public static partial void SendFailed(ILogger logger, Guid? messageId, int attempts);
 }

@@ -41,8 +41,9 @@ sealed partial class MultibrokerRuntime
         // The next broker in the order that has a bus, or null.
         MultibrokerBroker? NextCandidate(bool take)
         {
+            // A held broker gets nothing, not even as the last resort: its operator took it out.
             for (var i = position; i < order.Length; i++)
-                if (Brokers[order[i]].BusControl is not null)
+                if (Brokers[order[i]].BusControl is not null && !Brokers[order[i]].Health.IsHeld)
                 {
                     if (take)
                         position = i + 1;

@@ -114,6 +114,7 @@ sealed partial class MultibrokerRuntime
         var inRotation = broker.Health.InRotation;
         if (!broker.SwapRotation(inRotation))
             return;
+        broker.Health.CountRotationChange(inRotation);
         if (inRotation)
         {
             _metrics.Rejoined(broker.Name);
@@ -124,6 +125,36 @@ sealed partial class MultibrokerRuntime
             _metrics.Ejected(broker.Name, cause);
             MultibrokerLog.BrokerLeft(_logger, broker.Name, broker.State, broker.LastFailure ?? "");
         }
+    }
+
+    /// <summary>Holds a broker out of rotation (an operator's action): see <see cref="IMultibroker.Hold"/>.</summary>
+    public bool Hold(string name, string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var broker = Find(name);
+        if (!broker.Health.Hold(reason))
+            return false;
+        MultibrokerLog.BrokerHeld(_logger, broker.Name, reason);
+        NoteRotation(broker, "held");
+        return true;
+    }
+
+    /// <summary>Ends a hold: see <see cref="IMultibroker.Release"/>.</summary>
+    public bool Release(string name)
+    {
+        var broker = Find(name);
+        if (!broker.Health.Release())
+            return false;
+        MultibrokerLog.BrokerReleased(_logger, broker.Name, broker.State);
+        NoteRotation(broker, "released");
+        return true;
+    }
+
+    MultibrokerBroker Find(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return Brokers.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.Ordinal))
+            ?? throw new ArgumentException($"No broker is named '{name}' (brokers: {string.Join(", ", Brokers.Select(b => b.Name))}).", nameof(name));
     }
 
     /// <summary>A broker's state for an error message: why it is out, and when it is tried next.</summary>
@@ -144,6 +175,8 @@ sealed partial class MultibrokerRuntime
                 return $"{broker.Name}: Ejected ({reason}; probed again in {broker.Health.EjectedFor.TotalSeconds:0.0} s)";
             case BrokerState.Probing:
                 return $"{broker.Name}: Probing ({reason}; back once a probe answers)";
+            case BrokerState.Held:
+                return $"{broker.Name}: Held ({reason}; back once an operator releases it)";
             default:
                 return $"{broker.Name}: {state}";
         }

@@ -5,7 +5,8 @@ static class OperationsPages
 {
     public static IReadOnlyList<OperationsPage> All { get; } =
     [
-        new WorkflowOperationsPage()
+        new WorkflowOperationsPage(),
+        new ThreadDelegateOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

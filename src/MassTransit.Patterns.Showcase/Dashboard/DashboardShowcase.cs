@@ -31,7 +31,8 @@ public static class DashboardShowcase
     /// <summary>Every pattern's workload, in the order their pages show.</summary>
     public static IReadOnlyList<IDashboardWorkload> Workloads() =>
     [
-        new WorkflowWorkload()
+        new WorkflowWorkload(),
+        new ThreadDelegateWorkload()
     ];
 
     /// <summary>

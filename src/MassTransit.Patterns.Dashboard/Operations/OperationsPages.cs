@@ -6,7 +6,8 @@ static class OperationsPages
     public static IReadOnlyList<OperationsPage> All { get; } =
     [
         new WorkflowOperationsPage(),
-        new ThreadDelegateOperationsPage()
+        new ThreadDelegateOperationsPage(),
+        new ContextualOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

@@ -32,7 +32,8 @@ public static class DashboardShowcase
     public static IReadOnlyList<IDashboardWorkload> Workloads() =>
     [
         new WorkflowWorkload(),
-        new ThreadDelegateWorkload()
+        new ThreadDelegateWorkload(),
+        new ContextualWorkload()
     ];
 
     /// <summary>

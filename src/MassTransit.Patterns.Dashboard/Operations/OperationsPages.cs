@@ -7,7 +7,8 @@ static class OperationsPages
     [
         new WorkflowOperationsPage(),
         new ThreadDelegateOperationsPage(),
-        new ContextualOperationsPage()
+        new ContextualOperationsPage(),
+        new WatchOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

@@ -33,7 +33,8 @@ public static class DashboardShowcase
     [
         new WorkflowWorkload(),
         new ThreadDelegateWorkload(),
-        new ContextualWorkload()
+        new ContextualWorkload(),
+        new WatchWorkload()
     ];
 
     /// <summary>

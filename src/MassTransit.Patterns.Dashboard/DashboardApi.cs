@@ -103,6 +103,11 @@ static class DashboardApi
             .Produces<BulkJobStatus>()
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, true));
 
+        MapAntiforgery(api);
+    }
+
+    /// <summary>GET api/antiforgery: the token for changes; mapped with the repair console's API, or alone for the operations view's actions.</summary>
+    internal static void MapAntiforgery(IEndpointRouteBuilder api) =>
         api.MapGet("/antiforgery", (HttpContext http, IAntiforgery antiforgery) =>
             {
                 var tokens = antiforgery.GetAndStoreTokens(http);
@@ -110,7 +115,6 @@ static class DashboardApi
             })
             .WithName("PatternsDashboardAntiforgery").WithSummary("The antiforgery token to send in a header with each change (sets its cookie too).")
             .AddEndpointFilter(new DashboardGuard(DashboardAction.View, false));
-    }
 
     internal static MessageView View(WorkflowMessageDetails details, DashboardRedaction redaction)
     {

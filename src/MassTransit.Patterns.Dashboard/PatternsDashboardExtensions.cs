@@ -87,6 +87,8 @@ public static class PatternsDashboardExtensions
         else
         {
             group.MapGet("/", (HttpContext http) => Results.Redirect(http.Request.PathBase + prefix + "/ops")).ExcludeFromDescription();
+            // The operations view's actions need the antiforgery token too (an API client has no page to read it from).
+            DashboardApi.MapAntiforgery(group.MapGroup("/api").WithGroupName(DashboardApi.DocumentName).WithTags("Operations"));
         }
         OperationsRoutes.Map(group, prefix, sections);
         // Only the console's own document under its prefix (not the app's). No regex route constraint: an app built with

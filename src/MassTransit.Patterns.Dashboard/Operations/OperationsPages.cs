@@ -5,12 +5,15 @@ static class OperationsPages
 {
     public static IReadOnlyList<OperationsPage> All { get; } =
     [
-        new WorkflowOperationsPage(),
         new SupervisorOperationsPage(),
         new ControlFlowOperationsPage(),
         new AmbulanceOperationsPage(),
+        new ThreadDelegateOperationsPage(),
+        new ContextualOperationsPage(),
+        new WatchOperationsPage(),
         new MultibrokerOperationsPage(),
-        new EventForwardingOperationsPage()
+        new EventForwardingOperationsPage(),
+        new WorkflowOperationsPage()
     ];
 
     /// <summary>The pages whose pattern the app uses.</summary>

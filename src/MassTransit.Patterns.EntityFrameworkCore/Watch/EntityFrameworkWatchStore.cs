@@ -173,4 +173,13 @@ public sealed class EntityFrameworkWatchStore<TDbContext> : IWatchStore
                 .ToListAsync(ct).ConfigureAwait(false);
             return counts.ToDictionary(c => c.IsPrefix ? c.Pattern + "*" : c.Pattern, c => c.Count, StringComparer.Ordinal);
         }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<WatchKeyInfo>> ListKeysAsync(string source, DateTime now, int limit, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<WatchKeyInfo>>(async (db, ct) =>
+        {
+            // One query: the keys with, for each, the live watchers whose exact key or prefix matches it.
+            var rows = await WatchQueries.KeysWithWatchers(db, source, now, limit).ToListAsync(ct).ConfigureAwait(false);
+            return rows.Select(r => new WatchKeyInfo(r.Key, r.Version, DateTime.SpecifyKind(r.ChangedAt, DateTimeKind.Utc), r.Watchers)).ToList();
+        }, cancellationToken);
 }

@@ -21,4 +21,21 @@ static class WatchQueries
          where w.ExpiresAt >= now
          select w)
         .AsNoTracking().Distinct();
+
+    /// <summary>The first <paramref name="limit"/> keys of <paramref name="source"/> by key, each with its live watchers (exact or by prefix), in one statement.</summary>
+    public static IQueryable<KeyWithWatchers> KeysWithWatchers(DbContext db, string source, DateTime now, int limit) =>
+        db.Set<WatchValueRow>().AsNoTracking()
+            .Where(v => v.Source == source)
+            .OrderBy(v => v.Key)
+            .Take(limit)
+            .Select(v => new KeyWithWatchers(v.Key, v.Version, v.ChangedAt,
+                db.Set<WatchedKeyRow>()
+                    .Where(k => k.Source == source && ((!k.IsPrefix && k.Pattern == v.Key) || (k.IsPrefix && v.Key.StartsWith(k.Pattern))))
+                    .Where(k => db.Set<WatcherRow>().Any(w => w.Source == k.Source && w.WatcherId == k.WatcherId && w.ExpiresAt >= now))
+                    .Select(k => k.WatcherId)
+                    .Distinct()
+                    .Count()));
+
+    /// <summary>A row of <see cref="KeysWithWatchers"/>.</summary>
+    public sealed record KeyWithWatchers(string Key, long Version, DateTime ChangedAt, int Watchers);
 }

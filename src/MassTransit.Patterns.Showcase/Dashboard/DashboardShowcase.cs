@@ -31,12 +31,15 @@ public static class DashboardShowcase
     /// <summary>Every pattern's workload, in the order their pages show.</summary>
     public static IReadOnlyList<IDashboardWorkload> Workloads() =>
     [
-        new WorkflowWorkload(),
         new SupervisorWorkload(),
         new ControlFlowWorkload(),
         new AmbulanceWorkload(),
+        new ThreadDelegateWorkload(),
+        new ContextualWorkload(),
+        new WatchWorkload(),
         new MultibrokerWorkload(),
-        new EventForwardingWorkload()
+        new EventForwardingWorkload(),
+        new WorkflowWorkload()
     ];
 
     /// <summary>

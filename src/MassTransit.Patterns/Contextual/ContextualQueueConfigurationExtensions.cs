@@ -14,7 +14,8 @@ public static class ContextualQueueConfigurationExtensions
     /// <summary>
     /// Registers the contextual queues of <typeparamref name="TMessage"/>: the <see cref="ContextualRouting{TMessage}"/> singleton
     /// (producers send to its <see cref="ContextualRouting.RouterAddress"/>; it tells the queue of each context) and the
-    /// pattern's metrics. Call it on the service collection (or inside <c>AddMassTransit</c>); the bus's
+    /// pattern's metrics. The routing is also registered as <see cref="ContextualRouting"/> (one per message type: the
+    /// dashboard reads them all with <c>GetServices&lt;ContextualRouting&gt;()</c>). Call it on the service collection (or inside <c>AddMassTransit</c>); the bus's
     /// <c>UseContextualQueues&lt;TMessage&gt;</c> configures that routing.
     /// </summary>
     /// <example>
@@ -29,7 +30,11 @@ public static class ContextualQueueConfigurationExtensions
         ArgumentNullException.ThrowIfNull(services);
         PatternsMeter.Register(services);
         services.TryAddSingleton(provider => new ContextualMetrics(provider.GetRequiredService<PatternsMeter>()));
-        services.TryAddSingleton(provider => new ContextualRouting<TMessage>(provider.GetRequiredService<ContextualMetrics>()));
+        if (services.Any(d => d.ServiceType == typeof(ContextualRouting<TMessage>)))
+            return services;
+        services.AddSingleton(provider => new ContextualRouting<TMessage>(provider.GetRequiredService<ContextualMetrics>()));
+        // The same instance as its base type too, so that every routing of the container can be read (GetServices<ContextualRouting>()).
+        services.AddSingleton<ContextualRouting>(provider => provider.GetRequiredService<ContextualRouting<TMessage>>());
         return services;
     }
 

@@ -78,6 +78,7 @@ public abstract partial class ContextualRouting
             }
             ContextualLog.ContextRetired(_logger, queue.RoutingKey, queue.Name, Interlocked.Read(ref queue.Completed), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             Metrics.Retired(Options.DefaultQueueName);
+            Interlocked.Increment(ref _retired);
             return true;
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -93,8 +93,23 @@ public abstract partial class ContextualRouting
     public int ActiveContexts => _byKey.Count(p => IsRouted(p.Key, p.Value));
 
     /// <summary>All context and bucket queues that exist now.</summary>
-    public IReadOnlyList<ContextQueueInfo> Queues =>
-        _byQueue.Values.Select(q => new ContextQueueInfo(q.Name, q.SnapshotKeys(), q.State, q.IsStatic, q.IsBucket, Interlocked.Read(ref q.Completed))).ToArray();
+    public IReadOnlyList<ContextQueueInfo> Queues
+    {
+        get
+        {
+            var now = Stopwatch.GetTimestamp();
+            return _byQueue.Values.Select(q => new ContextQueueInfo(q.Name, q.SnapshotKeys(), q.State, q.IsStatic, q.IsBucket, Interlocked.Read(ref q.Completed))
+            {
+                Idle = Stopwatch.GetElapsedTime(Interlocked.Read(ref q.LastActivity), now),
+                InFlight = Interlocked.Read(ref q.InFlight)
+            }).ToArray();
+        }
+    }
+
+    /// <summary>Context queues retired since start (idle, or by <see cref="RetireAsync(string, CancellationToken)"/>): drained and deleted.</summary>
+    public long RetiredCount => Interlocked.Read(ref _retired);
+
+    long _retired;
 
     /// <summary>Messages consumed by the default queue's endpoint.</summary>
     public long DefaultConsumed => Interlocked.Read(ref _defaultConsumed);

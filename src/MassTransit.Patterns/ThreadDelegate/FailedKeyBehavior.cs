@@ -11,7 +11,7 @@ public enum FailedKeyBehavior
     /// <summary>
     /// The failed message faults to the error queue and the key is held: its later messages are not
     /// consumed but fault too, in order, with <see cref="ThreadDelegateKeyHeldException"/>, until the key
-    /// is released (<see cref="ThreadDelegateControl.Release"/>) or <see cref="ThreadDelegateOptions.HoldTimeout"/> passes.
+    /// is released (<see cref="ThreadDelegateControl.Release(string)"/>) or <see cref="ThreadDelegateOptions.HoldTimeout"/> passes.
     /// Other keys are not affected.
     /// </summary>
     Hold

@@ -3,8 +3,10 @@ namespace MassTransit.Patterns.ThreadDelegate;
 /// <summary>
 /// A handle on the thread delegates of one or more endpoints: their state now (lanes busy, keys in
 /// flight, buffered messages), and the keys held after a failure (<see cref="FailedKeyBehavior.Hold"/>),
-/// which <see cref="Release"/> lets go once the failed message is resolved (for instance from a repair
-/// workflow). Create one and set it as <see cref="ThreadDelegateOptions.Control"/>.
+/// which <see cref="Release(string)"/> lets go once the failed message is resolved (for instance from a repair
+/// workflow). Create one and set it as <see cref="ThreadDelegateOptions.Control"/>. To show it on the dashboard's
+/// operations view, register the same instance in the container (<c>services.AddSingleton(control)</c>): the thread
+/// delegate page reads every registered control.
 /// </summary>
 public sealed class ThreadDelegateControl
 {
@@ -41,5 +43,13 @@ public sealed class ThreadDelegateControl
         foreach (var dispatcher in Dispatchers())
             released |= dispatcher.Release(key);
         return released;
+    }
+
+    /// <summary>Releases <paramref name="key"/> on the attached endpoint (queue) <paramref name="endpoint"/> only; returns true if it was held there.</summary>
+    public bool Release(string endpoint, string key)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(key);
+        return DispatcherOf(endpoint)?.Release(key) ?? false;
     }
 }

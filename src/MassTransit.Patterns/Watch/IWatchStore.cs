@@ -32,4 +32,12 @@ public interface IWatchStore
 
     /// <summary>Live watchers per watched key or prefix (prefixes end with <c>*</c>), for the <c>watchers</c> gauge.</summary>
     Task<IReadOnlyDictionary<string, int>> CountWatchersAsync(string source, DateTime now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The first <paramref name="limit"/> keys of <paramref name="source"/> in key order (ordinal in memory, the database's collation on EF Core), each with its version and
+    /// the number of its live watchers at <paramref name="now"/> (exact or by prefix), for the dashboard. Stores written before
+    /// this member throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    Task<IReadOnlyList<WatchKeyInfo>> ListKeysAsync(string source, DateTime now, int limit, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not list its keys: implement IWatchStore.ListKeysAsync.");
 }

@@ -96,4 +96,22 @@ public sealed class InMemoryWatchStore : IWatchStore
             return Task.FromResult(counts);
         }
     }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<WatchKeyInfo>> ListKeysAsync(string source, DateTime now, int limit, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var live = _watchers.Where(w => w.Key.Source == source && w.Value.ExpiresAt >= now).Select(w => w.Value).ToList();
+            IReadOnlyList<WatchKeyInfo> keys = _values
+                .Where(v => v.Key.Source == source)
+                .Select(v => v.Value)
+                .OrderBy(v => v.Key, StringComparer.Ordinal)
+                .Take(limit)
+                .Select(v => new WatchKeyInfo(v.Key, v.Version, v.ChangedAt,
+                    live.Count(w => w.Keys.Contains(v.Key) || w.Prefixes.Any(p => v.Key.StartsWith(p, StringComparison.Ordinal)))))
+                .ToList();
+            return Task.FromResult(keys);
+        }
+    }
 }

@@ -9,6 +9,11 @@ namespace MassTransit.Patterns.Watch;
 /// <summary>Validates the source's options before the bus starts, runs its sweep and the hosted watchers with the bus.</summary>
 sealed class WatchBusObserver<TValue>(IServiceProvider provider) : IBusObserver
 {
+    // Resolved while the bus starts: the bus can be stopped again while the container is being disposed
+    // (MassTransit's hosted service stops it from DisposeAsync), when the provider can no longer resolve anything.
+    WatcherHub<TValue>? _hub;
+    WatchSource<TValue>? _source;
+
     public void PostCreate(IBus bus)
     {
     }
@@ -19,6 +24,7 @@ sealed class WatchBusObserver<TValue>(IServiceProvider provider) : IBusObserver
 
     public Task PreStart(IBus bus)
     {
+        _hub = provider.GetService<WatcherHub<TValue>>();
         provider.GetService<WatchSourceSettings<TValue>>()?.Options.EnsureValid(nameof(WatchSourceOptions));
         foreach (var settings in provider.GetServices<HostedWatcherSettings<TValue>>())
             settings.Options.EnsureValid(nameof(WatcherOptions));
@@ -29,7 +35,7 @@ sealed class WatchBusObserver<TValue>(IServiceProvider provider) : IBusObserver
     {
         if (provider.GetService<WatchSourceSettings<TValue>>() is not null)
         {
-            var source = (WatchSource<TValue>)provider.GetRequiredService<IWatchSource<TValue>>();
+            var source = _source = (WatchSource<TValue>)provider.GetRequiredService<IWatchSource<TValue>>();
             source.StartSweep();
             if (bus.Address.Scheme.StartsWith("rabbitmq", StringComparison.OrdinalIgnoreCase) && provider.GetService<IWatchDeliveryTransport>() is null)
                 source.WarnNoDeliveryTransport();
@@ -58,15 +64,15 @@ sealed class WatchBusObserver<TValue>(IServiceProvider provider) : IBusObserver
 
     public async Task PreStop(IBus bus)
     {
-        if (provider.GetService<WatcherHub<TValue>>() is { } hub)
+        if (_hub is { } hub)
             await hub.StopAllAsync().ConfigureAwait(false);
-        if (provider.GetService<WatchSourceSettings<TValue>>() is not null)
-            await ((WatchSource<TValue>)provider.GetRequiredService<IWatchSource<TValue>>()).StopSweepAsync().ConfigureAwait(false);
+        if (_source is { } source)
+            await source.StopSweepAsync().ConfigureAwait(false);
     }
 
     public Task PostStop(IBus bus)
     {
-        provider.GetService<WatcherHub<TValue>>()?.Reset();
+        _hub?.Reset();
         return Task.CompletedTask;
     }
 

@@ -35,6 +35,9 @@ public static partial class WatchConfigurationExtensions
         configurator.TryAddSingleton<IWatchSource<TValue>>(provider => new WatchSource<TValue>(provider, provider.GetRequiredService<WatchSourceSettings<TValue>>(),
             provider.GetRequiredService<IWatchStore>(), provider.GetService<TimeProvider>(),
             provider.GetService<ILogger<WatchSource<TValue>>>() ?? NullLogger<WatchSource<TValue>>.Instance));
+        // The source's read side, for the dashboard: every source of the container through one service type.
+        configurator.AddSingleton<IWatchSourceView>(provider => provider.GetRequiredService<IWatchSource<TValue>>() as IWatchSourceView
+            ?? throw new InvalidOperationException($"IWatchSource<{typeof(TValue).Name}> was replaced by a type that is not an IWatchSourceView."));
         configurator.AddBusObserver(provider => new WatchBusObserver<TValue>(provider));
         return configurator.AddConsumer<WatchSourceConsumer<TValue>, WatchSourceConsumerDefinition<TValue>>();
     }

@@ -6,8 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace MassTransit.Patterns.Watch;
 
 /// <summary>The watch source of <typeparamref name="TValue"/>: store, fan-out, pruning and the lease sweep.</summary>
-sealed partial class WatchSource<TValue> : IWatchSource<TValue>
+sealed partial class WatchSource<TValue> : IWatchSource<TValue>, IWatchSourceView
 {
+    long _prunedUnreachable;
+    long _prunedExpired;
+
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     readonly IServiceProvider _provider;
@@ -34,6 +37,12 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
     public WatchSourceOptions Options { get; }
 
     public string Name { get; }
+
+    public IWatchStore Store => _store;
+
+    public long PrunedUnreachable => Interlocked.Read(ref _prunedUnreachable);
+
+    public long PrunedExpired => Interlocked.Read(ref _prunedExpired);
 
     DateTime Now => _time.GetUtcNow().UtcDateTime;
 
@@ -113,6 +122,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
             if (!await _store.RemoveAsync(Name, watcher.WatcherId, cancellationToken).ConfigureAwait(false))
                 return Delivery.Failed;     // pruned meanwhile by another change's fan-out
             _metrics.Pruned.Add(1, WatchMetrics.Reason(Name, "unreachable"));
+            Interlocked.Increment(ref _prunedUnreachable);
             LogPrunedUnreachable(Name, watcher.WatcherId, watcher.Address, Options.DeliveryAttempts, last.Message);
             return Delivery.Pruned;
         }
@@ -166,6 +176,7 @@ sealed partial class WatchSource<TValue> : IWatchSource<TValue>
         if (removed > 0)
         {
             _metrics.Pruned.Add(removed, WatchMetrics.Reason(Name, "lease_expired"));
+            Interlocked.Add(ref _prunedExpired, removed);
             LogPrunedExpired(Name, removed);
         }
         _metrics.SetWatcherCounts(Name, await _store.CountWatchersAsync(Name, Now, cancellationToken).ConfigureAwait(false));

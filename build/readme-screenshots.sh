@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Takes the README's screenshots of the repair console (docs/images/dashboard-*.png): runs the showcase with
+# Takes the README's screenshots of the console (docs/images/dashboard-*.png, docs/images/ops-*.png): runs the showcase with
 # --dashboard (invoices failing into the console, on 127.0.0.1:5080), lets failures pile up, shoots the four main
-# screens (overview, failed messages, one message, groups) with Debian's chromium headless, and stops the showcase.
+# screens (overview, failed messages, one message, groups) and each operations page with Debian's chromium headless,
+# and stops the showcase.
 # The browser tests save the same screens of their own runs under artifacts/screenshots.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,3 +40,9 @@ shoot overview "$console" 520
 shoot messages "$console/messages?state=AwaitingPerson" 900
 shoot message "$console/messages/$id" 1400
 shoot groups "$console/groups?state=AwaitingPerson" 620
+# The operations view: one page per pattern, as the showcase's workloads keep them busy.
+for page in supervisor control-flow ambulance thread-delegate contextual watch multibroker event-forwarding workflow; do
+  "$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="1280,1100" \
+    --screenshot="$root/docs/images/ops-$page.png" "$console/ops/$page" >/dev/null 2>&1
+  echo "docs/images/ops-$page.png"
+done

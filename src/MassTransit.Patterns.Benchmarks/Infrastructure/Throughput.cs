@@ -44,11 +44,13 @@ public static class Throughput
     /// <see cref="DashboardPrefix"/>) on Kestrel at 127.0.0.1 (a free port), while one operations page is open and refreshing:
     /// an HttpClient fetches the page once, then its live part <c>{prefix}/ops/{slug}/live</c> every
     /// <paramref name="refreshInterval"/> (the <c>OperationsRefreshInterval</c>), as the page's script does. The page is the
-    /// first of the operations pages the app uses (<c>{prefix}/api/ops</c>, navigation order).
+    /// first of the operations pages the app uses (<c>{prefix}/api/ops</c>, navigation order). Without
+    /// <paramref name="refreshInterval"/>, the same web app on Kestrel without the console: the baseline that differs from it
+    /// by the console alone.
     /// </summary>
     public static async Task<DashboardRun> MeasureWithDashboardAsync(BenchContext context, int count, int concurrency,
         Action<IServiceCollection> services, Action<IRegistrationContext, IReceiveEndpointConfigurator> endpoint,
-        TimeSpan refreshInterval, CancellationToken cancellationToken, Action<IBusRegistrationConfigurator>? bus = null)
+        TimeSpan? refreshInterval, CancellationToken cancellationToken, Action<IBusRegistrationConfigurator>? bus = null)
     {
         var queue = $"bench-{Guid.NewGuid():N}"[..22];
         var counter = new CompletionCounter(count);
@@ -57,27 +59,32 @@ public static class Throughput
         builder.Logging.ClearProviders();
         AddBench(builder.Services, context, queue, concurrency, counter, services, endpoint, bus);
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        builder.Services.AddPatternsDashboard(o =>
-        {
-            o.OperationsRefreshInterval = refreshInterval;
-            o.ActorWhenAnonymous = "bench";
-        });
+        if (refreshInterval is { } interval)
+            builder.Services.AddPatternsDashboard(o =>
+            {
+                o.OperationsRefreshInterval = interval;
+                o.ActorWhenAnonymous = "bench";
+            });
         await using var app = builder.Build();
-        app.MapPatternsDashboard(DashboardPrefix);
+        if (refreshInterval is not null)
+            app.MapPatternsDashboard(DashboardPrefix);
         await app.StartAsync(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<int>? refreshing = null;
+        Task<List<double>>? refreshing = null;
         try
         {
+            if (refreshInterval is not { } every)
+                return new DashboardRun(await SendAndTimeAsync(app.Services.GetRequiredService<IBus>(), queue, count, counter, cancellationToken), "", 0, double.NaN);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
             using var http = new HttpClient { BaseAddress = new Uri(address) };
             var pages = await http.GetFromJsonAsync<PageLink[]>(DashboardPrefix + "/api/ops", cancellationToken) ?? [];
             var slug = pages.Length > 0 ? pages[0].Slug : throw new InvalidOperationException("The workload uses no pattern with an operations page.");
             (await http.GetAsync($"{DashboardPrefix}/ops/{slug}", cancellationToken)).EnsureSuccessStatusCode();
-            refreshing = RefreshAsync(http, $"{DashboardPrefix}/ops/{slug}/live", refreshInterval, stop.Token);
+            refreshing = RefreshAsync(http, $"{DashboardPrefix}/ops/{slug}/live", every, stop.Token);
             var rate = await SendAndTimeAsync(app.Services.GetRequiredService<IBus>(), queue, count, counter, cancellationToken);
             await stop.CancelAsync();
-            return new DashboardRun(rate, slug, await refreshing);
+            var fetches = await refreshing;
+            return new DashboardRun(rate, slug, fetches.Count, fetches.Count == 0 ? double.NaN : Median(fetches));
         }
         finally
         {
@@ -91,31 +98,35 @@ public static class Throughput
     /// <summary>The console's path in the dashboard variant.</summary>
     public const string DashboardPrefix = "/patterns";
 
-    /// <summary>One run with the console mounted: the rate, the page that was open and how often its live part was fetched.</summary>
-    public sealed record DashboardRun(double Rate, string Page, int Refreshes);
+    /// <summary>
+    /// One run with the console mounted: the rate, the page that was open, how often its live part was fetched, and the median
+    /// time of one fetch (request to last byte on loopback: the server's render and whatever waiting the machine adds).
+    /// </summary>
+    public sealed record DashboardRun(double Rate, string Page, int Refreshes, double LiveMs);
 
     sealed record PageLink(string Slug, string Title);
 
     /// <summary>The page's script: every interval, the live part is fetched and read whole (a failed fetch fails the run).</summary>
-    static async Task<int> RefreshAsync(HttpClient http, string live, TimeSpan interval, CancellationToken cancellationToken)
+    static async Task<List<double>> RefreshAsync(HttpClient http, string live, TimeSpan interval, CancellationToken cancellationToken)
     {
-        var refreshes = 0;
+        var fetches = new List<double>();
         using var timer = new PeriodicTimer(interval);
         try
         {
             do
             {
+                var started = Stopwatch.GetTimestamp();
                 using var response = await http.GetAsync(live, cancellationToken);
                 response.EnsureSuccessStatusCode();
                 _ = await response.Content.ReadAsStringAsync(cancellationToken);
-                refreshes++;
+                fetches.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             while (await timer.WaitForNextTickAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        return refreshes;
+        return fetches;
     }
 
     static void AddBench(IServiceCollection collection, BenchContext context, string queue, int concurrency, CompletionCounter counter,

@@ -11,13 +11,16 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios;
 /// favour). Variants run alternately in rounds on fresh buses; medians are compared.
 /// <para>
 /// The console: <c>console_workload</c> is the supervisor variant plus the workflow event (its filter on the endpoint, the
-/// processor on an in-memory repository, the store over it), so the console has pages to show; <c>dashboard</c> is the same
-/// workload in a web app that mounts the console on Kestrel (127.0.0.1) with one operations page open and refreshing every
+/// processor on an in-memory repository, the store over it), so the console has pages to show, hosted in a web app on
+/// Kestrel (127.0.0.1) without the console; <c>dashboard</c> is the same web app that also mounts the console, with one
+/// operations page open and refreshing every
 /// <c>OperationsRefreshInterval</c>, set to 500 ms: four times the default 2 s, so that every timed run (about a second on
 /// a quiet machine) sees refreshes; <c>dashboard_refresh_100ms</c> is the same at the shortest interval the options allow.
 /// <c>overhead_pct.dashboard</c> and <c>overhead_pct.dashboard_refresh_100ms</c> are the throughput lost against
 /// <c>console_workload</c> (the same workload without the console); the other figures are against <c>bare</c>.
-/// <c>overhead_pct_min/max.NAME</c> are the best and worst round against the baseline's median.
+/// <c>overhead_pct_min/max.NAME</c> are the best and worst round against the baseline's median;
+/// <c>overhead_pct_paired.dashboard*</c> the median of each round against that round's <c>console_workload</c> run;
+/// <c>live_fetch_ms.dashboard*</c> the median time of one fetch of the live part.
 /// </para>
 /// </summary>
 public sealed class OverheadScenario : IBenchScenario
@@ -51,15 +54,16 @@ public sealed class OverheadScenario : IBenchScenario
             // The supervisor's gate and loop at a fixed level (min = max = the bare concurrency, a probe that costs nothing): only their cost shows.
             new("supervisor", s => s.AddSingleton<IQueueDepthProbe>(new SupervisorScenario.EmptyQueueProbe()),
                 (ctx, cfg) => cfg.UseSupervisor(ctx, o => o.MinConsumers = o.MaxConsumers = concurrency)),
-            new("console_workload", consoleServices, consoleEndpoint, consoleBus),
-            new("dashboard", consoleServices, consoleEndpoint, consoleBus, DashboardRefresh),
-            new("dashboard_refresh_100ms", consoleServices, consoleEndpoint, consoleBus, TimeSpan.FromMilliseconds(100))
+            new("console_workload", consoleServices, consoleEndpoint, consoleBus, Hosted: true),
+            new("dashboard", consoleServices, consoleEndpoint, consoleBus, true, DashboardRefresh),
+            new("dashboard_refresh_100ms", consoleServices, consoleEndpoint, consoleBus, true, TimeSpan.FromMilliseconds(100))
         };
         if (context.Transport == BenchContext.RabbitMq)
             variants = variants.Where(v => v.Name != "queue_depth_counting").ToArray();
 
         var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
         var refreshes = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        var liveMs = variants.ToDictionary(v => v.Name, _ => new List<double>());
         string? page = null;
         // Warm-up: every variant's code paths are jitted and tiered before anything is timed.
         for (var warm = 0; warm < 2; warm++)
@@ -69,10 +73,13 @@ public sealed class OverheadScenario : IBenchScenario
         {
             foreach (var variant in variants)
             {
-                var (rate, refreshed) = await MeasureAsync(variant, count);
+                var (rate, refreshed, live) = await MeasureAsync(variant, count);
                 samples[variant.Name].Add(rate);
                 refreshes[variant.Name].Add(refreshed);
-                context.Progress($"round {round}/{rounds} {variant.Name}: {rate:N0} msg/s" + (variant.Refresh is null ? "" : $" ({refreshed:N1} refreshes/s of {page})"));
+                if (!double.IsNaN(live))
+                    liveMs[variant.Name].Add(live);
+                context.Progress($"round {round}/{rounds} {variant.Name}: {rate:N0} msg/s"
+                                 + (variant.Refresh is null ? "" : $" ({refreshed:N1} refreshes/s of {page}, {live:N1} ms per fetch)"));
             }
         }
 
@@ -96,18 +103,26 @@ public sealed class OverheadScenario : IBenchScenario
             result.Metric($"overhead_pct_min.{variant.Name}", (1 - rates.Max() / baseline) * 100);
             result.Metric($"overhead_pct_max.{variant.Name}", (1 - rates.Min() / baseline) * 100);
             if (variant.Refresh is not null)
+            {
+                // Paired: each round's run against the console_workload run just before it in the same round (the machine's
+                // load changes slowly), the median of those; steadier than medians against medians on a shared machine.
+                var paired = rates.Zip(samples["console_workload"], (with, without) => (1 - with / without) * 100);
+                result.Metric($"overhead_pct_paired.{variant.Name}", Throughput.Median(paired));
                 result.Metric($"refreshes_per_s.{variant.Name}", Throughput.Median(refreshes[variant.Name]));
+                result.Metric($"live_fetch_ms.{variant.Name}", Throughput.Median(liveMs[variant.Name]));
+            }
         }
         return result;
 
-        async Task<(double Rate, double RefreshesPerSecond)> MeasureAsync(Variant variant, int messages)
+        async Task<(double Rate, double RefreshesPerSecond, double LiveMs)> MeasureAsync(Variant variant, int messages)
         {
-            if (variant.Refresh is not { } refresh)
-                return (await Throughput.MeasureAsync(context, messages, concurrency, variant.Services, variant.Endpoint, cancellationToken, variant.Bus), 0);
-            var run = await Throughput.MeasureWithDashboardAsync(context, messages, concurrency, variant.Services, variant.Endpoint, refresh,
+            if (!variant.Hosted)
+                return (await Throughput.MeasureAsync(context, messages, concurrency, variant.Services, variant.Endpoint, cancellationToken, variant.Bus), 0, double.NaN);
+            var run = await Throughput.MeasureWithDashboardAsync(context, messages, concurrency, variant.Services, variant.Endpoint, variant.Refresh,
                 cancellationToken, variant.Bus);
-            page = run.Page;
-            return (run.Rate, run.Refreshes / (messages / run.Rate));
+            if (variant.Refresh is not null)
+                page = run.Page;
+            return (run.Rate, run.Refreshes / (messages / run.Rate), run.LiveMs);
         }
     }
 
@@ -117,7 +132,10 @@ public sealed class OverheadScenario : IBenchScenario
     /// </summary>
     static readonly TimeSpan DashboardRefresh = new MassTransit.Patterns.Dashboard.PatternsDashboardOptions().OperationsRefreshInterval / 4;
 
-    /// <summary>A configuration measured: its services, endpoint and bus registrations; with <see cref="Refresh"/>, the console mounted and one page refreshing at that interval.</summary>
+    /// <summary>
+    /// A configuration measured: its services, endpoint and bus registrations; <see cref="Hosted"/>, in a web app on Kestrel;
+    /// with <see cref="Refresh"/>, the console mounted there and one page refreshing at that interval.
+    /// </summary>
     sealed record Variant(string Name, Action<IServiceCollection> Services, Action<IRegistrationContext, IReceiveEndpointConfigurator> Endpoint,
-        Action<IBusRegistrationConfigurator>? Bus = null, TimeSpan? Refresh = null);
+        Action<IBusRegistrationConfigurator>? Bus = null, bool Hosted = false, TimeSpan? Refresh = null);
 }

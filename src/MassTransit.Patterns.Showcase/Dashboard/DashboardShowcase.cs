@@ -1,5 +1,6 @@
 using System.Net;
 using MassTransit.Patterns.Dashboard;
+using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.EntityFrameworkCore.Sagas;
 using MassTransit.Patterns.Showcase.Dashboard.Workloads;
 using MassTransit.Patterns.Showcase.Infrastructure;
@@ -12,13 +13,16 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace MassTransit.Patterns.Showcase.Dashboard;
 
 /// <summary>
 /// <c>--dashboard</c>: every pattern's workload kept running in one app (<see cref="Workloads"/>: invoices with bad ones
 /// among them, bursts for the supervisor, ...) and the console served on http://127.0.0.1:5080/patterns: the repair
-/// console and the operations view of each pattern. On the chosen transport, with SQLite for what is stored. Ctrl+C
+/// console and the operations view of each pattern, and the patterns' and MassTransit's metrics for Prometheus at
+/// <see cref="MetricsPath"/>. On the chosen transport, with SQLite for what is stored. Ctrl+C
 /// stops it. <see cref="Build"/> builds the same app for the browser tests (port 0: a free one).
 /// </summary>
 public static class DashboardShowcase
@@ -27,6 +31,9 @@ public static class DashboardShowcase
     public const string Prefix = "/patterns";
     public const string Queue = WorkflowWorkload.Queue;
     public const string RepairQueue = WorkflowWorkload.RepairQueue;
+
+    /// <summary>The Prometheus scrape endpoint, on the same loopback Kestrel as the console.</summary>
+    public const string MetricsPath = "/metrics";
 
     /// <summary>Every pattern's workload, in the order their pages show.</summary>
     public static IReadOnlyList<IDashboardWorkload> Workloads() =>
@@ -66,6 +73,13 @@ public static class DashboardShowcase
 
         var services = builder.Services;
         services.AddMetrics();
+        // OpenTelemetry: the patterns' meter and activity source and MassTransit's own, metrics scraped by Prometheus at
+        // MetricsPath. The traces are collected for whoever adds an exporter (the showcase keeps none).
+        services.AddOpenTelemetry()
+            .WithMetrics(m => m.AddMeter(PatternsDiagnostics.Name, "MassTransit")
+                // Every scrape reads the instruments as they are then (no cached answer): one scraper, on loopback.
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0))
+            .WithTracing(t => t.AddSource(PatternsDiagnostics.Name, "MassTransit"));
         services.AddSingleton(TimeProvider.System);
         foreach (var workload in workloads)
             workload.AddServices(services, context);
@@ -96,6 +110,7 @@ public static class DashboardShowcase
         foreach (var workload in workloads)
             await workload.PrepareAsync(app.Services, cancellationToken);
         app.MapGet("/", () => Results.Redirect(Prefix));
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
         return app;
     }
 
@@ -106,6 +121,7 @@ public static class DashboardShowcase
 
         await app.StartAsync(cancellationToken);
         Console.WriteLine($"Console: http://127.0.0.1:{Port}{Prefix} (repair console; operations view at {Prefix}/ops; Ctrl+C stops)");
+        Console.WriteLine($"Metrics: http://127.0.0.1:{Port}{MetricsPath} (Prometheus scrape endpoint)");
         try
         {
             await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping).Token);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MassTransit.Patterns.Addressing;
 using Microsoft.Extensions.Logging;
 
@@ -54,6 +55,12 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
 
     async Task ConsumeAsync(ConsumeContext context, IPipe<ConsumeContext> next, string? key, string? queue)
     {
+        // This delivery's consume: MassTransit's receive activity (none without a listener). A failure report records it;
+        // a resubmitted copy's is linked to the failed attempt and the repair.
+        var consume = WorkflowTelemetry.Consume();
+        var lineage = WorkflowHeaders.TryGetLineage(context, out var originalId, out var attempt);
+        if (lineage && consume is not null)
+            WorkflowTelemetry.LinkResubmitted(context, consume, originalId, attempt);
 
         var scope = new FaultDeferringConsumeContext(context);
         try
@@ -79,7 +86,7 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         catch (Exception thrown) when (!context.CancellationToken.IsCancellationRequested
                                        && options.Classify(scope.ConsumerFailure(thrown)) == WorkflowDecision.Delegate)
         {
-            if (await HandOffAsync(context, scope.ConsumerFailure(thrown), key).ConfigureAwait(false) is { } report)
+            if (await HandOffAsync(context, scope.ConsumerFailure(thrown), key, consume).ConfigureAwait(false) is { } report)
             {
                 // The hand-off is confirmed: the original counts as consumed (by the hand-off), as MassTransit's
                 // redelivery filter does once a redelivery is scheduled; its faults are dropped.
@@ -98,16 +105,16 @@ sealed partial class WorkflowEventFilter(WorkflowEventOptions options, ILogger l
         }
 
         await scope.NotifyPendingFaults().ConfigureAwait(false);
-        if (WorkflowHeaders.TryGetLineage(context, out var originalId, out var attempt))
+        if (lineage)
             await ReportProcessedAsync(context, originalId, attempt).ConfigureAwait(false);
     }
 
-    async Task<WorkflowFailureReported?> HandOffAsync(ConsumeContext context, Exception exception, string? key)
+    async Task<WorkflowFailureReported?> HandOffAsync(ConsumeContext context, Exception exception, string? key, Activity? consume)
     {
         var queue = AddressNames.EntityName(context.ReceiveContext.InputAddress);
         try
         {
-            var report = WorkflowReports.FromConsume(context, exception, options) with { HoldKey = key };
+            var report = WorkflowReports.FromConsume(context, exception, options, consume) with { HoldKey = key };
             var endpoint = await context.ReceiveContext.SendEndpointProvider.GetSendEndpoint(options.RepairAddress).ConfigureAwait(false);
             await endpoint.Send(report, context.CancellationToken).ConfigureAwait(false);
             metrics.Delegated(queue);

@@ -183,7 +183,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
         saga.ReceivedAt = Now;
         RecordFailure(saga, m);
         await context.TransitionToState(Received).ConfigureAwait(false);
-        await RepairOrWaitAsync(context).ConfigureAwait(false);
+        await RepairOrWaitAsync(context, FailedTraceParent(m)).ConfigureAwait(false);
     }
 
     void RecordFailure(WorkflowEventState saga, WorkflowFailureReported m)
@@ -213,10 +213,16 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             await WaitAsync(context).ConfigureAwait(false);
             return;
         }
-        await RepairOrWaitAsync(context).ConfigureAwait(false);
+        await RepairOrWaitAsync(context, FailedTraceParent(context.Message)).ConfigureAwait(false);
     }
 
-    async Task RepairOrWaitAsync(BehaviorContext<WorkflowEventState> context)
+    static string? FailedTraceParent(WorkflowFailureReported report) => report.Headers.GetValueOrDefault(WorkflowHeaders.FailedTraceParent);
+
+    /// <summary>The first failed attempt's consume, recorded with the message's headers.</summary>
+    static string? OriginalTraceParent(WorkflowEventState saga) => saga.ReadHeaders().GetValueOrDefault(WorkflowHeaders.FailedTraceParent);
+
+    /// <summary>Runs the repairers for the failure whose consume is <paramref name="failure"/>, inside <c>workflow.repair</c>.</summary>
+    async Task RepairOrWaitAsync(BehaviorContext<WorkflowEventState> context, string? failure)
     {
         var saga = context.Saga;
         await context.TransitionToState(Repairing).ConfigureAwait(false);
@@ -226,6 +232,8 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
             await WaitAsync(context).ConfigureAwait(false);
             return;
         }
+
+        using var activity = WorkflowTelemetry.StartProcessing(WorkflowTelemetry.Repair, saga.CorrelationId, saga.Attempt, OriginalTraceParent(saga), failure);
 
         var services = context.TryGetPayload<IServiceProvider>(out var provider) ? provider : null;
         var registry = services?.GetService<WorkflowRepairerRegistry>();
@@ -254,7 +262,7 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
                         saga.Body = attempt.Body!;
                         saga.ContentType = attempt.ContentType ?? saga.ContentType;
                         saga.RepairAttempts++;
-                        await ResubmitAsync(context, "repairer:" + repairer.Name).ConfigureAwait(false);
+                        await ResubmitAsync(context, "repairer:" + repairer.Name, activity).ConfigureAwait(false);
                         return;
                     case RepairOutcome.Discard:
                         Audit(saga, repairer.Name, "discarded", attempt.Note);
@@ -343,18 +351,27 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
                 .ConfigureAwait(false);
     }
 
-    async Task ResubmitAsync(BehaviorContext<WorkflowEventState> context, string by)
+    /// <summary>Sends the next copy; <paramref name="repair"/> is the activity that decided it (its context goes with the copy).</summary>
+    async Task ResubmitAsync(BehaviorContext<WorkflowEventState> context, string by, global::System.Diagnostics.Activity? repair)
     {
         var saga = context.Saga;
         saga.Attempt++;
         saga.ResubmittedBy = by;
         var body = WorkflowBody.WithLineage(saga.Body, saga.CorrelationId, saga.Attempt, by);
         var attempt = saga.Attempt;
-        await SendRawAsync(context, saga.SourceAddress, saga.ContentType, body, saga.CorrelationId, saga.ReadHeaders(), send =>
+        var headers = saga.ReadHeaders();
+        var failed = headers.GetValueOrDefault(WorkflowHeaders.FailedTraceParent);
+        var repairTraceParent = WorkflowTelemetry.TraceParent(repair);
+        repair?.SetTag(WorkflowTelemetry.ResubmittedByTag, by);
+        await SendRawAsync(context, saga.SourceAddress, saga.ContentType, body, saga.CorrelationId, headers, send =>
         {
             send.Headers.Set(WorkflowHeaders.OriginalMessageId, saga.CorrelationId.ToString());
             send.Headers.Set(WorkflowHeaders.Attempt, attempt.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
             send.Headers.Set(WorkflowHeaders.ResubmittedBy, by);
+            if (failed is not null)
+                send.Headers.Set(WorkflowHeaders.FailedTraceParent, failed);
+            if (repairTraceParent is not null)
+                send.Headers.Set(WorkflowHeaders.RepairTraceParent, repairTraceParent);
         }).ConfigureAwait(false);
         Audit(saga, by, "resubmitted", $"attempt {attempt} to {saga.SourceAddress}");
         await context.TransitionToState(Resubmitted).ConfigureAwait(false);
@@ -459,7 +476,9 @@ public sealed class WorkflowEventStateMachine : MassTransitStateMachine<Workflow
 
         if (context.Message.Comment is { Length: > 0 } comment)
             Audit(context.Saga, "person:" + context.Message.Actor, "comment", comment);
-        await ResubmitAsync(context, "person:" + context.Message.Actor).ConfigureAwait(false);
+        using (var activity = WorkflowTelemetry.StartProcessing(WorkflowTelemetry.Resubmit, context.Saga.CorrelationId, context.Saga.Attempt,
+                   OriginalTraceParent(context.Saga), null))
+            await ResubmitAsync(context, "person:" + context.Message.Actor, activity).ConfigureAwait(false);
         _metrics?.PersonAction("resubmit");
         await RespondAsync(context, true, null, WorkflowCommandRefusal.None).ConfigureAwait(false);
     }

@@ -21,6 +21,18 @@ public static class WorkflowHeaders
     /// <summary>On the last message of a release: when it has come back through the endpoint, the release is drained.</summary>
     public const string ReleaseLast = "MT-Patterns-Workflow-ReleaseLast";
 
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the failed attempt's consume (MassTransit's receive activity of that delivery): on a
+    /// failure report (in its headers, kept with the message) and on every resubmitted copy, so the copy's consume links it.
+    /// </summary>
+    public const string FailedTraceParent = "MT-Patterns-Workflow-FailedTraceParent";
+
+    /// <summary>
+    /// On a resubmitted copy: the W3C <c>traceparent</c> of the activity that sent it, <c>workflow.repair</c> (a repairer)
+    /// or <c>workflow.resubmit</c> (a person), so the copy's consume links it.
+    /// </summary>
+    public const string RepairTraceParent = "MT-Patterns-Workflow-RepairTraceParent";
+
     internal static bool TryGetLineage(ConsumeContext context, out Guid originalId, out int attempt) =>
         TryRead(context.Headers, out originalId, out attempt) || TryRead(context.ReceiveContext.TransportHeaders, out originalId, out attempt);
 

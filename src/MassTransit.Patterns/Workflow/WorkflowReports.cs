@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace MassTransit.Patterns.Workflow;
 
 /// <summary>Builds the failure reports the filters send.</summary>
@@ -5,10 +7,13 @@ static class WorkflowReports
 {
     const int DetailLimit = 4_000;
 
-    public static WorkflowFailureReported FromConsume(ConsumeContext context, Exception exception, WorkflowEventOptions options)
+    /// <summary>The report of a consumer's failure; <paramref name="attemptActivity"/> is the delivery's consume activity (recorded in the headers).</summary>
+    public static WorkflowFailureReported FromConsume(ConsumeContext context, Exception exception, WorkflowEventOptions options, Activity? attemptActivity)
     {
         var lineage = WorkflowHeaders.TryGetLineage(context, out var originalId, out var attempt);
         var receive = context.ReceiveContext;
+        var headers = ReadHeaders(receive.TransportHeaders);
+        WorkflowTelemetry.RecordFailedAttempt(headers, attemptActivity);
         return new WorkflowFailureReported
         {
             CorrelationId = lineage ? originalId : context.MessageId ?? receive.GetMessageId() ?? NewId.NextGuid(),
@@ -18,7 +23,7 @@ static class WorkflowReports
             SourceAddress = receive.InputAddress,
             ContentType = receive.ContentType?.ToString(),
             Body = receive.Body.GetBytes(),
-            Headers = ReadHeaders(receive.TransportHeaders),
+            Headers = headers,
             ExceptionType = exception.GetType().FullName ?? exception.GetType().Name,
             ExceptionMessage = exception.Message,
             ExceptionDetail = Trim(exception.ToString()),
@@ -33,6 +38,8 @@ static class WorkflowReports
     {
         var lineage = WorkflowHeaders.TryRead(context.TransportHeaders, out var originalId, out var attempt);
         var exception = context.Exception;
+        var headers = ReadHeaders(context.TransportHeaders);
+        WorkflowTelemetry.RecordFailedAttempt(headers, WorkflowTelemetry.Consume());
         return new WorkflowFailureReported
         {
             CorrelationId = lineage ? originalId : context.GetMessageId() ?? NewId.NextGuid(),
@@ -42,7 +49,7 @@ static class WorkflowReports
             SourceAddress = context.InputAddress,
             ContentType = context.ContentType?.ToString(),
             Body = context.Body.GetBytes(),
-            Headers = ReadHeaders(context.TransportHeaders),
+            Headers = headers,
             ExceptionType = exception.GetType().FullName ?? exception.GetType().Name,
             ExceptionMessage = exception.Message,
             ExceptionDetail = Trim(exception.ToString()),

@@ -7,10 +7,12 @@ using MassTransit.Patterns.Showcase.Infrastructure;
 using MassTransit.Patterns.Showcase.Scenarios;
 using MassTransit.Patterns.Workflow;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
@@ -34,6 +36,7 @@ public static class DashboardShowcase
 
     /// <summary>The Prometheus scrape endpoint, on the same loopback Kestrel as the console.</summary>
     public const string MetricsPath = "/metrics";
+    public const string HealthPath = "/health";
 
     /// <summary>Every pattern's workload, in the order their pages show.</summary>
     public static IReadOnlyList<IDashboardWorkload> Workloads() =>
@@ -80,6 +83,8 @@ public static class DashboardShowcase
                 // Every scrape reads the instruments as they are then (no cached answer): one scraper, on loopback.
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0))
             .WithTracing(t => t.AddSource(PatternsDiagnostics.Name, "MassTransit"));
+        // Health: one check per pattern condition (tag "patterns"), answered at HealthPath with each check's reason.
+        services.AddHealthChecks().AddPatternsChecks();
         services.AddSingleton(TimeProvider.System);
         foreach (var workload in workloads)
             workload.AddServices(services, context);
@@ -111,7 +116,24 @@ public static class DashboardShowcase
             await workload.PrepareAsync(app.Services, cancellationToken);
         app.MapGet("/", () => Results.Redirect(Prefix));
         app.MapPrometheusScrapingEndpoint(MetricsPath);
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         return app;
+    }
+
+    /// <summary>The health report as JSON: the overall status and each check's status, reason and data.</summary>
+    static Task WriteHealthAsync(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json; charset=utf-8";
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                data = e.Value.Data.ToDictionary(d => d.Key, d => d.Value?.ToString())
+            })
+        });
     }
 
     public static async Task<int> RunAsync(ShowcaseContext context, CancellationToken cancellationToken)
@@ -122,6 +144,7 @@ public static class DashboardShowcase
         await app.StartAsync(cancellationToken);
         Console.WriteLine($"Console: http://127.0.0.1:{Port}{Prefix} (repair console; operations view at {Prefix}/ops; Ctrl+C stops)");
         Console.WriteLine($"Metrics: http://127.0.0.1:{Port}{MetricsPath} (Prometheus scrape endpoint)");
+        Console.WriteLine($"Health:  http://127.0.0.1:{Port}{HealthPath} (the patterns' health checks, each with its reason)");
         try
         {
             await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping).Token);

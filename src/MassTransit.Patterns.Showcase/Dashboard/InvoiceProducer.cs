@@ -12,10 +12,13 @@ namespace MassTransit.Patterns.Showcase.Dashboard;
 /// (repaired automatically), 1 with a negative amount and 1 in an unknown currency (both wait for a person), and, every
 /// 100th, a body that is not JSON (captured raw).
 /// </summary>
-public sealed class InvoiceProducer(IBus bus) : BackgroundService
+public sealed class InvoiceProducer(IBus bus, IHostApplicationLifetime lifetime) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken executeToken)
     {
+        // Stop when the app starts stopping, before the bus does: a send on a stopped bus fails the service.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(executeToken, lifetime.ApplicationStopping);
+        var stoppingToken = stopping.Token;
         try
         {
             var endpoint = await bus.GetSendEndpoint(new Uri($"exchange:{DashboardShowcase.Queue}"));

@@ -86,8 +86,6 @@ public static class DashboardShowcase
         // Health: one check per pattern condition (tag "patterns"), answered at HealthPath with each check's reason.
         services.AddHealthChecks().AddPatternsChecks();
         services.AddSingleton(TimeProvider.System);
-        foreach (var workload in workloads)
-            workload.AddServices(services, context);
         services.AddMassTransit(x =>
         {
             foreach (var workload in workloads)
@@ -103,6 +101,10 @@ public static class DashboardShowcase
                     workload.ConfigureBus(ctx, cfg);
             });
         });
+        // After AddMassTransit: hosted services stop in the reverse order of registration, so the workloads' producers stop
+        // before the bus does (a send on a stopped bus would fail them and stop the app with an error).
+        foreach (var workload in workloads)
+            workload.AddServices(services, context);
         // The showcase has no sign-in (it listens on 127.0.0.1 only), so changes are recorded as this operator.
         services.AddPatternsDashboard(o =>
         {
@@ -131,7 +133,7 @@ public static class DashboardShowcase
             {
                 status = e.Value.Status.ToString(),
                 description = e.Value.Description,
-                data = e.Value.Data.ToDictionary(d => d.Key, d => d.Value?.ToString())
+                data = e.Value.Data.ToDictionary(d => d.Key, d => d.Value is IEnumerable<string> list ? string.Join("; ", list) : d.Value?.ToString())
             })
         });
     }

@@ -117,6 +117,8 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
 
             await Eventually.True(() => sender.Confirmed >= messages / 3, Recovery, "a third of the stream is confirmed");
             var confirmedAtKill = sender.Confirmed;
+            // The kill -9 happens while the script runs: the failover is measured from the script's end (and reported from its start too).
+            var killStarted = ledger.Clock.Elapsed;
             await ServiceEnvironment.RunServicesScriptAsync($"cluster-kill {laneLeader}");
             var killedAt = ledger.Clock.Elapsed;
             await Eventually.True(() => ledger.All.Any(c => c.Lane && c.At > killedAt), Recovery,
@@ -129,7 +131,7 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
             await sending;
             await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {laneLeader}");
             output.WriteLine($"lane leader node {laneLeader} killed at {confirmedAtKill} of {messages} confirmed: next urgent consumed through the lane after " +
-                $"{failover.TotalSeconds:0.00} s, next normal after {normalFailover.TotalSeconds:0.00} s, new lane leader {newLaneLeader}; node restarted");
+                $"{failover.TotalSeconds:0.00} s ({(failover + killedAt - killStarted).TotalSeconds:0.00} s after the kill script started), next normal after {normalFailover.TotalSeconds:0.00} s, new lane leader {newLaneLeader}; node restarted");
 
             await Eventually.True(() => ledger.All.Select(c => c.Id).Distinct().Count() >= messages, Recovery, "every message is consumed",
                 TimeSpan.FromMilliseconds(250));
@@ -139,8 +141,8 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
             var all = ledger.All.ToArray();
             var byId = all.GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.ToArray());
             var again = byId.Values.SelectMany(g => g.Skip(1)).ToArray();
-            var redelivered = again.Count(c => c.Redelivered);
-            var resent = again.Count(c => !c.Redelivered && sender.Attempts(c.Id) > 1);
+            var redelivered = again.Count(c => c.Redelivered && c.At > killStarted);
+            var resent = again.Count(c => !(c.Redelivered && c.At > killStarted) && sender.Attempts(c.Id) > 1);
             var unexplained = again.Length - redelivered - resent;
             var urgentThroughQueue = byId.Where(p => urgentIds.Contains(p.Key)).Count(p => p.Value.Any(c => !c.Lane));
             var urgentThroughBoth = byId.Where(p => urgentIds.Contains(p.Key)).Count(p => p.Value.Any(c => c.Lane) && p.Value.Any(c => !c.Lane));

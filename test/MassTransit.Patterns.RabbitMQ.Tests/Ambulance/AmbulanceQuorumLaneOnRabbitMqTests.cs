@@ -17,7 +17,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance;
 /// Each way a user asks MassTransit for a quorum queue makes the lane a quorum queue too, because the lane endpoint is
 /// configured as its queue's endpoint is: an <c>AddConfigureEndpointsCallback</c>, the consumer's endpoint definition
 /// (<c>AddConfigureEndpointCallback</c>), the callback of <c>AmbulanceConfigurator.ReceiveEndpoint</c>, and event
-/// forwarding's <c>QuorumQueues</c>. Read through the management API; one urgent and one normal message go through.
+/// forwarding's <c>QuorumQueues</c>; and where the configuration reaches the queue's endpoint only, the lane follows its
+/// queue's type. Read through the management API; one urgent and one normal message go through.
 /// </summary>
 public sealed class AmbulanceQuorumLaneOnRabbitMqTests
 {
@@ -46,6 +47,7 @@ public sealed class AmbulanceQuorumLaneOnRabbitMqTests
     [InlineData("AddConfigureEndpointCallback")]
     [InlineData("AmbulanceConfigurator.ReceiveEndpoint")]
     [InlineData("UseEventForwarding QuorumQueues")]
+    [InlineData("a callback that picks the queue by its address")]
     public async Task The_lane_is_a_quorum_queue_when_its_queue_is_asked_for_as_one(string how)
     {
         var queue = Broker.UniqueQueue("amb-quorum");
@@ -60,6 +62,13 @@ public sealed class AmbulanceQuorumLaneOnRabbitMqTests
                     x.AddEventForwarding();
                 if (how == "AddConfigureEndpointsCallback")
                     x.AddConfigureEndpointsCallback((_, _, cfg) => Quorum(cfg));
+                // Reaches the queue's endpoint only: the lane follows its queue's type.
+                if (how == "a callback that picks the queue by its address")
+                    x.AddConfigureEndpointsCallback((_, _, cfg) =>
+                    {
+                        if (cfg.InputAddress.GetEndpointName() == queue)
+                            Quorum(cfg);
+                    });
                 if (how != "AmbulanceConfigurator.ReceiveEndpoint")
                     x.AddConsumer<WorkConsumer>().Endpoint(e =>
                     {

@@ -191,6 +191,130 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A configuration that makes only the queue's endpoint a quorum queue (a callback that picks it by its address): the
+    /// lane follows its queue's type. Were it a classic queue, it would live on one node, and while that node is down
+    /// the broker would confirm urgent messages (the queue took them) that the queue then drops as the lane's copies.
+    /// </summary>
+    [Fact]
+    public async Task Urgent_messages_confirmed_while_the_lanes_node_is_down_are_consumed_when_only_the_queue_was_asked_for_as_quorum()
+    {
+        const int messages = 20;
+        var ports = ServiceEnvironment.RabbitClusterAmqpPorts;
+        var mgmt = ServiceEnvironment.RabbitClusterManagementPorts;
+        var queue = $"amb-follow-{Guid.NewGuid():N}"[..30];
+        var lane = queue + AmbulanceLaneOptions.DefaultSuffix;
+        var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
+        var ledger = new Ledger();
+        ServiceProvider? consumer = null, producer = null;
+        try
+        {
+            consumer = new ServiceCollection()
+                .AddMetrics()
+                .AddSingleton(ledger)
+                .AddMassTransit(x =>
+                {
+                    x.AddConsumer<WorkConsumer>().Endpoint(e => e.Name = queue);
+                    x.AddConfigureEndpointsCallback((_, _, cfg) =>
+                    {
+                        if (cfg.InputAddress.GetEndpointName() == queue && cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
+                            rabbit.SetQuorumQueue();
+                    });
+                    x.UsingRabbitMq((context, cfg) =>
+                    {
+                        ClusterHost(cfg, ports);
+                        cfg.UseAmbulanceLane(context, a =>
+                        {
+                            a.Urgent<Work>(IsUrgent);
+                            a.Endpoint(queue);
+                        });
+                        cfg.ConfigureEndpoints(context);
+                    });
+                })
+                .BuildServiceProvider(true);
+            await consumer.GetRequiredService<IBusControl>().StartAsync();
+            var laneNode = await HomeNodeAsync(lane);
+            // Both Raft groups whole before the kill: a group whose followers do not run yet has no majority once its leader dies.
+            await ClusterManagement.AllMembersOnlineAsync(queue);
+            await ClusterManagement.AllMembersOnlineAsync(lane);
+
+            var survivor = laneNode % ports.Length;
+            producer = new ServiceCollection()
+                .AddMetrics()
+                .AddMassTransit(x => x.UsingRabbitMq((context, cfg) =>
+                {
+                    ClusterHost(cfg, [.. ports.Skip(survivor), .. ports.Take(survivor)]);
+                    cfg.UseAmbulanceLane(context, a => a.Urgent<Work>(IsUrgent));
+                }))
+                .BuildServiceProvider(true);
+            var producerBus = producer.GetRequiredService<IBusControl>();
+            await producerBus.StartAsync();
+
+            // The producer has been sending (its channel publishes to both queues) when the lane's node dies.
+            var sender = new PacedSender(producerBus, new Uri($"exchange:{queue}"), ids);
+            await sender.RunAsync(lanes: 1, pace: TimeSpan.Zero, to: 4);
+            await ServiceEnvironment.RunServicesScriptAsync($"cluster-kill {laneNode}");
+            await sender.RunAsync(lanes: 1, pace: TimeSpan.Zero, from: 4);
+            output.WriteLine($"lane {lane} on cluster node {laneNode}, killed after 4 sends; {sender.Confirmed - 4} of {messages - 4} sends confirmed while it was down " +
+                $"({sender.TotalAttempts - 4} attempts)");
+            await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {laneNode}");
+
+            await new MessageAccount()
+                .Sent(ids)
+                .Place("consumed (by id)", () => ledger.All.Select(c => c.Id).Distinct().ToArray(), Expect.Ids(ids))
+                .Copies("consumed again", () => ledger.All.Count - ledger.All.Select(c => c.Id).Distinct().Count(), Expect.Any)
+                .Endpoint(queue, Expect.Empty, new RabbitNode("cluster", ports[survivor], ServiceEnvironment.RabbitUser, ServiceEnvironment.RabbitPassword,
+                    new Uri($"http://{ServiceEnvironment.RabbitHost}:{mgmt[survivor]}/")))
+                .Endpoint(lane, Expect.Empty, new RabbitNode("cluster", ports[survivor], ServiceEnvironment.RabbitUser, ServiceEnvironment.RabbitPassword,
+                    new Uri($"http://{ServiceEnvironment.RabbitHost}:{mgmt[survivor]}/")))
+                .AssertAllAccountedAsync(Recovery);
+            var urgentThroughLane = ledger.All.Count(c => c.Lane && IsUrgent(new Work(Array.IndexOf(ids, c.Id))));
+            output.WriteLine($"consumed {ledger.All.Select(c => c.Id).Distinct().Count()} of {messages}, urgent through the lane {urgentThroughLane}");
+            var (laneType, laneMembers) = await QueueTypeAsync(lane);
+            Assert.Equal("quorum", laneType);
+            Assert.Equal(mgmt.Length, laneMembers.Distinct().Count());
+        }
+        finally
+        {
+            await ServiceEnvironment.RunServicesScriptAsync("start");
+            foreach (var provider in new[] { producer, consumer })
+            {
+                if (provider is null)
+                    continue;
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                await provider.GetRequiredService<IBusControl>().StopAsync(stop.Token);
+                await provider.DisposeAsync();
+            }
+            await ClusterManagement.DeleteQueuesAsync(queue, lane);
+            await DeleteExchangesAsync(queue, lane, lane + ".urgent");
+        }
+    }
+
+    /// <summary>The node (1..N) of a classic queue, or the leader of a quorum queue.</summary>
+    static async Task<int> HomeNodeAsync(string queue)
+    {
+        string? node = null;
+        await Eventually.True(async () =>
+        {
+            foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
+            {
+                try
+                {
+                    using var client = ClusterManagement.Client(port);
+                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
+                    node = (json.TryGetProperty("leader", out var leader) ? leader : json.GetProperty("node")).GetString();
+                    return node is { Length: > 0 };
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or KeyNotFoundException)
+                {
+                }
+            }
+            return false;
+        }, TimeSpan.FromSeconds(30), $"the management API names the node of {queue}");
+        // Cluster node k is mtp1<k>@localhost.
+        return int.Parse(node!.Split('@')[0][4..]);
+    }
+
     static void ClusterHost(IRabbitMqBusFactoryConfigurator cfg, int[] ports) =>
         cfg.Host(ServiceEnvironment.RabbitHost, (ushort)ports[0], "/", h =>
         {
@@ -261,10 +385,10 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
 
         public int Attempts(Guid id) => _attempts.GetValueOrDefault(id);
 
-        public Task RunAsync(int lanes, TimeSpan pace) => Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
+        public Task RunAsync(int lanes, TimeSpan pace, int from = 0, int? to = null) => Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
         {
             var endpoint = await bus.GetSendEndpoint(destination);
-            for (var i = lane; i < ids.Length; i += lanes)
+            for (var i = from + lane; i < (to ?? ids.Length); i += lanes)
             {
                 var watch = Stopwatch.StartNew();
                 while (true)

@@ -228,8 +228,13 @@ public sealed class OperationsMultibrokerAndForwardingApiTests
                 for (var i = 0; i < 3; i++)
                     db.Add(new OutboxEntry
                     {
-                        OutboxId = Guid.NewGuid(), MessageId = Guid.NewGuid(), SentTime = t0.AddSeconds(i), DestinationAddress = new Uri("queue:x"),
-                        ContentType = "application/json", MessageType = "urn:message:X", Body = "{}"
+                        OutboxId = Guid.NewGuid(),
+                        MessageId = Guid.NewGuid(),
+                        SentTime = t0.AddSeconds(i),
+                        DestinationAddress = new Uri("queue:x"),
+                        ContentType = "application/json",
+                        MessageType = "urn:message:X",
+                        Body = "{}"
                     });
                 await db.SaveChangesAsync();
             }

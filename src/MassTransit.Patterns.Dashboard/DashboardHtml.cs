@@ -88,6 +88,24 @@ sealed class DashboardHtml(string basePath, DashboardSections sections)
     /// <summary>A time as the console shows it: UTC, to the second.</summary>
     public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>A duration as the pages show it: seconds below 2 minutes, minutes below 2 hours, then hours.</summary>
+    public static string Age(TimeSpan age) => age.TotalSeconds < 0 ? "0 s"
+        : age.TotalMinutes < 2 ? $"{age.TotalSeconds:0} s"
+        : age.TotalHours < 2 ? $"{age.TotalMinutes:0} min"
+        : $"{age.TotalHours:0.#} h";
+
+    /// <summary>A count card: its label, the number shown as <paramref name="text"/> (default: the number), a hint under it; <c>data-test</c> and <c>data-value</c> on the card.</summary>
+    public DashboardHtml Count(string label, long value, string test, string? hint = null, string? text = null)
+    {
+        var number = value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Raw("<div class=\"count\"").Attr("data-test", test).Attr("data-value", number).Raw(">");
+        Element("span", label, ("class", "label"));
+        Element("span", text ?? number, ("class", "value"));
+        if (hint is not null)
+            Element("span", hint, ("class", "label"));
+        return Raw("</div>");
+    }
+
     /// <summary>The markup so far (a fragment, for the live parts).</summary>
     public override string ToString() => _html.ToString();
 

@@ -59,12 +59,12 @@ sealed class ContextualOperationsPage : OperationsPage<ContextualOperationsPage.
                 continue;
             }
             html.Raw("<section class=\"counts\">");
-            Count(html, "Context queues", r.ContextQueues, "contextual-context-queues", $"of at most {r.MaxContextQueues}");
-            Count(html, "Active contexts", r.ActiveContexts, "contextual-active-contexts");
-            Count(html, "Buckets", r.Buckets, "contextual-buckets");
-            Count(html, "Bucketed contexts", r.BucketedContexts, "contextual-bucketed-contexts");
-            Count(html, "Retired", r.Retired, "contextual-retired");
-            Count(html, "Default queue consumed", r.DefaultConsumed, "contextual-default-consumed");
+            html.Count("Context queues", r.ContextQueues, "contextual-context-queues", $"of at most {r.MaxContextQueues}");
+            html.Count("Active contexts", r.ActiveContexts, "contextual-active-contexts");
+            html.Count("Buckets", r.Buckets, "contextual-buckets");
+            html.Count("Bucketed contexts", r.BucketedContexts, "contextual-bucketed-contexts");
+            html.Count("Retired", r.Retired, "contextual-retired");
+            html.Count("Default queue consumed", r.DefaultConsumed, "contextual-default-consumed");
             html.Raw("</section>");
             html.Raw("<dl class=\"facts\">");
             html.Element("dt", "Default queue");
@@ -92,7 +92,7 @@ sealed class ContextualOperationsPage : OperationsPage<ContextualOperationsPage.
                         ("data-value", q.Consumed.ToString(CultureInfo.InvariantCulture)));
                     html.Element("td", q.InFlight.ToString(CultureInfo.InvariantCulture), ("data-test", "contextual-in-flight"),
                         ("data-value", q.InFlight.ToString(CultureInfo.InvariantCulture)));
-                    html.Element("td", WorkflowOperationsPage.Age(TimeSpan.FromSeconds(q.IdleSeconds)), ("data-test", "contextual-idle"),
+                    html.Element("td", DashboardHtml.Age(TimeSpan.FromSeconds(q.IdleSeconds)), ("data-test", "contextual-idle"),
                         ("data-value", q.IdleSeconds.ToString("0.###", CultureInfo.InvariantCulture)));
                     html.Raw("</tr>");
                 }
@@ -100,17 +100,6 @@ sealed class ContextualOperationsPage : OperationsPage<ContextualOperationsPage.
             }
             html.Raw("</section>");
         }
-    }
-
-    static void Count(DashboardHtml html, string label, long value, string test, string? hint = null)
-    {
-        var text = value.ToString(CultureInfo.InvariantCulture);
-        html.Raw("<div class=\"count\"").Attr("data-test", test).Attr("data-value", text).Raw(">");
-        html.Element("span", label, ("class", "label"));
-        html.Element("span", text, ("class", "value"));
-        if (hint is not null)
-            html.Element("span", hint, ("class", "label"));
-        html.Raw("</div>");
     }
 
     /// <summary>Every routed message type's contextual queues.</summary>

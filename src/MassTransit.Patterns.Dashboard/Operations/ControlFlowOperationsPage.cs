@@ -67,7 +67,7 @@ sealed class ControlFlowOperationsPage : OperationsPage<ControlFlowOperationsPag
                 ("data-test", "control-flow-marks"), ("data-high", q.HighWatermark?.ToString(CultureInfo.InvariantCulture) ?? ""),
                 ("data-low", q.LowWatermark?.ToString(CultureInfo.InvariantCulture) ?? ""), ("data-stop", q.StopMark?.ToString(CultureInfo.InvariantCulture) ?? ""));
             html.Element("td", q.LeaseExpiresAt is { } lease
-                    ? lease > context.Now ? $"{DashboardHtml.Time(lease)} (in {WorkflowOperationsPage.Age(lease - context.Now)})" : $"{DashboardHtml.Time(lease)} (expired)"
+                    ? lease > context.Now ? $"{DashboardHtml.Time(lease)} (in {DashboardHtml.Age(lease - context.Now)})" : $"{DashboardHtml.Time(lease)} (expired)"
                     : "no statement",
                 ("data-test", "control-flow-lease"), ("data-value", q.LeaseExpiresAt?.ToString("O", CultureInfo.InvariantCulture) ?? ""));
             Count(html, "control-flow-throttled", q.Throttled);

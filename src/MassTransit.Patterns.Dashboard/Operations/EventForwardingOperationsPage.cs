@@ -37,10 +37,10 @@ sealed class EventForwardingOperationsPage : OperationsPage<EventForwardingOpera
     protected override void Render(DashboardHtml html, State state, OperationsRenderContext context)
     {
         html.Raw("<section class=\"counts\">");
-        Count(html, "Inbox duplicates suppressed", "event-forwarding-duplicates", state.InboxDuplicatesSuppressed);
-        Count(html, "Sends confirmed", "event-forwarding-confirmed", state.Confirmed);
-        Count(html, "Resends", "event-forwarding-resends", state.Resends);
-        Count(html, "Unconfirmed (given up)", "event-forwarding-unconfirmed", state.Unconfirmed);
+        html.Count("Inbox duplicates suppressed", state.InboxDuplicatesSuppressed, "event-forwarding-duplicates");
+        html.Count("Sends confirmed", state.Confirmed, "event-forwarding-confirmed");
+        html.Count("Resends", state.Resends, "event-forwarding-resends");
+        html.Count("Unconfirmed (given up)", state.Unconfirmed, "event-forwarding-unconfirmed");
         html.Raw("</section>");
 
         html.Element("h2", "Outboxes");
@@ -57,7 +57,7 @@ sealed class EventForwardingOperationsPage : OperationsPage<EventForwardingOpera
             html.Element("td", o.Name, ("data-test", "event-forwarding-name"));
             Cell(html, "event-forwarding-backlog", o.Pending.ToString(CultureInfo.InvariantCulture), o.Pending.ToString(CultureInfo.InvariantCulture));
             Cell(html, "event-forwarding-oldest-age",
-                o.OldestCreatedAt is { } at ? $"{WorkflowOperationsPage.Age(TimeSpan.FromSeconds(o.OldestAgeSeconds))} (since {DashboardHtml.Time(at)})" : "none waiting",
+                o.OldestCreatedAt is { } at ? $"{DashboardHtml.Age(TimeSpan.FromSeconds(o.OldestAgeSeconds))} (since {DashboardHtml.Time(at)})" : "none waiting",
                 o.OldestAgeSeconds.ToString("0.###", CultureInfo.InvariantCulture));
             Cell(html, "event-forwarding-delivered", o.Delivered?.ToString(CultureInfo.InvariantCulture) ?? "", o.Delivered?.ToString(CultureInfo.InvariantCulture) ?? "");
             Cell(html, "event-forwarding-failures", o.DeliveryFailures?.ToString(CultureInfo.InvariantCulture) ?? "",
@@ -70,15 +70,6 @@ sealed class EventForwardingOperationsPage : OperationsPage<EventForwardingOpera
         html.Raw("</tbody></table>");
         html.Element("p", "Delivery lag: from the outbox row's creation to the broker's confirm, over this process's last deliveries (at most 1,024).",
             ("class", "hint"));
-    }
-
-    static void Count(DashboardHtml html, string label, string test, long value)
-    {
-        var text = value.ToString(CultureInfo.InvariantCulture);
-        html.Raw("<div class=\"count\"").Attr("data-test", test).Attr("data-value", text).Raw(">");
-        html.Element("span", label, ("class", "label"));
-        html.Element("span", text, ("class", "value"));
-        html.Raw("</div>");
     }
 
     static void Cell(DashboardHtml html, string test, string text, string value) => html.Element("td", text, ("data-test", test), ("data-value", value));

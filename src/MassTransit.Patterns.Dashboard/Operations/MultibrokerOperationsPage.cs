@@ -63,10 +63,9 @@ sealed class MultibrokerOperationsPage : OperationsPage<MultibrokerOperationsPag
     {
         var inRotation = state.Brokers.Count(b => b.InRotation);
         html.Raw("<section class=\"counts\">");
-        Count(html, "In rotation", "multibroker-in-rotation", inRotation, $"{inRotation} of {state.Brokers.Count}");
-        Count(html, "Sends confirmed", "multibroker-sent", state.Sent, state.Sent.ToString(CultureInfo.InvariantCulture));
-        Count(html, "Duplicates suppressed", "multibroker-duplicates", state.DuplicatesSuppressed,
-            state.DuplicatesSuppressed.ToString(CultureInfo.InvariantCulture));
+        html.Count("In rotation", inRotation, "multibroker-in-rotation", text: $"{inRotation} of {state.Brokers.Count}");
+        html.Count("Sends confirmed", state.Sent, "multibroker-sent");
+        html.Count("Duplicates suppressed", state.DuplicatesSuppressed, "multibroker-duplicates");
         html.Raw("</section>");
         html.Element("p", $"Strategy: {state.Strategy}", ("class", "hint"), ("data-test", "multibroker-strategy"));
 
@@ -103,14 +102,6 @@ sealed class MultibrokerOperationsPage : OperationsPage<MultibrokerOperationsPag
             html.Raw("</tr>");
         }
         html.Raw("</tbody></table>");
-    }
-
-    static void Count(DashboardHtml html, string label, string test, long value, string text)
-    {
-        html.Raw("<div class=\"count\"").Attr("data-test", test).Attr("data-value", value.ToString(CultureInfo.InvariantCulture)).Raw(">");
-        html.Element("span", label, ("class", "label"));
-        html.Element("span", text, ("class", "value"));
-        html.Raw("</div>");
     }
 
     static void Cell(DashboardHtml html, string test, string text, string value) => html.Element("td", text, ("data-test", test), ("data-value", value));

@@ -83,7 +83,7 @@ sealed class SupervisorOperationsPage : OperationsPage<SupervisorOperationsPage.
             html.Element("dd", q.Depth is { } d ? d.ToString(CultureInfo.InvariantCulture) : "not read", ("data-test", "supervisor-depth"),
                 ("data-value", q.Depth?.ToString(CultureInfo.InvariantCulture) ?? ""));
             Fact(html, "Looks", "supervisor-ticks", q.Ticks, q.LastLookAt is { } at
-                ? $"{q.Ticks} (every {q.PollInterval.TotalSeconds:0.###} s; last {WorkflowOperationsPage.Age(context.Now - at)} ago)"
+                ? $"{q.Ticks} (every {q.PollInterval.TotalSeconds:0.###} s; last {DashboardHtml.Age(context.Now - at)} ago)"
                 : q.Ticks.ToString(CultureInfo.InvariantCulture));
             Fact(html, "Probe failures", "supervisor-probe-failures", q.ProbeFailures, q.ProbeFailures.ToString(CultureInfo.InvariantCulture));
             if (q.Fleet is not null)

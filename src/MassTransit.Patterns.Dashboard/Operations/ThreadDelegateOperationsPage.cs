@@ -96,7 +96,7 @@ sealed class ThreadDelegateOperationsPage : OperationsPage<ThreadDelegateOperati
             html.Element("td", h.Endpoint);
             html.Element("td", h.Key, ("data-test", "thread-delegate-held-key"));
             html.Element("td", h.FailedMessageId is null ? "unknown" : failed, ("data-test", "thread-delegate-held-failed"), ("data-value", failed));
-            html.Element("td", $"{DashboardHtml.Time(h.Since)} ({WorkflowOperationsPage.Age(context.Now - h.Since)} ago)", ("data-test", "thread-delegate-held-since"),
+            html.Element("td", $"{DashboardHtml.Time(h.Since)} ({DashboardHtml.Age(context.Now - h.Since)} ago)", ("data-test", "thread-delegate-held-since"),
                 ("data-value", h.Since.ToString("O", CultureInfo.InvariantCulture)));
             if (context.CanOperate)
             {

@@ -56,10 +56,10 @@ sealed class WatchOperationsPage : OperationsPage<WatchOperationsPage.State>
             html.Raw("<section data-test=\"watch-source\"").Attr("data-source", s.Name).Raw(">");
             html.Element("h2", s.Name);
             html.Raw("<section class=\"counts\">");
-            Count(html, "Keys", s.Keys.Count, "watch-keys", s.More ? $"first {MaxKeys}" : null);
-            Count(html, "Watchers over the keys", s.Watchers, "watch-watchers");
-            Count(html, "Pruned, unreachable", s.PrunedUnreachable, "watch-pruned-unreachable");
-            Count(html, "Pruned, lease ended", s.PrunedExpired, "watch-pruned-expired");
+            html.Count("Keys", s.Keys.Count, "watch-keys", s.More ? $"first {MaxKeys}" : null);
+            html.Count("Watchers over the keys", s.Watchers, "watch-watchers");
+            html.Count("Pruned, unreachable", s.PrunedUnreachable, "watch-pruned-unreachable");
+            html.Count("Pruned, lease ended", s.PrunedExpired, "watch-pruned-expired");
             html.Raw("</section>");
             html.Element("p", $"Store: {s.Store}", ("class", "hint"), ("data-test", "watch-store"));
             if (s.Problem is not null)
@@ -76,7 +76,7 @@ sealed class WatchOperationsPage : OperationsPage<WatchOperationsPage.State>
                     html.Element("td", k.Version.ToString(CultureInfo.InvariantCulture), ("data-test", "watch-version"),
                         ("data-value", k.Version.ToString(CultureInfo.InvariantCulture)));
                     var changed = new DateTimeOffset(DateTime.SpecifyKind(k.ChangedAt, DateTimeKind.Utc));
-                    html.Element("td", $"{DashboardHtml.Time(changed)} ({WorkflowOperationsPage.Age(context.Now - changed)} ago)", ("data-test", "watch-changed"),
+                    html.Element("td", $"{DashboardHtml.Time(changed)} ({DashboardHtml.Age(context.Now - changed)} ago)", ("data-test", "watch-changed"),
                         ("data-value", changed.ToString("O", CultureInfo.InvariantCulture)));
                     html.Element("td", k.Watchers.ToString(CultureInfo.InvariantCulture), ("data-test", "watch-key-watchers"),
                         ("data-value", k.Watchers.ToString(CultureInfo.InvariantCulture)));
@@ -86,17 +86,6 @@ sealed class WatchOperationsPage : OperationsPage<WatchOperationsPage.State>
             }
             html.Raw("</section>");
         }
-    }
-
-    static void Count(DashboardHtml html, string label, long value, string test, string? hint = null)
-    {
-        var text = value.ToString(CultureInfo.InvariantCulture);
-        html.Raw("<div class=\"count\"").Attr("data-test", test).Attr("data-value", text).Raw(">");
-        html.Element("span", label, ("class", "label"));
-        html.Element("span", text, ("class", "value"));
-        if (hint is not null)
-            html.Element("span", hint, ("class", "label"));
-        html.Raw("</div>");
     }
 
     /// <summary>Every watch source of the app.</summary>

@@ -46,15 +46,10 @@ sealed class WorkflowOperationsPage : OperationsPage<WorkflowOperationsPage.Stat
         html.Raw("</section>");
         html.Raw("<dl class=\"facts\">");
         html.Element("dt", "Oldest waiting for a person");
-        html.Element("dd", state.OldestAwaitingPerson is { } at ? $"{DashboardHtml.Time(at)} ({Age(context.Now - at)} ago)" : "none",
+        html.Element("dd", state.OldestAwaitingPerson is { } at ? $"{DashboardHtml.Time(at)} ({DashboardHtml.Age(context.Now - at)} ago)" : "none",
             ("data-test", "workflow-oldest-awaiting"));
         html.Raw("</dl>");
     }
-
-    internal static string Age(TimeSpan age) => age.TotalSeconds < 0 ? "0 s"
-        : age.TotalMinutes < 2 ? $"{age.TotalSeconds:0} s"
-        : age.TotalHours < 2 ? $"{age.TotalMinutes:0} min"
-        : $"{age.TotalHours:0.#} h";
 
     /// <summary>The workflow's state: messages per state, and when the oldest one waiting for a person was received.</summary>
     public sealed record State(IReadOnlyDictionary<string, long> Counts, DateTimeOffset? OldestAwaitingPerson);

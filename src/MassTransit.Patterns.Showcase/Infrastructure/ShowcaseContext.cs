@@ -1,3 +1,5 @@
+using MassTransit.Patterns.Contextual;
+using MassTransit.Patterns.RabbitMQ.QueueDepth;
 using MassTransit.Patterns.Testing;
 
 namespace MassTransit.Patterns.Showcase.Infrastructure;
@@ -44,5 +46,24 @@ public sealed class ShowcaseContext(ShowcaseOptions options, string workFolder)
                 cfg.ConfigureEndpoints(context);
             });
         }
+    }
+
+    /// <summary>
+    /// Contextual queues for <typeparamref name="T"/> on whichever transport <paramref name="cfg"/> is: on RabbitMQ with
+    /// the AMQP probe of the showcase's broker, in memory otherwise.
+    /// </summary>
+    public static void UseContextualQueues<T>(IBusRegistrationContext context, IBusFactoryConfigurator cfg, Action<ContextualQueueConfigurator<T>> configure)
+        where T : class
+    {
+        if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
+            rabbit.UseContextualQueues(context, new RabbitMqProbeOptions
+            {
+                HostName = ServiceEnvironment.RabbitHost,
+                Port = ServiceEnvironment.RabbitAmqpPort,
+                UserName = ServiceEnvironment.RabbitUser,
+                Password = ServiceEnvironment.RabbitPassword
+            }, configure);
+        else
+            ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues(context, configure);
     }
 }

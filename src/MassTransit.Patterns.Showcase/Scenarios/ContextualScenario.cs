@@ -74,16 +74,7 @@ namespace MassTransit.Patterns.Showcase.Scenarios
                             q.Options.DefaultConcurrentMessageLimit = 2;
                             q.Options.IdleTimeout = TimeSpan.FromSeconds(2);
                         }
-                        if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
-                            rabbit.UseContextualQueues<RenderReport>(registration, new RabbitMqProbeOptions
-                            {
-                                HostName = ServiceEnvironment.RabbitHost,
-                                Port = ServiceEnvironment.RabbitAmqpPort,
-                                UserName = ServiceEnvironment.RabbitUser,
-                                Password = ServiceEnvironment.RabbitPassword
-                            }, Configure);
-                        else
-                            ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues<RenderReport>(registration, Configure);
+                        ShowcaseContext.UseContextualQueues<RenderReport>(registration, cfg, Configure);
                     });
                 })
                 .BuildServiceProvider(true);

@@ -47,16 +47,7 @@ public sealed class ContextualWorkload : IDashboardWorkload
             q.Options.IdleCheckInterval = TimeSpan.FromSeconds(1);
         }
 
-        if (cfg is IRabbitMqBusFactoryConfigurator rabbit)
-            rabbit.UseContextualQueues<TenantExport>(context, new RabbitMqProbeOptions
-            {
-                HostName = ServiceEnvironment.RabbitHost,
-                Port = ServiceEnvironment.RabbitAmqpPort,
-                UserName = ServiceEnvironment.RabbitUser,
-                Password = ServiceEnvironment.RabbitPassword
-            }, Configure);
-        else
-            ((IInMemoryBusFactoryConfigurator)cfg).UseContextualQueues<TenantExport>(context, Configure);
+        ShowcaseContext.UseContextualQueues<TenantExport>(context, cfg, Configure);
     }
 
     sealed class ExportConsumer : IConsumer<TenantExport>

@@ -164,6 +164,14 @@ namespace MassTransit.Patterns.Tests.ThreadDelegate
                 await endpoint.Send(message); // one at a time: send order is the order per key
         }
 
-        public ValueTask DisposeAsync() => Provider.DisposeAsync();
+        /// <summary>
+        /// Opens the gate, then stops: stopping waits for the consumers in flight, and a test that failed before it opened
+        /// the gate would otherwise hang the run instead of failing.
+        /// </summary>
+        public ValueTask DisposeAsync()
+        {
+            Recorder.Gate.TrySetResult();
+            return Provider.DisposeAsync();
+        }
     }
 }

@@ -272,11 +272,12 @@ public sealed class ThreadDelegateTests
         // A busy (two messages held), then B: B must not queue behind A, so it takes the other lane.
         await harness.SendAsync([new KeyedWork("A", 0, WaitForGate: true), new KeyedWork("A", 1), new KeyedWork("B", 0)]);
         await Eventually.True(() => harness.Recorder.CompletedOf("B").Count == 1, Deadline, "B runs beside the busy A");
-        var snapshot = harness.Snapshot;
-        Assert.Equal(1, snapshot.LanesBusy);
-        Assert.Equal(1, snapshot.Buffered); // A#1 waits on A's lane, not on B's
+        Assert.Empty(harness.Recorder.CompletedOf("A")); // the gate is shut: B did not wait for A
+        // B's consumer has returned; its lane is free once the filter has seen it finish (a moment later).
+        await Eventually.True(() => harness.Snapshot is { LanesBusy: 1, Buffered: 1 }, Deadline,
+            "one lane busy with A#0, A#1 waiting on A's lane, not on B's");
 
-        harness.Recorder.Gate.SetResult();
+        harness.Recorder.Gate.TrySetResult();
         await Eventually.True(() => harness.Recorder.CompletedOf("A").Count == 2, Deadline, "A completes in order");
         Assert.Equal([0, 1], harness.Recorder.CompletedOf("A"));
     }

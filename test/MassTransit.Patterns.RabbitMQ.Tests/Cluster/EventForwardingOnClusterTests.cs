@@ -1,0 +1,282 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MassTransit.Patterns.EventForwarding;
+using MassTransit.Patterns.FaultHost;
+using MassTransit.Patterns.FaultHost.Messages;
+using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
+using MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
+using MassTransit.Patterns.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace MassTransit.Patterns.RabbitMQ.Tests.Cluster;
+
+/// <summary>
+/// Event forwarding on the 3-node RabbitMQ cluster that <c>build/services.sh start --cluster 3</c> runs, with quorum
+/// queues and the EF Core inbox and outbox on PostgreSQL. The producer and the consumer each connect to the cluster
+/// (MassTransit's cluster host configuration: every node's address); the node that leads the work queue's Raft group
+/// is killed with kill -9 mid-stream and restarted. Nothing restarts the app: its connections move to a surviving node.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Recovery = TimeSpan.FromSeconds(90);
+
+    /// <summary>How long the killed node stays down.</summary>
+    static readonly TimeSpan Outage = TimeSpan.FromSeconds(10);
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public async Task The_work_queues_leader_node_killed_mid_stream_loses_no_confirmed_message_and_applies_each_once(int batching)
+    {
+        var ports = ServiceEnvironment.RabbitClusterAmqpPorts;
+        var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
+        { Database = $"cluster_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
+        await using (var db = Open(database))
+        {
+            await db.Database.EnsureDeletedAsync();
+            await db.Database.EnsureCreatedAsync();
+        }
+        var queue = $"fwd-cluster-{Guid.NewGuid():N}"[..30];
+        using var suppressed = new SuppressedCounter();
+        var lines = new ConcurrentQueue<string>();
+        var hooks = new ConsumerHooks();
+        var settings = new FaultHostSettings
+        {
+            RabbitPort = ports[0],
+            RabbitUser = ServiceEnvironment.RabbitUser,
+            RabbitPassword = ServiceEnvironment.RabbitPassword,
+            ClusterPorts = ports,
+            QuorumQueues = true,
+            Postgres = database,
+            Queue = queue,
+            Concurrency = 8,
+            Batching = batching
+        };
+
+        var testBus = await StartTestBusAsync(ports, queue);
+        IHost? consumer = null;
+        try
+        {
+            consumer = await StartConsumerAsync(settings, hooks, lines.Enqueue);
+            var leader = await ClusterManagement.LeaderAsync(queue);
+            await ClusterManagement.AllMembersOnlineAsync(queue);
+            output.WriteLine($"work queue {queue}: quorum queue led by cluster node {leader}, its 3 members online");
+
+            const int messages = 400;
+            var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
+            var producer = new ClusterProducer(testBus.Services.GetRequiredService<IEventForwarder>(), new Uri($"exchange:{queue}"), ids);
+            var sending = producer.RunAsync(lanes: 4, pace: TimeSpan.FromMilliseconds(20));
+            await Eventually.True(() => producer.Confirmed.Count >= messages / 3, Recovery, "a third of the stream is confirmed");
+            var confirmedAtKill = producer.Confirmed.Count;
+            await ServiceEnvironment.RunServicesScriptAsync($"cluster-kill {leader}");
+            var killed = Stopwatch.StartNew();
+            // The node stays down for Outage, as long as a supervisor (systemd, Kubernetes) might take to bring it back,
+            // whatever the sends do meanwhile: a fault schedule, not a wait for an outcome. The first confirm of a send
+            // started after the kill is timed; on RabbitMQ 3.10 it can come only once the node is back, when the
+            // producer's channel first published to the queue before the broker recorded the new leader (docs/cluster.md).
+            var firstConfirm = producer.FirstConfirmOfASendStartedNow(killed);
+            var consumedAtKill = hooks.Handled;
+            await Task.Delay(Outage);
+            var newLeader = await ClusterManagement.LeaderAsync(queue);
+            var confirmedInOutage = producer.Confirmed.Count - confirmedAtKill;
+            var consumedInOutage = hooks.Handled - consumedAtKill;
+            var restarting = killed.Elapsed;
+            await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {leader}");
+            var restarted = killed.Elapsed;
+            var failover = await firstConfirm.WaitAsync(Recovery);
+            output.WriteLine($"leader node {leader} killed; new leader {newLeader}; first confirm of a send started after the kill at {failover.TotalSeconds:0.0} s " +
+                $"({(failover < restarting ? "while the node was down" : "once the node was restarted")}), {confirmedInOutage} confirmed and {consumedInOutage} consumed while down; " +
+                $"node restarted at {restarting.TotalSeconds:0.0} s, back at {restarted.TotalSeconds:0.0} s");
+
+            await sending;
+            await producer.ResendUnconfirmedAsync(Recovery);
+            await Eventually.True(async () => await AppliedCountAsync(database) >= messages, Recovery, "every confirmed message is applied", TimeSpan.FromMilliseconds(250));
+            var forwarded = testBus.Services.GetRequiredService<ForwardedRecorder>();
+            await Eventually.True(() => forwarded.DistinctSources >= messages, Recovery, "every forwarded event arrives downstream", TimeSpan.FromMilliseconds(250));
+
+            var applied = await AppliedAsync(database);
+            var batches = BatchReport.Parse(lines);
+            output.WriteLine($"batching {batching}: messages={messages}, sent={producer.Attempts}, unconfirmed_then_resent={producer.UnconfirmedCalls}, " +
+                $"confirmed={producer.Confirmed.Count}, confirmed_at_kill={confirmedAtKill}, consumed={hooks.Handled}, applied={applied.Count}, " +
+                $"duplicate_effects={applied.Values.Count(c => c > 1)}, suppressed={suppressed.Count}, forwarded={forwarded.Received.Count}, " +
+                $"forwarded_distinct={forwarded.DistinctSources}, batches={batches}");
+
+            Assert.NotEqual(leader, newLeader);
+            Assert.True(confirmedAtKill < messages, "the leader died mid-stream");
+            Assert.Equal(messages, producer.Confirmed.Count);
+            Assert.Equal(ids.Order(), applied.Keys.Order());
+            Assert.All(applied, a => Assert.Equal(1, a.Value));
+            Assert.True(hooks.Handled >= messages, "every message was handled at least once");
+            Assert.Equal(messages, forwarded.DistinctSources);
+            Assert.Equal(0, forwarded.SourcesWithSeveralIds);
+            FaultSuiteRig.AssertMode(batching, batches);
+
+            // Where every message ended: applied by id, and nothing left in the work or downstream queues on the cluster.
+            var node = RabbitNode.AmqpOnly("cluster", ports[(leader) % ports.Length], ServiceEnvironment.RabbitUser, ServiceEnvironment.RabbitPassword);
+            await new MessageAccount()
+                .Sent(ids)
+                .Place("effects applied (by message id)", async _ => PlaceReading.Of((await AppliedAsync(database)).Keys), Expect.Ids(ids))
+                .Endpoint(queue, Expect.Empty, node)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
+            await new MessageAccount()
+                .Sent(ids.Length, "events forwarded through the consumer's outbox, one per work message")
+                .Place("received downstream (distinct sources)", () => forwarded.DistinctSources, Expect.Exactly(ids.Length))
+                .Copies("received downstream again (same source)", () => forwarded.Received.Count - forwarded.DistinctSources, Expect.Any)
+                .Endpoint(queue + "-downstream", Expect.Empty, node)
+                .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            // Whatever happened, the cluster is whole again for the next test.
+            await ServiceEnvironment.RunServicesScriptAsync("start");
+            foreach (var host in new[] { consumer, testBus })
+            {
+                if (host is null)
+                    continue;
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                await host.StopAsync(stop.Token);
+                host.Dispose();
+            }
+            NpgsqlConnection.ClearAllPools();
+            await using var db = Open(database);
+            await db.Database.EnsureDeletedAsync();
+            await ClusterManagement.DeleteQueuesAsync(queue, queue + "-downstream");
+        }
+    }
+
+    static async Task<IHost> StartTestBusAsync(int[] ports, string queue)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<ForwardedRecorder>();
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddEventForwarding(o =>
+            {
+                o.SendTimeout = TimeSpan.FromSeconds(2);
+                o.ResendLimit = 2;
+                o.ResendInterval = TimeSpan.FromMilliseconds(200);
+            });
+            x.AddConsumer<ForwardedRecorder.Consumer>().Endpoint(e => e.Name = queue + "-downstream");
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(ServiceEnvironment.RabbitHost, (ushort)ports[0], "/", h =>
+                {
+                    h.Username(ServiceEnvironment.RabbitUser);
+                    h.Password(ServiceEnvironment.RabbitPassword);
+                    h.UseCluster(c =>
+                    {
+                        foreach (var port in ports)
+                            c.Node($"{ServiceEnvironment.RabbitHost}:{port}");
+                    });
+                });
+                cfg.UseEventForwarding(context, o => o.QuorumQueues = true);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    static async Task<IHost> StartConsumerAsync(FaultHostSettings settings, ConsumerHooks hooks, Action<string> report)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddFaultConsumer(settings, hooks, report);
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    static FaultDb Open(string connectionString) => new(new DbContextOptionsBuilder<FaultDb>().UseNpgsql(connectionString).Options);
+
+    static async Task<Dictionary<Guid, int>> AppliedAsync(string database)
+    {
+        await using var db = Open(database);
+        return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count);
+    }
+
+    static async Task<int> AppliedCountAsync(string database)
+    {
+        await using var db = Open(database);
+        return await db.Effects.CountAsync();
+    }
+
+    sealed record FailoverWatch(Stopwatch Clock, TaskCompletionSource<TimeSpan> Seen);
+
+    /// <summary>Producer lanes that send their share of the ids, paced, and remember what the cluster did not confirm.</summary>
+    sealed class ClusterProducer(IEventForwarder forwarder, Uri destination, Guid[] ids)
+    {
+        int _attempts;
+        int _unconfirmedCalls;
+
+        FailoverWatch? _watch;
+
+        public ConcurrentDictionary<Guid, int> Confirmed { get; } = new();
+
+        /// <summary>
+        /// Completes with <paramref name="clock"/>'s reading when a send started from now on is confirmed: the failover as a
+        /// producer sees it (sends in flight at the kill, confirmed after it, do not count).
+        /// </summary>
+        public Task<TimeSpan> FirstConfirmOfASendStartedNow(Stopwatch clock)
+        {
+            var seen = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _watch, new FailoverWatch(clock, seen));
+            return seen.Task;
+        }
+
+        ConcurrentQueue<int> Unconfirmed { get; } = new();
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public int UnconfirmedCalls => Volatile.Read(ref _unconfirmedCalls);
+
+        public Task RunAsync(int lanes, TimeSpan pace) => Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
+        {
+            for (var i = lane; i < ids.Length; i += lanes)
+            {
+                await SendAsync(i);
+                await Task.Delay(pace);
+            }
+        }));
+
+        /// <summary>Sends the unconfirmed ones again, with their ids, until the cluster confirms each.</summary>
+        public async Task ResendUnconfirmedAsync(TimeSpan deadline)
+        {
+            var watch = Stopwatch.StartNew();
+            while (Unconfirmed.TryDequeue(out var i))
+            {
+                if (watch.Elapsed > deadline)
+                    throw new TimeoutException($"message {i} still unconfirmed after {deadline}");
+                await SendAsync(i);
+            }
+        }
+
+        async Task SendAsync(int i)
+        {
+            Interlocked.Increment(ref _attempts);
+            var watch = Volatile.Read(ref _watch);
+            try
+            {
+                await forwarder.Send(destination, new WorkOrdered(i), ids[i]);
+                Confirmed[ids[i]] = i;
+                watch?.Seen.TrySetResult(watch.Clock.Elapsed);
+            }
+            catch (Exception exception) when (exception is MessageNotConfirmedException or RequestTimeoutException or OperationCanceledException
+                                                  or MassTransitException)
+            {
+                Interlocked.Increment(ref _unconfirmedCalls);
+                Unconfirmed.Enqueue(i);
+            }
+        }
+    }
+}
+

@@ -21,13 +21,17 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     /// confirm. Then the failover run: event-forwarder sends (a send not confirmed in 2 s is resent under its id, up to 5
     /// times) from 8 lanes, each awaiting its send then pausing 20 ms, to a
     /// cluster quorum queue whose leader's node, the one the bus connects to first, is killed (kill -9) after 3 s and
-    /// restarted; <c>failover_s</c> is the time from the kill (the node's process gone) to the first confirm of a send
-    /// started after it, and <c>lost</c> counts confirmed messages the consumer never received (by message id).
+    /// restarted once a send started after the kill is confirmed, or after 10 s down; <c>failover_s</c> is the time from
+    /// the kill (the node's process gone) to the first confirm of a send started after it (<c>failover.during_outage</c>
+    /// 1 when it came before the restart), and <c>lost</c> counts confirmed messages the consumer never received (by message id).
     /// Needs <c>build/services.sh start --cluster 3</c> (build/bench.sh starts it for RabbitMQ runs).
     /// </summary>
     public sealed class ClusterScenario : IBenchScenario
     {
         const int InFlight = 64;
+
+        /// <summary>The longest the killed node stays down in the failover run.</summary>
+        static readonly TimeSpan Outage = TimeSpan.FromSeconds(10);
 
         public string Name => "cluster";
 
@@ -58,7 +62,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
             var failover = await FailoverAsync(context, cluster, cancellationToken);
             context.Progress($"failover: leader node {failover.Node} killed; first confirm of a send started after the kill {failover.Seconds:N2} s later " +
-                $"(of any send {failover.AnySeconds:N2} s); " +
+                $"({(failover.DuringOutage ? "while the node was down" : "once the node was restarted")}; of any send {failover.AnySeconds:N2} s); " +
                 $"sent {failover.Sent}, confirmed {failover.Confirmed}, send failures {failover.Failed}, consumed {failover.Consumed}, lost {failover.Lost}");
 
             var singleMedian = Median(singleRates);
@@ -74,6 +78,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 .Metric("throughput_ratio_vs_single_node", clusterMedian / singleMedian)
                 .Metric("failover_s", failover.Seconds)
                 .Metric("failover.first_confirm_any_s", failover.AnySeconds)
+                .Metric("failover.during_outage", failover.DuringOutage ? 1 : 0)
                 .Metric("failover.sent", failover.Sent)
                 .Metric("failover.confirmed", failover.Confirmed)
                 .Metric("failover.send_failures", failover.Failed)
@@ -188,7 +193,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             }
         }
 
-        sealed record Failover(int Node, double Seconds, double AnySeconds, int Sent, int Confirmed, int Failed, int Consumed, int Lost);
+        sealed record Failover(int Node, double Seconds, double AnySeconds, bool DuringOutage, int Sent, int Confirmed, int Failed, int Consumed, int Lost);
 
         static async Task<Failover> FailoverAsync(BenchContext context, int[] ports, CancellationToken cancellationToken)
         {
@@ -247,11 +252,25 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 await ServiceEnvironment.RunServicesScriptAsync($"cluster-kill {node}", cancellationToken);
                 // services.sh returns once the node's process is gone: from here on, nothing the node does can confirm.
                 Interlocked.Exchange(ref killedAt, Stopwatch.GetTimestamp());
-                await WaitUntil(() => Interlocked.Read(ref firstAfter) != 0, TimeSpan.FromSeconds(90), "a send started after the kill is confirmed");
+                // The node stays down for Outage at most, as long as a supervisor might take to restart it: on RabbitMQ 3.10 a
+                // producer whose new channel first published while the queue's record still named the dead leader has every
+                // send nacked until the node is back (docs/cluster.md), and no wait would end that sooner.
+                var outage = Stopwatch.StartNew();
+                while (Interlocked.Read(ref firstAfter) == 0 && outage.Elapsed < Outage)
+                    await Task.Delay(50, cancellationToken);
+                var duringOutage = Interlocked.Read(ref firstAfter) != 0;
+                var restarted = false;
+                if (!duringOutage)
+                {
+                    await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {node}", cancellationToken);
+                    restarted = true;
+                    await WaitUntil(() => Interlocked.Read(ref firstAfter) != 0, TimeSpan.FromSeconds(90), "a send started after the kill is confirmed");
+                }
                 await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
                 await stop.CancelAsync();
                 await schedule;
-                await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {node}", cancellationToken);
+                if (!restarted)
+                    await ServiceEnvironment.RunServicesScriptAsync($"cluster-start {node}", cancellationToken);
 
                 try
                 {
@@ -263,7 +282,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                 }
                 var seconds = (Interlocked.Read(ref firstAfter) - Interlocked.Read(ref killedAt)) / (double)Stopwatch.Frequency;
                 var anySeconds = (Interlocked.Read(ref firstAnyAfter) - Interlocked.Read(ref killedAt)) / (double)Stopwatch.Frequency;
-                return new Failover(node, seconds, anySeconds, sent, confirmed.Count, failed, received.Ids.Count, confirmed.Keys.Count(id => !received.Ids.ContainsKey(id)));
+                return new Failover(node, seconds, anySeconds, duringOutage, sent, confirmed.Count, failed, received.Ids.Count,
+                    confirmed.Keys.Count(id => !received.Ids.ContainsKey(id)));
             }
             finally
             {

@@ -39,41 +39,8 @@ public sealed class ThreadDelegateHeldKeyAndHotKeyTests
     {
         const string queue = "td-held-order";
         const int held = 40, others = 60;
-        var recorder = new WorkRecorder();
-        var errors = new ErrorQueueRecorder();
-        var control = new ThreadDelegateControl();
-        await using var provider = new ServiceCollection()
-            .AddSingleton(recorder)
-            .AddSingleton(errors)
-            .AddMetrics()
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddConsumer<KeyedWorkConsumer>();
-                x.UsingInMemory((context, cfg) =>
-                {
-                    cfg.ReceiveEndpoint(queue, e =>
-                    {
-                        e.UseThreadDelegate(context, o =>
-                        {
-                            o.Key<KeyedWork>(m => m.Key);
-                            o.Workers = 4;
-                            o.FailedKey = FailedKeyBehavior.Hold;
-                            o.Control = control;
-                        });
-                        e.ConfigureConsumer<KeyedWorkConsumer>(context);
-                    });
-                    // The error queue, read one message at a time: the order messages were moved there.
-                    cfg.ReceiveEndpoint(queue + "_error", e =>
-                    {
-                        e.ConfigureConsumeTopology = false;
-                        e.ConcurrentMessageLimit = 1;
-                        e.Consumer(() => new ErrorQueueConsumer(errors));
-                    });
-                });
-            })
-            .BuildServiceProvider(true);
-        var harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
+        await using var rig = await ThreadDelegateHeldKeyRig.StartAsync([queue], workers: 4, errorQueueOneAtATime: true);
+        var (recorder, errors, control, harness) = (rig.Recorder, rig.Errors, rig.Control, rig.Harness);
 
         var messages = new List<KeyedWork> { new("K", 0, FailPermanently: true) };
         for (var i = 1; i <= Math.Max(held, others); i++)

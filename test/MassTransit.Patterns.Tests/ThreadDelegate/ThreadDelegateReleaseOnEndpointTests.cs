@@ -1,8 +1,5 @@
 using MassTransit.Patterns.Testing;
 using MassTransit.Patterns.Tests.ThreadDelegate.Messages;
-using MassTransit.Patterns.ThreadDelegate;
-using MassTransit.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MassTransit.Patterns.Tests.ThreadDelegate;
 
@@ -16,44 +13,10 @@ public sealed class ThreadDelegateReleaseOnEndpointTests
     public async Task Releasing_a_key_on_one_endpoint_keeps_it_held_on_the_others()
     {
         const string first = "td-release-one", second = "td-release-two";
-        var recorder = new WorkRecorder();
-        var errors = new ErrorQueueRecorder();
-        var control = new ThreadDelegateControl();
-        await using var provider = new ServiceCollection()
-            .AddSingleton(recorder)
-            .AddSingleton(errors)
-            .AddMetrics()
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddConsumer<KeyedWorkConsumer>();
-                x.UsingInMemory((context, cfg) =>
-                {
-                    foreach (var queue in new[] { first, second })
-                    {
-                        cfg.ReceiveEndpoint(queue, e =>
-                        {
-                            e.UseThreadDelegate(context, o =>
-                            {
-                                o.Key<KeyedWork>(m => m.Key);
-                                o.Workers = 2;
-                                o.FailedKey = FailedKeyBehavior.Hold;
-                                o.Control = control;
-                            });
-                            e.ConfigureConsumer<KeyedWorkConsumer>(context);
-                        });
-                        cfg.ReceiveEndpoint(queue + "_error", e =>
-                        {
-                            e.ConfigureConsumeTopology = false;
-                            e.Consumer(() => new ErrorQueueConsumer(errors));
-                        });
-                    }
-                });
-            })
-            .BuildServiceProvider(true);
-        var harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
-        var one = await harness.Bus.GetSendEndpoint(new Uri($"queue:{first}"));
-        var two = await harness.Bus.GetSendEndpoint(new Uri($"queue:{second}"));
+        await using var rig = await ThreadDelegateHeldKeyRig.StartAsync([first, second], workers: 2);
+        var (recorder, errors, control) = (rig.Recorder, rig.Errors, rig.Control);
+        var one = await rig.EndpointAsync(first);
+        var two = await rig.EndpointAsync(second);
 
         await one.Send(new KeyedWork("K", 0, FailPermanently: true));
         await two.Send(new KeyedWork("K", 100, FailPermanently: true));

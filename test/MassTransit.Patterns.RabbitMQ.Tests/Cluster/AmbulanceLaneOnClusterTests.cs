@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Text.Json;
 using MassTransit.Patterns.Ambulance;
 using MassTransit.Patterns.Diagnostics;
@@ -187,7 +186,7 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
                 await provider.DisposeAsync();
             }
             await ClusterManagement.DeleteQueuesAsync(queue, lane);
-            await DeleteExchangesAsync(queue, lane, lane + ".urgent");
+            await ClusterManagement.DeleteExchangesAsync(queue, lane, lane + ".urgent");
         }
     }
 
@@ -286,34 +285,17 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
                 await provider.DisposeAsync();
             }
             await ClusterManagement.DeleteQueuesAsync(queue, lane);
-            await DeleteExchangesAsync(queue, lane, lane + ".urgent");
+            await ClusterManagement.DeleteExchangesAsync(queue, lane, lane + ".urgent");
         }
     }
 
     /// <summary>The node (1..N) of a classic queue, or the leader of a quorum queue.</summary>
-    static async Task<int> HomeNodeAsync(string queue)
-    {
-        string? node = null;
-        await Eventually.True(async () =>
+    static async Task<int> HomeNodeAsync(string queue) =>
+        ClusterManagement.NodeNumber(await ClusterManagement.QueueAsync(queue, json =>
         {
-            foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
-            {
-                try
-                {
-                    using var client = ClusterManagement.Client(port);
-                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
-                    node = (json.TryGetProperty("leader", out var leader) ? leader : json.GetProperty("node")).GetString();
-                    return node is { Length: > 0 };
-                }
-                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or KeyNotFoundException)
-                {
-                }
-            }
-            return false;
-        }, TimeSpan.FromSeconds(30), $"the management API names the node of {queue}");
-        // Cluster node k is mtp1<k>@localhost.
-        return int.Parse(node!.Split('@')[0][4..]);
-    }
+            var node = json.TryGetProperty("leader", out var leader) ? leader : json.TryGetProperty("node", out var home) ? home : default;
+            return node.ValueKind == JsonValueKind.String && node.GetString() is { Length: > 0 } name ? name : null;
+        }, $"the management API names the node of {queue}", TimeSpan.FromSeconds(30)));
 
     static void ClusterHost(IRabbitMqBusFactoryConfigurator cfg, int[] ports) =>
         cfg.Host(ServiceEnvironment.RabbitHost, (ushort)ports[0], "/", h =>
@@ -330,44 +312,10 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
     /// <summary>The queue's type and the nodes of its members, from the management API of any node that answers.</summary>
     static async Task<(string Type, string[] Members)> QueueTypeAsync(string queue)
     {
-        (string, string[]) result = default;
-        await Eventually.True(async () =>
-        {
-            foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
-            {
-                try
-                {
-                    using var client = ClusterManagement.Client(port);
-                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
-                    var members = json.TryGetProperty("members", out var m) ? m.EnumerateArray().Select(e => e.GetString()!).ToArray() : [];
-                    result = (json.GetProperty("type").GetString()!, members);
-                    return true;
-                }
-                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-                {
-                }
-            }
-            return false;
-        }, TimeSpan.FromSeconds(30), $"the management API describes {queue}");
-        return result;
-    }
-
-    static async Task DeleteExchangesAsync(params string[] exchanges)
-    {
-        foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
-        {
-            try
-            {
-                using var client = ClusterManagement.Client(port);
-                foreach (var name in exchanges)
-                    await client.DeleteAsync($"api/exchanges/%2F/{name}");
-                return;
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-            {
-                // That node is down: the next one deletes for the cluster.
-            }
-        }
+        var described = await ClusterManagement.QueueAsync(queue, json => Tuple.Create(json.GetProperty("type").GetString()!,
+                json.TryGetProperty("members", out var m) ? m.EnumerateArray().Select(e => e.GetString()!).ToArray() : []),
+            $"the management API describes {queue}", TimeSpan.FromSeconds(30));
+        return (described.Item1, described.Item2);
     }
 
     /// <summary>

@@ -36,61 +36,76 @@ public static class ClusterManagement
         }
     }
 
+    /// <summary>Deletes the exchanges through the first node that answers.</summary>
+    public static async Task DeleteExchangesAsync(params string[] exchanges)
+    {
+        foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
+        {
+            try
+            {
+                using var client = Client(port);
+                foreach (var name in exchanges)
+                    await client.DeleteAsync($"api/exchanges/%2F/{name}");
+                return;
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+            {
+                // That node is down: the next one deletes for the cluster.
+            }
+        }
+    }
+
     /// <summary>
-    /// Waits until every member of <paramref name="queue"/>'s Raft group is online: a fault injected before the followers run
-    /// would leave one follower alone after the leader's loss, without the majority an election needs.
+    /// Reads <paramref name="queue"/> from the management API of whichever node answers until <paramref name="read"/> takes
+    /// a value from it (returns non-null), for up to <paramref name="timeout"/>; fails naming <paramref name="what"/>.
     /// </summary>
-    internal static Task AllMembersOnlineAsync(string queue) =>
-        Eventually.True(async () =>
+    public static async Task<T> QueueAsync<T>(string queue, Func<JsonElement, T?> read, string what, TimeSpan timeout)
+        where T : class
+    {
+        T? value = null;
+        await Eventually.True(async () =>
         {
             foreach (var port in ServiceEnvironment.RabbitClusterManagementPorts)
             {
                 try
                 {
                     using var client = Client(port);
-                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
-                    return json.TryGetProperty("online", out var online) && online.GetArrayLength() == ServiceEnvironment.RabbitClusterManagementPorts.Length;
+                    value = read(await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}"));
+                    return value is not null;
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
+                    // That node is down, or the queue is not there yet: ask the next one.
                 }
             }
             return false;
-        }, TimeSpan.FromSeconds(60), $"every member of {queue}'s Raft group is online");
+        }, timeout, what);
+        return value!;
+    }
+
+    /// <summary>The cluster node number (1..N) of a node name: cluster node k is mtp1&lt;k&gt;@localhost.</summary>
+    public static int NodeNumber(string node) => int.Parse(node.Split('@')[0][4..], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Waits until every member of <paramref name="queue"/>'s Raft group is online: a fault injected before the followers run
+    /// would leave one follower alone after the leader's loss, without the majority an election needs.
+    /// </summary>
+    internal static Task AllMembersOnlineAsync(string queue) =>
+        QueueAsync(queue, json => json.TryGetProperty("online", out var online) && online.GetArrayLength() == ServiceEnvironment.RabbitClusterManagementPorts.Length
+                ? queue
+                : null,
+            $"every member of {queue}'s Raft group is online", TimeSpan.FromSeconds(60));
 
     /// <summary>The cluster node (1..N) that leads <paramref name="queue"/>'s Raft group, read from the management API of any node that answers.</summary>
     internal static async Task<int> LeaderAsync(string queue)
     {
-        var mgmt = ServiceEnvironment.RabbitClusterManagementPorts;
-        string? leader = null;
-        await Eventually.True(async () =>
+        var leader = await QueueAsync(queue, json =>
         {
-            foreach (var port in mgmt)
-            {
-                try
-                {
-                    using var client = Client(port);
-                    var json = await client.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{queue}");
-                    if (json.GetProperty("type").GetString() != "quorum")
-                        throw new InvalidOperationException($"{queue} is a {json.GetProperty("type").GetString()} queue, not a quorum queue");
-                    if (json.TryGetProperty("leader", out var l) && l.GetString() is { Length: > 0 } name)
-                    {
-                        leader = name;
-                        return true;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-                catch (TaskCanceledException)
-                {
-                }
-            }
-            return false;
-        }, TimeSpan.FromSeconds(30), $"the management API names the leader of {queue}");
-        // Cluster node k is mtp1<k>@localhost.
-        var node = leader!.Split('@')[0];
-        return int.Parse(node[4..]);
+            if (json.GetProperty("type").GetString() != "quorum")
+                throw new InvalidOperationException($"{queue} is a {json.GetProperty("type").GetString()} queue, not a quorum queue");
+            return json.TryGetProperty("leader", out var l) && l.GetString() is { Length: > 0 } name ? name : null;
+        }, $"the management API names the leader of {queue}", TimeSpan.FromSeconds(30));
+        return NodeNumber(leader);
     }
 }
 

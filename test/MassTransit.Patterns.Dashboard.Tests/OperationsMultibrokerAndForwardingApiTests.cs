@@ -68,25 +68,9 @@ public sealed class OperationsMultibrokerAndForwardingApiTests
         return app;
     }
 
-    /// <summary>A client signed in with <paramref name="roles"/>; with the antiforgery cookie and header when asked.</summary>
-    static async Task<HttpClient> ClientAsync(WebApplication app, string user, string roles, bool antiforgery = true)
-    {
-        var client = app.GetTestClient();
-        client.DefaultRequestHeaders.Add("X-Test-User", user);
-        client.DefaultRequestHeaders.Add("X-Test-Roles", roles);
-        // Without a workflow store the console maps no api/antiforgery: the token comes from the page, as its script reads it.
-        var response = await client.GetAsync(Prefix + "/ops");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        // The test server's client keeps no cookies: the antiforgery cookie goes back by hand.
-        client.DefaultRequestHeaders.Add("Cookie", string.Join("; ", response.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0])));
-        if (antiforgery)
-        {
-            var meta = Regex.Match(await response.Content.ReadAsStringAsync(), "<meta name=\"patterns-antiforgery\" content=\"([^\"]*)\" data-header=\"([^\"]*)\">");
-            Assert.True(meta.Success, "the page carries the antiforgery token");
-            client.DefaultRequestHeaders.Add(WebUtility.HtmlDecode(meta.Groups[2].Value), WebUtility.HtmlDecode(meta.Groups[1].Value));
-        }
-        return client;
-    }
+    /// <summary>A client signed in with <paramref name="roles"/>; the token comes from the page (no workflow store: no api/antiforgery).</summary>
+    static Task<HttpClient> ClientAsync(WebApplication app, string user, string roles, bool antiforgery = true) =>
+        SignedInClient.CreateAsync(app, Prefix, user, roles, antiforgery, tokenFromPage: true);
 
     static async Task<JsonObject> StateAsync(HttpClient client, string slug)
     {

@@ -76,24 +76,8 @@ namespace MassTransit.Patterns.Dashboard.Tests
             return app;
         }
 
-        /// <summary>A client signed in as <paramref name="user"/>, carrying the antiforgery cookie and (when asked) its header.</summary>
-        static async Task<HttpClient> ClientAsync(WebApplication app, string user, string roles, bool antiforgery = true)
-        {
-            var client = app.GetTestClient();
-            client.DefaultRequestHeaders.Add("X-Test-User", user);
-            client.DefaultRequestHeaders.Add("X-Test-Roles", roles);
-            var response = await client.GetAsync(Prefix + "/api/antiforgery");
-            response.EnsureSuccessStatusCode();
-            // The test server keeps no cookies: send back the antiforgery cookie by hand.
-            var cookies = response.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]);
-            client.DefaultRequestHeaders.Add("Cookie", string.Join("; ", cookies));
-            if (antiforgery)
-            {
-                var token = await response.Content.ReadFromJsonAsync<JsonObject>();
-                client.DefaultRequestHeaders.Add((string)token!["headerName"]!, (string)token["token"]!);
-            }
-            return client;
-        }
+        static Task<HttpClient> ClientAsync(WebApplication app, string user, string roles, bool antiforgery = true) =>
+            SignedInClient.CreateAsync(app, Prefix, user, roles, antiforgery);
 
         static Task<HttpResponseMessage> ReleaseAsync(HttpClient client, object body) =>
             client.PostAsync(Prefix + "/api/ops/thread-delegate/release", JsonContent.Create(body));

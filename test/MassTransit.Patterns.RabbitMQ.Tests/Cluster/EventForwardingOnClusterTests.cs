@@ -69,7 +69,9 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
 
             const int messages = 400;
             var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
-            var producer = new ClusterProducer(testBus.Services.GetRequiredService<IEventForwarder>(), new Uri($"exchange:{queue}"), ids);
+            // A send the cluster did not confirm (nack, timeout, lost connection) is kept and sent again under its id.
+            var producer = new PacedForwardingProducer(testBus.Services.GetRequiredService<IEventForwarder>(), new Uri($"exchange:{queue}"), ids,
+                exception => exception is MessageNotConfirmedException or RequestTimeoutException or OperationCanceledException or MassTransitException);
             var sending = producer.RunAsync(lanes: 4, pace: TimeSpan.FromMilliseconds(20));
             await Eventually.True(() => producer.Confirmed.Count >= messages / 3, Recovery, "a third of the stream is confirmed");
             var confirmedAtKill = producer.Confirmed.Count;
@@ -209,74 +211,4 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
         await using var db = Open(database);
         return await db.Effects.CountAsync();
     }
-
-    sealed record FailoverWatch(Stopwatch Clock, TaskCompletionSource<TimeSpan> Seen);
-
-    /// <summary>Producer lanes that send their share of the ids, paced, and remember what the cluster did not confirm.</summary>
-    sealed class ClusterProducer(IEventForwarder forwarder, Uri destination, Guid[] ids)
-    {
-        int _attempts;
-        int _unconfirmedCalls;
-
-        FailoverWatch? _watch;
-
-        public ConcurrentDictionary<Guid, int> Confirmed { get; } = new();
-
-        /// <summary>
-        /// Completes with <paramref name="clock"/>'s reading when a send started from now on is confirmed: the failover as a
-        /// producer sees it (sends in flight at the kill, confirmed after it, do not count).
-        /// </summary>
-        public Task<TimeSpan> FirstConfirmOfASendStartedNow(Stopwatch clock)
-        {
-            var seen = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _watch, new FailoverWatch(clock, seen));
-            return seen.Task;
-        }
-
-        ConcurrentQueue<int> Unconfirmed { get; } = new();
-
-        public int Attempts => Volatile.Read(ref _attempts);
-
-        public int UnconfirmedCalls => Volatile.Read(ref _unconfirmedCalls);
-
-        public Task RunAsync(int lanes, TimeSpan pace) => Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
-        {
-            for (var i = lane; i < ids.Length; i += lanes)
-            {
-                await SendAsync(i);
-                await Task.Delay(pace);
-            }
-        }));
-
-        /// <summary>Sends the unconfirmed ones again, with their ids, until the cluster confirms each.</summary>
-        public async Task ResendUnconfirmedAsync(TimeSpan deadline)
-        {
-            var watch = Stopwatch.StartNew();
-            while (Unconfirmed.TryDequeue(out var i))
-            {
-                if (watch.Elapsed > deadline)
-                    throw new TimeoutException($"message {i} still unconfirmed after {deadline}");
-                await SendAsync(i);
-            }
-        }
-
-        async Task SendAsync(int i)
-        {
-            Interlocked.Increment(ref _attempts);
-            var watch = Volatile.Read(ref _watch);
-            try
-            {
-                await forwarder.Send(destination, new WorkOrdered(i), ids[i]);
-                Confirmed[ids[i]] = i;
-                watch?.Seen.TrySetResult(watch.Clock.Elapsed);
-            }
-            catch (Exception exception) when (exception is MessageNotConfirmedException or RequestTimeoutException or OperationCanceledException
-                                                  or MassTransitException)
-            {
-                Interlocked.Increment(ref _unconfirmedCalls);
-                Unconfirmed.Enqueue(i);
-            }
-        }
-    }
 }
-

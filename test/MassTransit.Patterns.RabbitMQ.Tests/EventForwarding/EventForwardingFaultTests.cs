@@ -23,56 +23,9 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
 
     ThrowawayRabbitNode Node => fixture.Node;
 
-    /// <summary>Producer lanes that send their share of <paramref name="ids"/>, paced, and remember what the broker did not confirm.</summary>
-    sealed class Producer(IEventForwarder forwarder, Uri destination, Guid[] ids)
-    {
-        int _attempts;
-
-        public ConcurrentDictionary<Guid, int> Confirmed { get; } = new();
-
-        public ConcurrentQueue<int> Unconfirmed { get; } = new();
-
-        public int Attempts => Volatile.Read(ref _attempts);
-
-        public int UnconfirmedCalls { get; private set; }
-
-        public Task RunAsync(int lanes, TimeSpan pace) => Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
-        {
-            for (var i = lane; i < ids.Length; i += lanes)
-            {
-                await SendAsync(i);
-                await Task.Delay(pace);
-            }
-        }));
-
-        /// <summary>Sends the unconfirmed ones again, with their ids, until the broker confirms each (a producer that must not lose them).</summary>
-        public async Task ResendUnconfirmedAsync(TimeSpan deadline)
-        {
-            var watch = Stopwatch.StartNew();
-            while (Unconfirmed.TryDequeue(out var i))
-            {
-                if (watch.Elapsed > deadline)
-                    throw new TimeoutException($"message {i} still unconfirmed after {deadline}");
-                await SendAsync(i);
-            }
-        }
-
-        async Task SendAsync(int i)
-        {
-            Interlocked.Increment(ref _attempts);
-            try
-            {
-                await forwarder.Send(destination, new WorkOrdered(i), ids[i]);
-                Confirmed[ids[i]] = i;
-            }
-            catch (MessageNotConfirmedException)
-            {
-                lock (Unconfirmed)
-                    UnconfirmedCalls++;
-                Unconfirmed.Enqueue(i);
-            }
-        }
-    }
+    /// <summary>Producer lanes that send their share of <paramref name="ids"/>, paced; a send the broker did not confirm is kept to send again.</summary>
+    static PacedForwardingProducer Producer(IEventForwarder forwarder, Uri destination, Guid[] ids) =>
+        new(forwarder, destination, ids, exception => exception is MessageNotConfirmedException);
 
     void Report(string test, params (string Name, object Value)[] counts) =>
         output.WriteLine($"{test}: " + string.Join(", ", counts.Select(c => $"{c.Name}={c.Value}")));
@@ -88,7 +41,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         await rig.StartConsumerAsync(rig.Settings(batching: batching), hooks);
         const int messages = 400;
         var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
-        var producer = new Producer(rig.Producer, rig.WorkAddress, ids);
+        var producer = Producer(rig.Producer, rig.WorkAddress, ids);
 
         var sending = producer.RunAsync(lanes: 4, pace: TimeSpan.FromMilliseconds(20));
         await Eventually.True(() => producer.Confirmed.Count >= messages / 3, Recovery, "a third of the stream is confirmed");
@@ -136,7 +89,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         var settings = batching > 1 ? rig.Settings(concurrency: 8, batching: batching) : rig.Settings(concurrency: 4);
 
         await using var first = await FaultHostProcess.StartAsync(batching > 1 ? settings with { StallInBatch = true } : settings with { StallOn = ids[10] });
-        var producer = new Producer(rig.Producer, rig.WorkAddress, ids);
+        var producer = Producer(rig.Producer, rig.WorkAddress, ids);
         await producer.RunAsync(lanes: 1, pace: TimeSpan.Zero);
         await first.WaitForLineAsync(l => l.StartsWith("STALLED ", StringComparison.Ordinal), Recovery,
             batching > 1 ? "the consumer is inside the handler of the last member of a batch of more than one" : "the consumer is inside the handler of the chosen message");
@@ -190,7 +143,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         await rig.StartConsumerAsync(rig.Settings(batching: batching) with { Postgres = throughProxy }, hooks);
         const int messages = 300;
         var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
-        var producer = new Producer(rig.Producer, rig.WorkAddress, ids);
+        var producer = Producer(rig.Producer, rig.WorkAddress, ids);
 
         // Batched: the stream is sent unpaced, so a backlog keeps batches running when the database goes away (a paced
         // stream that the consumer keeps up with arrives one message at a time, and a message alone runs unbatched).
@@ -246,7 +199,7 @@ public sealed class EventForwardingFaultTests(ThrowawayRabbitNodeFixture fixture
         var settings = (batched ? rig.Settings(concurrency: 4, batching: batching) : rig.Settings(concurrency: 1)) with { Inbox = inbox };
 
         await using var first = await FaultHostProcess.StartAsync(batched ? settings with { CrashInBatch = true } : settings with { CrashAfterCommit = ids[2] });
-        var producer = new Producer(rig.Producer, rig.WorkAddress, ids);
+        var producer = Producer(rig.Producer, rig.WorkAddress, ids);
         await producer.RunAsync(lanes: 1, pace: TimeSpan.Zero);
         await first.WaitForLineAsync(l => l.StartsWith("COMMITTED ", StringComparison.Ordinal), Recovery,
             batched ? "the consumer committed a batch of more than one" : "the consumer committed the chosen message");

@@ -19,7 +19,7 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios.Scale;
 /// <c>max_broker_queues</c>/<c>max_bindings</c> (management API, sampled every 500 ms) and what is left on the broker
 /// once every queue retired (<c>broker_queues_end</c>, <c>bindings_end</c>, <c>exchanges_end</c>), <c>retire_all_s</c>
 /// (last message consumed to the last queue retired), and managed memory (<c>bytes_per_context</c>: after everything
-/// retired, against the start).
+/// retired, against the start; <c>bytes_per_queue_declared</c> the same per queue created).
 /// </summary>
 public sealed class ContextualScaleCurve : IScaleCurve
 {
@@ -148,7 +148,8 @@ public sealed class ContextualScaleCurve : IScaleCurve
                 ["send_s"] = sentIn,
                 ["managed_bytes_start"] = start,
                 ["managed_bytes_end"] = end,
-                ["bytes_per_context"] = Math.Max(0, end - start) / (double)contexts
+                ["bytes_per_context"] = Math.Max(0, end - start) / (double)contexts,
+                ["bytes_per_queue_declared"] = declared == 0 ? 0 : Math.Max(0, end - start) / (double)declared
             };
             if (management is not null)
             {
@@ -206,6 +207,7 @@ public sealed class ContextualScaleCurve : IScaleCurve
             ["cap"] = Cap,
             [$"first_message_p99_ms_{last.Size}"] = firstP99,
             ["bytes_per_context"] = last.Figures["bytes_per_context"],
+            ["bytes_per_queue_declared"] = last.Figures["bytes_per_queue_declared"],
             ["bound.queues_le_cap"] = maxQueues <= Cap ? 1 : 0,
             ["bound.first_message_p99_le_50_ms"] = firstP99 <= 50 ? 1 : 0
         };
@@ -217,7 +219,8 @@ public sealed class ContextualScaleCurve : IScaleCurve
             ["managed_bytes_kept"] = GrowthFit.Classify([.. steps.Select(s => ((double)s.Size, s.Figures["managed_bytes_end"] - s.Figures["managed_bytes_start"]))], floor: 65_536)
         };
         var sentence = $"Context queues never exceeded the cap ({maxQueues:0} of {Cap} at most, {last.Size:N0} contexts arriving at {Rate}/s, idle queues retired after {IdleTimeout.TotalSeconds:0} s); " +
-            $"a new context's first message took p99 {firstP99:0.#} ms at {last.Size:N0} contexts; memory kept per context seen: {last.Figures["bytes_per_context"]:0.#} bytes once its queue retired" +
+            $"a new context's first message took p99 {firstP99:0.#} ms at {last.Size:N0} contexts; memory kept once every queue retired: {last.Figures["bytes_per_queue_declared"] / 1024:0.#} KB per queue ever created " +
+            $"({last.Figures["bytes_per_context"]:0} bytes per context seen), held by MassTransit, which keeps each receive endpoint configuration for the bus's lifetime" +
             (last.Figures.TryGetValue("exchanges_end", out var left) ? $"; the broker keeps {left / last.Size:0.##} exchange(s) per retired context (its address, forwarding to the default queue)." : ".");
         return new ScaleSummary(figures, growth, sentence);
     }

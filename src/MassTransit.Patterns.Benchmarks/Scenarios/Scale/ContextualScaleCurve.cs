@@ -219,7 +219,7 @@ public sealed class ContextualScaleCurve : IScaleCurve
             ["managed_bytes_kept"] = GrowthFit.Classify([.. steps.Select(s => ((double)s.Size, s.Figures["managed_bytes_end"] - s.Figures["managed_bytes_start"]))], floor: 65_536)
         };
         var sentence = $"Context queues never exceeded the cap ({maxQueues:0} of {Cap} at most, {last.Size:N0} contexts arriving at {Rate}/s, idle queues retired after {IdleTimeout.TotalSeconds:0} s); " +
-            $"a new context's first message took p99 {firstP99:0.#} ms at {last.Size:N0} contexts; memory kept once every queue retired: {last.Figures["bytes_per_queue_declared"] / 1024:0.#} KB per queue ever created " +
+            $"a new context's first message took p99 {firstP99:0.#} ms at {last.Size:N0} contexts; memory kept once every queue retired: {last.Figures["bytes_per_queue_declared"]:N0} bytes per queue ever created " +
             $"({last.Figures["bytes_per_context"]:0} bytes per context seen), held by MassTransit, which keeps each receive endpoint configuration for the bus's lifetime" +
             (last.Figures.TryGetValue("exchanges_end", out var left) ? $"; the broker keeps {left / last.Size:0.##} exchange(s) per retired context (its address, forwarding to the default queue)." : ".");
         return new ScaleSummary(figures, growth, sentence);

@@ -110,7 +110,8 @@ public sealed class ScaleScenario : IBenchScenario
         node["seconds"] = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 1);
 
         var plots = new JsonArray();
-        foreach (var figure in growth.Keys.Where(f => steps.Any(s => s.Figures.ContainsKey(f))))
+        // A figure with one value at every step (a parameter such as the cap) has nothing to show.
+        foreach (var figure in growth.Keys.Where(f => steps.Where(s => s.Figures.ContainsKey(f)).Select(s => s.Figures[f]).Distinct().Count() > 1))
             if (ScalePlot.Write(context.OutputFolder, context.Transport, curve.Pattern, curve.Unit, figure, steps) is { } path)
                 plots.Add(Path.GetFileName(path));
         node["plots"] = plots;

@@ -115,7 +115,7 @@ public sealed class ContextualScaleCurve : IScaleCurve
             {
                 var sends = new List<Task>(2 * perTick);
                 for (var i = tick * perTick; i < Math.Min(contexts, (tick + 1) * perTick); i++)
-                    sends.Add(send.Send(new ScaleTenantWork(TenantOf(i), 1, Stopwatch.GetTimestamp()), cancellationToken));
+                    sends.Add(send.Send(new ScaleTenantWork(TenantOf(i), 1, Stopwatch.GetTimestamp(), 5 * i / contexts), cancellationToken));
                 var second = tick - lag;
                 for (var i = second * perTick; second >= 0 && i < Math.Min(contexts, (second + 1) * perTick); i++)
                     sends.Add(send.Send(new ScaleTenantWork(TenantOf(i), 2, Stopwatch.GetTimestamp()), cancellationToken));
@@ -140,6 +140,8 @@ public sealed class ContextualScaleCurve : IScaleCurve
             {
                 ["first_message_p99_ms"] = log.P99Ms(log.First),
                 ["second_message_p99_ms"] = log.P99Ms(log.Second),
+                ["first_message_p99_ms_first_fifth"] = log.P99Ms(log.FirstByFifth[0]),
+                ["first_message_p99_ms_last_fifth"] = log.P99Ms(log.FirstByFifth[4]),
                 ["second_on_own_queue_pct"] = 100.0 * log.SecondOnOwnQueue / contexts,
                 ["queues_declared"] = declared,
                 ["max_context_queues"] = maxQueues,
@@ -233,6 +235,9 @@ public sealed class ContextualScaleCurve : IScaleCurve
         public LongConcurrentHistogram First { get; } = New();
         public LongConcurrentHistogram Second { get; } = New();
 
+        /// <summary>First messages by fifth of the step (contexts in arrival order): does a new context wait longer as the step goes on?</summary>
+        public LongConcurrentHistogram[] FirstByFifth { get; } = [New(), New(), New(), New(), New()];
+
         public long Consumed => Interlocked.Read(ref _consumed);
 
         public long SecondOnOwnQueue => Interlocked.Read(ref _secondOnOwn);
@@ -241,6 +246,8 @@ public sealed class ContextualScaleCurve : IScaleCurve
         {
             var micros = Math.Max(1, (long)Stopwatch.GetElapsedTime(message.SentAt).TotalMicroseconds);
             (message.Number == 1 ? First : Second).RecordValue(micros);
+            if (message.Number == 1)
+                FirstByFifth[Math.Clamp(message.Fifth, 0, 4)].RecordValue(micros);
             if (message.Number == 2 && onOwnQueue)
                 Interlocked.Increment(ref _secondOnOwn);
             Interlocked.Increment(ref _consumed);
@@ -252,7 +259,7 @@ public sealed class ContextualScaleCurve : IScaleCurve
     }
 
     /// <summary>One tenant's message of the scale curve (<see cref="Number"/> 1: its first).</summary>
-    public sealed record ScaleTenantWork(string Tenant, int Number, long SentAt);
+    public sealed record ScaleTenantWork(string Tenant, int Number, long SentAt, int Fifth = 0);
 
     sealed class ScaleTenantConsumer(Log log) : IConsumer<ScaleTenantWork>
     {

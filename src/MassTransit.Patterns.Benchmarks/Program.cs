@@ -1,5 +1,6 @@
 using MassTransit.Patterns.Benchmarks.Infrastructure;
 using MassTransit.Patterns.Benchmarks.Scenarios;
+using MassTransit.Patterns.Benchmarks.Scenarios.Scale;
 
 IBenchScenario[] all =
 [
@@ -15,7 +16,8 @@ IBenchScenario[] all =
     new WorkflowScenario(),
     new DashboardScenario(),
     new MultibrokerScenario(),
-    new ClusterScenario()
+    new ClusterScenario(),
+    new ScaleScenario()
 ];
 
 var transport = BenchContext.InMemory;

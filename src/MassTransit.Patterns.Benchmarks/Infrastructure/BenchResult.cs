@@ -15,6 +15,9 @@ public sealed class BenchResult(string scenario, string transport)
     public SortedDictionary<string, object> Parameters { get; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, double> Metrics { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Further top-level sections of the JSON (e.g. the scale scenario's <c>curves</c>), written after the metrics.</summary>
+    public SortedDictionary<string, JsonNode?> Sections { get; } = new(StringComparer.Ordinal);
+
     public BenchResult Parameter(string name, object value)
     {
         Parameters[name] = value;
@@ -41,6 +44,8 @@ public sealed class BenchResult(string scenario, string transport)
             ["parameters"] = JsonSerializer.SerializeToNode(Parameters),
             ["metrics"] = JsonSerializer.SerializeToNode(Metrics)
         };
+        foreach (var (name, section) in Sections)
+            json[name] = section?.DeepClone();
         await File.WriteAllTextAsync(Path.Combine(folder, $"{Scenario}.{Transport}.json"),
             json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + Environment.NewLine);
 

@@ -70,6 +70,9 @@ public abstract partial class ContextualRouting
             // 3. Delete (only if empty) and forget: the context's next message goes to the default queue and creates it again;
             //    so does anything sent to the retired queue's own address (the transport forwards it to the default queue).
             await Transport.DeleteQueueAsync(queue.Name, Options, token).ConfigureAwait(false);
+            // MassTransit keeps every connected endpoint's consume pipe specification for the bus's lifetime, and this
+            // queue's activity filter is in it: the retired queue must not keep its stopped endpoint's handle reachable.
+            queue.Handle = null;
             lock (_lock)
             {
                 _byQueue.TryRemove(new KeyValuePair<string, ContextQueue>(queue.Name, queue));

@@ -106,6 +106,9 @@ public abstract partial class ContextualRouting
         }
     }
 
+    /// <summary>The receive endpoint handle of a context queue that exists now (tests: what a retired queue leaves in memory).</summary>
+    internal HostReceiveEndpointHandle? HandleOf(string queue) => _byQueue.TryGetValue(queue, out var q) ? q.Handle : null;
+
     /// <summary>Context queues retired since start (idle, or by <see cref="RetireAsync(string, CancellationToken)"/>): drained and deleted.</summary>
     public long RetiredCount => Interlocked.Read(ref _retired);
 

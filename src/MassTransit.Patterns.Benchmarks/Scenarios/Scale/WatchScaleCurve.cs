@@ -23,7 +23,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios.Scale;
 /// registrations the source answered per second over two renewal intervals (the default 10 s, lease 30 s), against the
 /// expected W / 10 s.
 /// </summary>
-public sealed class WatchScaleCurve : IScaleCurve
+/// <param name="fanOutConcurrency">The source's <see cref="WatchSourceOptions.FanOutConcurrency"/>: notifications of one change in flight at once.</param>
+public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
 {
     const string Hot = "hot";
     // The watcher's default renew interval, within the source's default lease of 30 s.
@@ -43,7 +44,7 @@ public sealed class WatchScaleCurve : IScaleCurve
         var watchers = (int)size;
         var keys = Keys(size);
         var endpoint = $"scale-watch-{Guid.NewGuid():N}"[..24];
-        var figures = new Dictionary<string, double>(StringComparer.Ordinal) { ["keys"] = keys };
+        var figures = new Dictionary<string, double>(StringComparer.Ordinal) { ["keys"] = keys, ["fan_out_concurrency"] = fanOutConcurrency };
 
         await using var database = rabbit
             ? await ThrowawayDatabase<WatchBenchDb>.CreateAsync(true, "scale_watch", o => new WatchBenchDb(o), cancellationToken: cancellationToken)
@@ -65,7 +66,7 @@ public sealed class WatchScaleCurve : IScaleCurve
                 o.EndpointName = endpoint;
                 o.LeaseDuration = TimeSpan.FromSeconds(30);
                 o.SweepInterval = TimeSpan.FromSeconds(5);
-                o.FanOutConcurrency = 32;
+                o.FanOutConcurrency = fanOutConcurrency;
             });
             context.UseTransport(x);
         });
@@ -108,6 +109,8 @@ public sealed class WatchScaleCurve : IScaleCurve
                         o.SourceAddress = new Uri($"exchange:{endpoint}");
                         o.RenewInterval = Renew;
                         o.RegistrationTimeout = TimeSpan.FromSeconds(60);
+                        // The source goes with the step: 5,000 cancellations one by one would only slow the teardown.
+                        o.UnregisterOnStop = false;
                         o.Keys.Add(Hot);
                         o.Keys.Add(Key(j % keys));
                     }, cancellationToken);

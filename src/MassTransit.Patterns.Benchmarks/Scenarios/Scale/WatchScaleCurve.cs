@@ -24,11 +24,11 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios.Scale;
 /// expected W / 10 s.
 /// </summary>
 /// <param name="fanOutConcurrency">The source's <see cref="WatchSourceOptions.FanOutConcurrency"/>: notifications of one change in flight at once.</param>
-public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
+/// <param name="renewSeconds">The watchers' renew interval (default 10 s, the watcher's default); the lease is 30 s or three intervals.</param>
+public sealed class WatchScaleCurve(int fanOutConcurrency = 32, int renewSeconds = 10) : IScaleCurve
 {
     const string Hot = "hot";
-    // The watcher's default renew interval, within the source's default lease of 30 s.
-    static readonly TimeSpan Renew = TimeSpan.FromSeconds(10);
+    readonly TimeSpan Renew = TimeSpan.FromSeconds(renewSeconds);
 
     public string Pattern => "watch";
 
@@ -44,7 +44,10 @@ public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
         var watchers = (int)size;
         var keys = Keys(size);
         var endpoint = $"scale-watch-{Guid.NewGuid():N}"[..24];
-        var figures = new Dictionary<string, double>(StringComparer.Ordinal) { ["keys"] = keys, ["fan_out_concurrency"] = fanOutConcurrency };
+        var figures = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["keys"] = keys, ["fan_out_concurrency"] = fanOutConcurrency, ["renew_s"] = renewSeconds
+        };
 
         await using var database = rabbit
             ? await ThrowawayDatabase<WatchBenchDb>.CreateAsync(true, "scale_watch", o => new WatchBenchDb(o), cancellationToken: cancellationToken)
@@ -64,7 +67,7 @@ public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
             {
                 o.Name = endpoint;
                 o.EndpointName = endpoint;
-                o.LeaseDuration = TimeSpan.FromSeconds(30);
+                o.LeaseDuration = TimeSpan.FromSeconds(Math.Max(30, renewSeconds * 3));
                 o.SweepInterval = TimeSpan.FromSeconds(5);
                 o.FanOutConcurrency = fanOutConcurrency;
             });
@@ -127,7 +130,7 @@ public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
             // Renewal traffic over two intervals, before any change.
             var before = registrations.Count;
             watch.Restart();
-            await Task.Delay(Renew * 2, cancellationToken);
+            await Task.Delay(Renew * 2 < TimeSpan.FromSeconds(60) ? Renew * 2 : TimeSpan.FromSeconds(20), cancellationToken);
             var renewalsPerSecond = (registrations.Count - before) / watch.Elapsed.TotalSeconds;
             figures["renewals_per_s"] = renewalsPerSecond;
             figures["renewals_expected_per_s"] = watchers / Renew.TotalSeconds;
@@ -204,7 +207,7 @@ public sealed class WatchScaleCurve(int fanOutConcurrency = 32) : IScaleCurve
         var sentence = $"One change reaches all of {N(largest)} watchers in {F(p99)} ms at p99 (about {F(perWatcher)} µs a watcher, {growth["fanout_p99_ms"]} in "
                        + $"the watchers); the registry holds {N(AtLargest(steps, "registry_rows"))} rows ({growth["registry_rows"]}: a watcher row and one per "
                        + $"watched key), and renewals cost {F(AtLargest(steps, "renewals_per_s"))} registrations a second ({growth["renewals_per_s"]}: "
-                       + $"watchers / renew interval, here the default 10 s).";
+                       + $"watchers / renew interval, here {renewSeconds} s).";
         return new ScaleSummary(figures, growth, sentence);
     }
 

@@ -12,6 +12,10 @@ public static class ScaleCurves
         [
             new ThreadDelegateScaleCurve(),
             new ContextualScaleCurve(),
+            new WatchScaleCurve(),
+            new WorkflowScaleCurve(),
+            new SupervisorFleetScaleCurve(),
+            new MultibrokerScaleCurve(),
         ];
     }
 }

@@ -30,16 +30,19 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
 
     public async Task<SagaConsumeContext<TSaga, TMessage>> Insert(TSaga instance)
     {
-        var entry = _db.Set<TSaga>().Add(instance);
-        SagaRowAccess<TSaga>.PrepareInsert(_db, instance);
         try
         {
-            await _db.SaveChangesAsync(CancellationToken).ConfigureAwait(false);
+            if (!await _rows.TryInsert(_db, instance, CancellationToken).ConfigureAwait(false))
+            {
+                // Another message inserted this instance first (we waited for it): the caller loads theirs.
+                _rows.CountInsertRace();
+                return null!;
+            }
         }
         catch (DbUpdateException)
         {
-            // Another message inserted this instance first: forget ours and let the caller load theirs.
-            entry.State = EntityState.Detached;
+            // A provider without the insert's lock: the other insert won on the key. Forget ours and let the caller load theirs.
+            Detach(instance);
             _rows.CountInsertRace();
             return null!;
         }
@@ -57,15 +60,15 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
 
     public async Task Save(SagaConsumeContext<TSaga> context)
     {
-        var entry = _db.Set<TSaga>().Add(context.Saga);
-        SagaRowAccess<TSaga>.PrepareInsert(_db, context.Saga);
+        bool inserted;
         try
         {
-            await _db.SaveChangesAsync(CancellationToken).ConfigureAwait(false);
+            inserted = await _rows.TryInsert(_db, context.Saga, CancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateException exception)
         {
-            entry.State = EntityState.Detached;
+            // A provider without the insert's lock fails on the key when another insert won.
+            Detach(context.Saga);
             var exists = await _db.Set<TSaga>().AsNoTracking().AnyAsync(x => x.CorrelationId == context.Saga.CorrelationId, CancellationToken).ConfigureAwait(false);
             if (exists)
             {
@@ -74,6 +77,21 @@ sealed class DbContextSagaRepositoryContext<TSaga, TMessage> : ConsumeContextSco
             }
             throw;
         }
+
+        if (!inserted)
+        {
+            // Another message inserted this instance first, and this one was applied to a new instance: the
+            // retry replays it on the row that won. Nothing failed in the database, so nothing logged an error.
+            _db.ChangeTracker.Clear();
+            throw _rows.Conflict(context.Saga.CorrelationId, "insert", null);
+        }
+    }
+
+    void Detach(TSaga instance)
+    {
+        var entry = _db.ChangeTracker.Entries<TSaga>().FirstOrDefault(x => ReferenceEquals(x.Entity, instance));
+        if (entry is not null)
+            entry.State = EntityState.Detached;
     }
 
     public async Task Update(SagaConsumeContext<TSaga> context)

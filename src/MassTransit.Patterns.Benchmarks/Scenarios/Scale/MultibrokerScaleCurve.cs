@@ -132,7 +132,9 @@ public sealed class MultibrokerScaleCurve : IScaleCurve
                 {
                     var factory = new ConnectionFactory
                     {
-                        HostName = "127.0.0.1", Port = ServiceEnvironment.RabbitAmqpPorts[i], UserName = ServiceEnvironment.RabbitUser,
+                        HostName = "127.0.0.1",
+                        Port = ServiceEnvironment.RabbitAmqpPorts[i],
+                        UserName = ServiceEnvironment.RabbitUser,
                         Password = ServiceEnvironment.RabbitPassword
                     };
                     await using var connection = await factory.CreateConnectionAsync(CancellationToken.None);

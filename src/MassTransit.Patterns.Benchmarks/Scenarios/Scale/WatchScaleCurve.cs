@@ -46,7 +46,9 @@ public sealed class WatchScaleCurve(int fanOutConcurrency = 32, int renewSeconds
         var endpoint = $"scale-watch-{Guid.NewGuid():N}"[..24];
         var figures = new Dictionary<string, double>(StringComparer.Ordinal)
         {
-            ["keys"] = keys, ["fan_out_concurrency"] = fanOutConcurrency, ["renew_s"] = renewSeconds
+            ["keys"] = keys,
+            ["fan_out_concurrency"] = fanOutConcurrency,
+            ["renew_s"] = renewSeconds
         };
 
         await using var database = rabbit

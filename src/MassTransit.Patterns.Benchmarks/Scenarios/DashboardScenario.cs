@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NpgsqlTypes;
+using static MassTransit.Patterns.Benchmarks.Infrastructure.WorkflowTableSeed;
 
 namespace MassTransit.Patterns.Benchmarks.Scenarios
 {
@@ -25,9 +26,6 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
     {
         const int Rows = 100_000;
         const int PageSize = 50;
-
-        static readonly string[] States = ["Completed", "Discarded", "AwaitingPerson", "Resubmitted", "Repairing", "Received"];
-        static readonly int[] StateShares = [55, 15, 24, 4, 1, 1];
 
         public string Name => "dashboard";
 
@@ -142,27 +140,6 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
 
         static double P95(LongHistogram histogram) => Ms(histogram.GetValueAtPercentile(95));
 
-        /// <summary>Skewed: the first types are far commoner than the last (as failures are).</summary>
-        static int Skewed(Random random, int count) => (int)Math.Min(count - 1, Math.Floor(count * Math.Pow(random.NextDouble(), 2.5)));
-
-        static string ExceptionType(int i) => $"Shop.Orders.{(i % 3) switch { 0 => "Validation", 1 => "Pricing", _ => "Stock" }}Exception{i}";
-
-        static string MessageType(int i) => $"urn:message:Shop.Contracts:Message{i:00}";
-
-        static string Queue(int i) => $"rabbitmq://localhost/shop/queue-{i:00}";
-
-        static string State(Random random)
-        {
-            var roll = random.Next(100);
-            for (var i = 0; i < States.Length; i++)
-            {
-                if (roll < StateShares[i])
-                    return States[i];
-                roll -= StateShares[i];
-            }
-            return States[0];
-        }
-
         /// <summary>Copies the rows in (binary COPY), then ANALYZE; returns their ids.</summary>
         static async Task<Guid[]> InsertAsync(ThrowawayDatabase<DashboardBenchDb> database, CancellationToken cancellationToken)
         {
@@ -172,13 +149,8 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
             var random = new Random(7);
             var now = DateTimeOffset.UtcNow;
             var ids = new Guid[Rows];
-            var details = Enumerable.Range(0, 12).Select(e => string.Join("\n", Enumerable.Range(0, 12).Select(f =>
-                $"   at Shop.Orders.Handler{e}.Step{f}(OrderContext context) in /src/Shop/Orders/Handler{e}.cs:line {40 + f * 7}"))).ToArray();
-            await using (var writer = await connection.BeginBinaryImportAsync(
-                             "COPY \"WorkflowEvents\" (\"CorrelationId\", \"Version\", \"CurrentState\", \"MessageType\", \"MessageTypes\", \"SourceAddress\", "
-                             + "\"ContentType\", \"Body\", \"Headers\", \"Malformed\", \"ExceptionType\", \"ExceptionMessage\", \"ExceptionDetail\", \"Failures\", "
-                             + "\"RepairAttempts\", \"MaxRepairAttempts\", \"Attempt\", \"ResubmittedBy\", \"ReceivedAt\", \"UpdatedAt\", \"ResolvedAt\", \"HoldKey\", "
-                             + "\"HeldMessages\", \"HeldCount\", \"AuditCount\", \"Audit\") FROM STDIN (FORMAT BINARY)", cancellationToken))
+            var details = WorkflowTableSeed.Details(12);
+            await using (var writer = await connection.BeginBinaryImportAsync(WorkflowTableSeed.Copy, cancellationToken))
             {
                 for (var i = 0; i < Rows; i++)
                 {
@@ -193,36 +165,25 @@ namespace MassTransit.Patterns.Benchmarks.Scenarios
                     var body = $$"""{"messageId":"{{id}}","messageType":["{{messageType}}"],"message":{"orderId":"{{Guid.NewGuid()}}","customer":"customer-{{random.Next(50_000)}}","lines":[{"sku":"SKU-{{random.Next(9_999)}}","quantity":{{random.Next(-3, 20)}},"price":{{random.Next(1, 500)}}.95}],"currency":"EUR"},"sentTime":"{{received:O}}"}""";
                     var audit = $$"""[{"at":"{{received:O}}","actor":"system","action":"failed","detail":"attempt 0: {{ExceptionType(exception)}}: quantity below one"},{"at":"{{updated:O}}","actor":"system","action":"waiting","detail":"no repairer could repair it"}]""";
 
-                    await writer.StartRowAsync(cancellationToken);
-                    await writer.WriteAsync(id, NpgsqlDbType.Uuid, cancellationToken);
-                    await writer.WriteAsync(2 + random.Next(6), NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(state, NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync(messageType, NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync(messageType, NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync(queue, NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync("application/vnd.masstransit+json", NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync(Encoding.UTF8.GetBytes(body), NpgsqlDbType.Bytea, cancellationToken);
-                    await writer.WriteAsync("{\"MT-Host-MachineName\":\"shop-1\",\"MT-Host-ProcessName\":\"Shop.Orders\"}", NpgsqlDbType.Text, cancellationToken);
-                    await writer.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
-                    await writer.WriteAsync(ExceptionType(exception), NpgsqlDbType.Varchar, cancellationToken);
-                    await writer.WriteAsync($"Order line {random.Next(1, 5)} is invalid: quantity below one ({exception})", NpgsqlDbType.Text, cancellationToken);
-                    await writer.WriteAsync(details[exception], NpgsqlDbType.Text, cancellationToken);
-                    await writer.WriteAsync(1 + random.Next(4), NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(random.Next(4), NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(3, NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(random.Next(4), NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteNullAsync(cancellationToken);
-                    await writer.WriteAsync(received, NpgsqlDbType.TimestampTz, cancellationToken);
-                    await writer.WriteAsync(updated, NpgsqlDbType.TimestampTz, cancellationToken);
-                    if (resolved)
-                        await writer.WriteAsync(updated, NpgsqlDbType.TimestampTz, cancellationToken);
-                    else
-                        await writer.WriteNullAsync(cancellationToken);
-                    await writer.WriteNullAsync(cancellationToken);
-                    await writer.WriteAsync("[]", NpgsqlDbType.Text, cancellationToken);
-                    await writer.WriteAsync(0, NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(2, NpgsqlDbType.Integer, cancellationToken);
-                    await writer.WriteAsync(audit, NpgsqlDbType.Text, cancellationToken);
+                    await WorkflowTableSeed.WriteRowAsync(writer, new WorkflowSeedRow(
+                        id,
+                        2 + random.Next(6),
+                        state,
+                        messageType,
+                        queue,
+                        body,
+                        "{\"MT-Host-MachineName\":\"shop-1\",\"MT-Host-ProcessName\":\"Shop.Orders\"}",
+                        ExceptionType(exception),
+                        $"Order line {random.Next(1, 5)} is invalid: quantity below one ({exception})",
+                        details[exception],
+                        1 + random.Next(4),
+                        random.Next(4),
+                        random.Next(4),
+                        received,
+                        updated,
+                        resolved ? updated : null,
+                        2,
+                        audit), cancellationToken);
                 }
                 await writer.CompleteAsync(cancellationToken);
             }

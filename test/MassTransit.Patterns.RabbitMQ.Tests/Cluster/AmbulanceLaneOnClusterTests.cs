@@ -60,30 +60,8 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
         try
         {
             // The consumer bus connects first to node 1: the queues' leaders are placed on the declaring client's node.
-            consumer = new ServiceCollection()
-                .AddMetrics()
-                .AddSingleton(ledger)
-                .AddMassTransit(x =>
-                {
-                    x.AddConsumer<WorkConsumer>().Endpoint(e => e.Name = queue);
-                    // How a user asks for quorum queues: the callback runs for the queue endpoint and, with the queue's name, for its lane.
-                    x.AddConfigureEndpointsCallback((_, _, cfg) =>
-                    {
-                        if (cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
-                            rabbit.SetQuorumQueue();
-                    });
-                    x.UsingRabbitMq((context, cfg) =>
-                    {
-                        ClusterHost(cfg, ports);
-                        cfg.UseAmbulanceLane(context, a =>
-                        {
-                            a.Urgent<Work>(IsUrgent);
-                            a.Endpoint(queue);
-                        });
-                        cfg.ConfigureEndpoints(context);
-                    });
-                })
-                .BuildServiceProvider(true);
+            // How a user asks for quorum queues: the callback runs for the queue endpoint and, with the queue's name, for its lane.
+            consumer = ConsumerBus(ports, queue, ledger, quorum: _ => true);
             await consumer.GetRequiredService<IBusControl>().StartAsync();
 
             foreach (var name in new[] { queue, lane })
@@ -208,29 +186,7 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
         ServiceProvider? consumer = null, producer = null;
         try
         {
-            consumer = new ServiceCollection()
-                .AddMetrics()
-                .AddSingleton(ledger)
-                .AddMassTransit(x =>
-                {
-                    x.AddConsumer<WorkConsumer>().Endpoint(e => e.Name = queue);
-                    x.AddConfigureEndpointsCallback((_, _, cfg) =>
-                    {
-                        if (cfg.InputAddress.GetEndpointName() == queue && cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
-                            rabbit.SetQuorumQueue();
-                    });
-                    x.UsingRabbitMq((context, cfg) =>
-                    {
-                        ClusterHost(cfg, ports);
-                        cfg.UseAmbulanceLane(context, a =>
-                        {
-                            a.Urgent<Work>(IsUrgent);
-                            a.Endpoint(queue);
-                        });
-                        cfg.ConfigureEndpoints(context);
-                    });
-                })
-                .BuildServiceProvider(true);
+            consumer = ConsumerBus(ports, queue, ledger, quorum: cfg => cfg.InputAddress.GetEndpointName() == queue);
             await consumer.GetRequiredService<IBusControl>().StartAsync();
             var laneNode = await HomeNodeAsync(lane);
             // Both Raft groups whole before the kill: a group whose followers do not run yet has no majority once its leader dies.
@@ -296,6 +252,35 @@ public sealed class AmbulanceLaneOnClusterTests(ITestOutputHelper output)
             var node = json.TryGetProperty("leader", out var leader) ? leader : json.TryGetProperty("node", out var home) ? home : default;
             return node.ValueKind == JsonValueKind.String && node.GetString() is { Length: > 0 } name ? name : null;
         }, $"the management API names the node of {queue}", TimeSpan.FromSeconds(30)));
+
+    /// <summary>
+    /// The consumer's bus on the cluster: <see cref="WorkConsumer"/> on <paramref name="queue"/> with its ambulance lane,
+    /// each endpoint <paramref name="quorum"/> picks declared as a quorum queue.
+    /// </summary>
+    static ServiceProvider ConsumerBus(int[] ports, string queue, Ledger ledger, Func<IReceiveEndpointConfigurator, bool> quorum) =>
+        new ServiceCollection()
+            .AddMetrics()
+            .AddSingleton(ledger)
+            .AddMassTransit(x =>
+            {
+                x.AddConsumer<WorkConsumer>().Endpoint(e => e.Name = queue);
+                x.AddConfigureEndpointsCallback((_, _, cfg) =>
+                {
+                    if (quorum(cfg) && cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
+                        rabbit.SetQuorumQueue();
+                });
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    ClusterHost(cfg, ports);
+                    cfg.UseAmbulanceLane(context, a =>
+                    {
+                        a.Urgent<Work>(IsUrgent);
+                        a.Endpoint(queue);
+                    });
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
+            .BuildServiceProvider(true);
 
     static void ClusterHost(IRabbitMqBusFactoryConfigurator cfg, int[] ports) =>
         cfg.Host(ServiceEnvironment.RabbitHost, (ushort)ports[0], "/", h =>

@@ -45,6 +45,8 @@ echo "== building" >&2
 dotnet build MassTransit.Patterns.sln -c Release -nologo -clp:ErrorsOnly
 
 passed=0 failed=0 skipped=0 status=0
+# The names of what failed, repeated just above the closing line: CI keeps only the tail of the output.
+failures=()
 
 # Formatting gate: the code as committed is what dotnet format would leave under .editorconfig
 # (whitespace, then code style, which includes the order of usings). Its third pass, analyzers, is left
@@ -57,7 +59,7 @@ if [ $# -eq 0 ]; then
     passed=$((passed + 1))
   else
     echo "!! dotnet format would change the files above: run 'dotnet format MassTransit.Patterns.sln' and commit" >&2
-    failed=$((failed + 1)); status=1
+    failed=$((failed + 1)); status=1; failures+=("dotnet format --verify-no-changes")
   fi
 fi
 
@@ -86,16 +88,20 @@ for project in test/*/*.csproj; do
     # test it was running as failed, so the closing line never says 0 failed for a red run.
     if [ "$project_status" = 1 ] && [ "$f" -eq 0 ]; then
       echo "!! $name did not finish (hang or crash): counted as one failed test" >&2
-      f=1
+      f=1; failures+=("$name: did not finish (hang or crash)")
     fi
     s=$((total - p - f)); [ "$s" -lt 0 ] && s=0
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    while IFS= read -r t; do failures+=("$name: $t"); done < <(
+      grep -o '<UnitTestResult [^>]*outcome="\(Failed\|Error\|Timeout\|Aborted\)"' "$trx" \
+        | sed -n 's/.* testName="\([^"]*\)".* outcome="\([A-Za-z]*\)".*/\2 \1/p' | sed 's/&quot;/"/g; s/&amp;/\&/g')
   else
     echo "!! $name produced no results (crashed or filtered out entirely)" >&2
-    if [ $# -eq 0 ]; then failed=$((failed + 1)); status=1; fi
+    if [ $# -eq 0 ]; then failed=$((failed + 1)); status=1; failures+=("$name: produced no results"); fi
   fi
 done
 
 [ "$failed" -gt 0 ] && status=1
+for f in "${failures[@]}"; do echo "!! failed: $f"; done
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

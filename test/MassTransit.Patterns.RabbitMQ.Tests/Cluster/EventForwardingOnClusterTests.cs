@@ -1,16 +1,8 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using MassTransit.Patterns.EventForwarding;
 using MassTransit.Patterns.FaultHost;
-using MassTransit.Patterns.FaultHost.Messages;
-using MassTransit.Patterns.RabbitMQ.Tests.Accounting;
 using MassTransit.Patterns.RabbitMQ.Tests.EventForwarding;
 using MassTransit.Patterns.Testing;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace MassTransit.Patterns.RabbitMQ.Tests.Cluster;
 
@@ -49,35 +41,14 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
     public async Task The_work_queues_leader_node_failing_mid_stream_loses_no_confirmed_message_and_applies_each_once(int batching, NodeFault fault)
     {
         var ports = ServiceEnvironment.RabbitClusterAmqpPorts;
-        var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
-        { Database = $"cluster_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
-        await using (var db = Open(database))
-        {
-            await db.Database.EnsureDeletedAsync();
-            await db.Database.EnsureCreatedAsync();
-        }
-        var queue = $"fwd-cluster-{Guid.NewGuid():N}"[..30];
         using var suppressed = new SuppressedCounter();
-        var lines = new ConcurrentQueue<string>();
         var hooks = new ConsumerHooks();
-        var settings = new FaultHostSettings
-        {
-            RabbitPort = ports[0],
-            RabbitUser = ServiceEnvironment.RabbitUser,
-            RabbitPassword = ServiceEnvironment.RabbitPassword,
-            ClusterPorts = ports,
-            QuorumQueues = true,
-            Postgres = database,
-            Queue = queue,
-            Concurrency = 8,
-            Batching = batching
-        };
-
-        var testBus = await StartTestBusAsync(ports, queue);
-        IHost? consumer = null;
+        FaultSuiteRig? rig = null;
         try
         {
-            consumer = await StartConsumerAsync(settings, hooks, lines.Enqueue);
+            rig = await FaultSuiteRig.StartAsync(FaultBroker.Cluster(), "cluster");
+            var queue = rig.Queue;
+            await rig.StartConsumerAsync(rig.Settings(batching: batching), hooks);
             var leader = await ClusterManagement.LeaderAsync(queue);
             await ClusterManagement.AllMembersOnlineAsync(queue);
             output.WriteLine($"work queue {queue}: quorum queue led by cluster node {leader}, its 3 members online");
@@ -85,7 +56,7 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
             const int messages = 400;
             var ids = Enumerable.Range(0, messages).Select(_ => NewId.NextGuid()).ToArray();
             // A send the cluster did not confirm (nack, timeout, lost connection) is kept and sent again under its id.
-            var producer = new PacedForwardingProducer(testBus.Services.GetRequiredService<IEventForwarder>(), new Uri($"exchange:{queue}"), ids,
+            var producer = new PacedForwardingProducer(rig.Producer, rig.WorkAddress, ids,
                 exception => exception is MessageNotConfirmedException or RequestTimeoutException or OperationCanceledException or MassTransitException);
             var sending = producer.RunAsync(lanes: 4, pace: TimeSpan.FromMilliseconds(20));
             await Eventually.True(() => producer.Confirmed.Count >= messages / 3, Recovery, "a third of the stream is confirmed");
@@ -121,12 +92,12 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
 
             await sending;
             await producer.ResendUnconfirmedAsync(Recovery);
-            await Eventually.True(async () => await AppliedCountAsync(database) >= messages, Recovery, "every confirmed message is applied", TimeSpan.FromMilliseconds(250));
-            var forwarded = testBus.Services.GetRequiredService<ForwardedRecorder>();
+            await Eventually.True(async () => await rig.AppliedCountAsync() >= messages, Recovery, "every confirmed message is applied", TimeSpan.FromMilliseconds(250));
+            var forwarded = rig.Forwarded;
             await Eventually.True(() => forwarded.DistinctSources >= messages, Recovery, "every forwarded event arrives downstream", TimeSpan.FromMilliseconds(250));
 
-            var applied = await AppliedAsync(database);
-            var batches = BatchReport.Parse(lines);
+            var applied = await rig.AppliedAsync();
+            var batches = rig.Batches;
             output.WriteLine($"batching {batching}: messages={messages}, sent={producer.Attempts}, unconfirmed_then_resent={producer.UnconfirmedCalls}, " +
                 $"confirmed={producer.Confirmed.Count}, confirmed_at_kill={confirmedAtKill}, consumed={hooks.Handled}, applied={applied.Count}, " +
                 $"duplicate_effects={applied.Values.Count(c => c > 1)}, suppressed={suppressed.Count}, forwarded={forwarded.Received.Count}, " +
@@ -146,97 +117,19 @@ public sealed class EventForwardingOnClusterTests(ITestOutputHelper output)
             Assert.Equal(0, forwarded.SourcesWithSeveralIds);
             FaultSuiteRig.AssertMode(batching, batches);
 
-            // Where every message ended: applied by id, and nothing left in the work or downstream queues on the cluster.
-            var node = RabbitNode.AmqpOnly("cluster", ports[(leader) % ports.Length], ServiceEnvironment.RabbitUser, ServiceEnvironment.RabbitPassword);
-            await new MessageAccount()
-                .Sent(ids)
-                .Place("effects applied (by message id)", async _ => PlaceReading.Of((await AppliedAsync(database)).Keys), Expect.Ids(ids))
-                .Endpoint(queue, Expect.Empty, node)
-                .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
-            await new MessageAccount()
-                .Sent(ids.Length, "events forwarded through the consumer's outbox, one per work message")
-                .Place("received downstream (distinct sources)", () => forwarded.DistinctSources, Expect.Exactly(ids.Length))
-                .Copies("received downstream again (same source)", () => forwarded.Received.Count - forwarded.DistinctSources, Expect.Any)
-                .Endpoint(queue + "-downstream", Expect.Empty, node)
-                .AssertAllAccountedAsync(TimeSpan.FromSeconds(30));
+            // Where every message ended: applied by id, and nothing left in the work or downstream queues on the cluster
+            // (read through a node that was not the one failed).
+            await rig.AssertAccountedAsync(ids, ports[leader % ports.Length]);
         }
         finally
         {
             // Whatever happened, the cluster is whole again for the next test.
             await ServiceEnvironment.RunServicesScriptAsync("start");
-            foreach (var host in new[] { consumer, testBus })
+            if (rig is not null)
             {
-                if (host is null)
-                    continue;
-                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-                await host.StopAsync(stop.Token);
-                host.Dispose();
+                await rig.DisposeAsync();
+                await ClusterManagement.DeleteQueuesAsync(rig.Queue, rig.Queue + "-downstream");
             }
-            NpgsqlConnection.ClearAllPools();
-            await using var db = Open(database);
-            await db.Database.EnsureDeletedAsync();
-            await ClusterManagement.DeleteQueuesAsync(queue, queue + "-downstream");
         }
-    }
-
-    static async Task<IHost> StartTestBusAsync(int[] ports, string queue)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<ForwardedRecorder>();
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        builder.Services.AddMassTransit(x =>
-        {
-            x.AddEventForwarding(o =>
-            {
-                o.SendTimeout = TimeSpan.FromSeconds(2);
-                o.ResendLimit = 2;
-                o.ResendInterval = TimeSpan.FromMilliseconds(200);
-            });
-            x.AddConsumer<ForwardedRecorder.Consumer>().Endpoint(e => e.Name = queue + "-downstream");
-            x.UsingRabbitMq((context, cfg) =>
-            {
-                cfg.Host(ServiceEnvironment.RabbitHost, (ushort)ports[0], "/", h =>
-                {
-                    h.Username(ServiceEnvironment.RabbitUser);
-                    h.Password(ServiceEnvironment.RabbitPassword);
-                    h.UseCluster(c =>
-                    {
-                        foreach (var port in ports)
-                            c.Node($"{ServiceEnvironment.RabbitHost}:{port}");
-                    });
-                });
-                cfg.UseEventForwarding(context, o => o.QuorumQueues = true);
-                cfg.ConfigureEndpoints(context);
-            });
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
-    }
-
-    static async Task<IHost> StartConsumerAsync(FaultHostSettings settings, ConsumerHooks hooks, Action<string> report)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddFaultConsumer(settings, hooks, report);
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
-    }
-
-    static FaultDb Open(string connectionString) => new(new DbContextOptionsBuilder<FaultDb>().UseNpgsql(connectionString).Options);
-
-    static async Task<Dictionary<Guid, int>> AppliedAsync(string database)
-    {
-        await using var db = Open(database);
-        return await db.Effects.AsNoTracking().ToDictionaryAsync(e => e.MessageId, e => e.Count);
-    }
-
-    static async Task<int> AppliedCountAsync(string database)
-    {
-        await using var db = Open(database);
-        return await db.Effects.CountAsync();
     }
 }

@@ -68,23 +68,50 @@ public sealed class SuppressedCounter : IDisposable
 }
 
 /// <summary>
-/// One fault test's world on the throwaway node: a PostgreSQL database of its own, a work queue, and a
-/// test bus that produces (confirmed, resent sends) and receives the forwarded events downstream.
+/// The broker a <see cref="FaultSuiteRig"/> runs on: one node, or a cluster whose every node the buses list (MassTransit's
+/// cluster host configuration), with its receive endpoints declared as quorum queues.
+/// </summary>
+public sealed record FaultBroker(int[] AmqpPorts, string UserName, string Password, bool QuorumQueues)
+{
+    /// <summary>The throwaway node, classic queues.</summary>
+    public static FaultBroker On(ThrowawayRabbitNode node) => new([node.AmqpPort], node.UserName, node.Password, QuorumQueues: false);
+
+    /// <summary>The cluster of <c>build/services.sh start --cluster 3</c>, quorum queues.</summary>
+    public static FaultBroker Cluster() =>
+        new(ServiceEnvironment.RabbitClusterAmqpPorts, ServiceEnvironment.RabbitUser, ServiceEnvironment.RabbitPassword, QuorumQueues: true);
+
+    /// <summary>Connects to the first port and, on a cluster, to the others when it does not answer.</summary>
+    public void Configure(IRabbitMqHostConfigurator h)
+    {
+        h.Username(UserName);
+        h.Password(Password);
+        if (AmqpPorts.Length > 1)
+            h.UseCluster(c =>
+            {
+                foreach (var port in AmqpPorts)
+                    c.Node($"127.0.0.1:{port}");
+            });
+    }
+}
+
+/// <summary>
+/// One fault test's world on a broker (the throwaway node, or the cluster): a PostgreSQL database of its own, a work
+/// queue, and a test bus that produces (confirmed, resent sends) and receives the forwarded events downstream.
 /// </summary>
 public sealed class FaultSuiteRig : IAsyncDisposable
 {
     readonly IHost _testBus;
     readonly List<IHost> _consumers = [];
 
-    FaultSuiteRig(ThrowawayRabbitNode node, string database, string queue, IHost testBus)
+    FaultSuiteRig(FaultBroker broker, string database, string queue, IHost testBus)
     {
-        Node = node;
+        Broker = broker;
         Database = database;
         Queue = queue;
         _testBus = testBus;
     }
 
-    public ThrowawayRabbitNode Node { get; }
+    public FaultBroker Broker { get; }
 
     public string Database { get; }
 
@@ -96,7 +123,9 @@ public sealed class FaultSuiteRig : IAsyncDisposable
 
     public Uri WorkAddress => new($"exchange:{Queue}");
 
-    public static async Task<FaultSuiteRig> StartAsync(ThrowawayRabbitNode node, string name)
+    public static Task<FaultSuiteRig> StartAsync(ThrowawayRabbitNode node, string name) => StartAsync(FaultBroker.On(node), name);
+
+    public static async Task<FaultSuiteRig> StartAsync(FaultBroker broker, string name)
     {
         var database = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
         { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = 30, Timeout = 5, CommandTimeout = 10 }.ConnectionString;
@@ -122,26 +151,24 @@ public sealed class FaultSuiteRig : IAsyncDisposable
             x.AddConsumer<ForwardedRecorder.Consumer>().Endpoint(e => e.Name = queue + "-downstream");
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host("127.0.0.1", (ushort)node.AmqpPort, "/", h =>
-                {
-                    h.Username(node.UserName);
-                    h.Password(node.Password);
-                });
-                cfg.UseEventForwarding(context);
+                cfg.Host("127.0.0.1", (ushort)broker.AmqpPorts[0], "/", broker.Configure);
+                cfg.UseEventForwarding(context, o => o.QuorumQueues = broker.QuorumQueues);
                 cfg.ConfigureEndpoints(context);
             });
         });
         var testBus = builder.Build();
         await testBus.StartAsync();
-        return new FaultSuiteRig(node, database, queue, testBus);
+        return new FaultSuiteRig(broker, database, queue, testBus);
     }
 
     /// <param name="batching">Batched mode's <c>MaxBatchSize</c>; 0: one transaction per message.</param>
     public FaultHostSettings Settings(int concurrency = 8, int batching = 0) => new()
     {
-        RabbitPort = Node.AmqpPort,
-        RabbitUser = Node.UserName,
-        RabbitPassword = Node.Password,
+        RabbitPort = Broker.AmqpPorts[0],
+        RabbitUser = Broker.UserName,
+        RabbitPassword = Broker.Password,
+        ClusterPorts = Broker.AmqpPorts.Length > 1 ? Broker.AmqpPorts : [],
+        QuorumQueues = Broker.QuorumQueues,
         Postgres = Database,
         Queue = Queue,
         Concurrency = concurrency,
@@ -199,12 +226,12 @@ public sealed class FaultSuiteRig : IAsyncDisposable
 
     /// <summary>
     /// Every work message sent (by id) has its effect in the database and is nowhere else: the work queue and its siblings
-    /// are empty on the node. Every event the consumer forwarded (one per work message) was received downstream, and the
-    /// downstream queue and its siblings are empty too.
+    /// are empty on the broker (read through <paramref name="port"/>, by default the first). Every event the consumer
+    /// forwarded (one per work message) was received downstream, and the downstream queue and its siblings are empty too.
     /// </summary>
-    public async Task AssertAccountedAsync(IReadOnlyCollection<Guid> ids)
+    public async Task AssertAccountedAsync(IReadOnlyCollection<Guid> ids, int? port = null)
     {
-        var node = RabbitNode.AmqpOnly("throwaway", Node.AmqpPort, Node.UserName, Node.Password);
+        var node = RabbitNode.AmqpOnly("fault suite broker", port ?? Broker.AmqpPorts[0], Broker.UserName, Broker.Password);
         await new MessageAccount()
             .Sent(ids)
             .Place("effects applied (by message id)", async _ => PlaceReading.Of((await AppliedAsync()).Keys), Expect.Ids(ids))

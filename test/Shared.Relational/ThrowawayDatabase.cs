@@ -14,11 +14,15 @@ public sealed class ThrowawayDatabase<TDb> : IAsyncDisposable
 {
     readonly Func<DbContextOptions<TDb>, TDb> _create;
 
-    ThrowawayDatabase(Action<DbContextOptionsBuilder> configure, Func<DbContextOptions<TDb>, TDb> create)
+    ThrowawayDatabase(Action<DbContextOptionsBuilder> configure, Func<DbContextOptions<TDb>, TDb> create, string? connectionString)
     {
         Configure = configure;
         _create = create;
+        ConnectionString = connectionString;
     }
+
+    /// <summary>The PostgreSQL database's connection string; null for SQLite.</summary>
+    public string? ConnectionString { get; }
 
     /// <summary>Configures a DbContext for this database (pass to <c>AddDbContext</c>).</summary>
     public Action<DbContextOptionsBuilder> Configure { get; }
@@ -32,9 +36,10 @@ public sealed class ThrowawayDatabase<TDb> : IAsyncDisposable
         int maxPoolSize = 64, CancellationToken cancellationToken = default)
     {
         Action<DbContextOptionsBuilder> configure;
+        string? connection = null;
         if (postgres)
         {
-            var connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
+            connection = new NpgsqlConnectionStringBuilder(ServiceEnvironment.PostgresConnectionString)
             { Database = $"{name}_{Guid.NewGuid():N}"[..24], MaxPoolSize = maxPoolSize }.ConnectionString;
             configure = o => o.UseNpgsql(connection);
         }
@@ -43,7 +48,7 @@ public sealed class ThrowawayDatabase<TDb> : IAsyncDisposable
             var file = Path.Combine(Path.GetTempPath(), $"mtp-{name}-{Guid.NewGuid():N}.db");
             configure = o => o.UseSqlite($"Data Source={file};Pooling=False;Default Timeout=60");
         }
-        var database = new ThrowawayDatabase<TDb>(configure, create);
+        var database = new ThrowawayDatabase<TDb>(configure, create, connection);
         await using var db = database.Open();
         await db.Database.EnsureDeletedAsync(cancellationToken);
         await db.Database.EnsureCreatedAsync(cancellationToken);

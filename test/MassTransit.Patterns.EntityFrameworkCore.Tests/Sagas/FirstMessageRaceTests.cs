@@ -8,6 +8,7 @@ using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas.RaceMessages
 {
@@ -29,12 +30,14 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
     /// Makes the first messages of one instance race: every message waits at the endpoint until all
     /// <see cref="Expected"/> have arrived (so they reach the repository together), and the first
     /// attempt of each in the initial state waits there until all have reached it (so every one of them
-    /// loaded no row, and each writes a new instance).
+    /// loaded no row, and each writes a new instance). With <paramref name="holdAfterMeeting"/>, the met attempts then wait
+    /// for <see cref="Release"/>, so that the test can fail the database just before they all write.
     /// </summary>
-    public sealed class RaceGate(int expected, bool insertOnInitial)
+    public sealed class RaceGate(int expected, bool insertOnInitial, bool holdAfterMeeting = false)
     {
         readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
         readonly TaskCompletionSource _met = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         readonly ConcurrentDictionary<int, bool> _initial = new();
         int _arrivals;
 
@@ -44,6 +47,12 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
 
         /// <summary>Whether all the messages met in the initial state (the race the test needs happened).</summary>
         public bool Met => _met.Task.IsCompleted;
+
+        /// <summary>Completes when all the messages have met in the initial state.</summary>
+        public Task Meeting => _met.Task;
+
+        /// <summary>Lets the met attempts go on to write (with <c>holdAfterMeeting</c>).</summary>
+        public void Release() => _released.TrySetResult();
 
         public Task ArriveAsync()
         {
@@ -60,6 +69,8 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
                 _met.TrySetResult();
             // Bounded, so that a repository that let a message see another's row fails the test's assertion instead of hanging.
             await Task.WhenAny(_met.Task, Task.Delay(TimeSpan.FromSeconds(20)));
+            if (holdAfterMeeting)
+                await Task.WhenAny(_released.Task, Task.Delay(TimeSpan.FromSeconds(30)));
         }
     }
 
@@ -140,6 +151,17 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
     {
         public const int Messages = 12;
 
+        static readonly TimeSpan Freeze = TimeSpan.FromSeconds(5);
+
+        static TcpOutageProxy ProxyTo(ThrowawayDatabase<RaceDb> database)
+        {
+            var target = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+            return new TcpOutageProxy(target.Host!, target.Port);
+        }
+
+        static string ThroughProxy(ThrowawayDatabase<RaceDb> database, TcpOutageProxy proxy) =>
+            new NpgsqlConnectionStringBuilder(database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
+
         /// <summary>The repository's insert races on <see cref="RaceState"/>: a message that found the instance it was inserting.</summary>
         sealed class InsertRaces : IDisposable
         {
@@ -174,27 +196,35 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
         }
 
         /// <remarks>
+        /// With <paramref name="frozenDatabase"/> the application reaches PostgreSQL through a proxy that freezes, for 5 s,
+        /// just as every first attempt has met and goes on to write: its inserts, locks and commits wait with their
+        /// connections open (as at a stopped database process), then go through. The race must end the same way.
         /// Pessimistic mode runs only where its transactions let the first attempts meet: on PostgreSQL, whose
         /// locking read of a missing row locks nothing, and without <c>InsertOnInitial</c>, whose pre-insert
         /// holds the row's lock until the winner's message commits, after the meeting (as SQLite's
         /// <c>BEGIN IMMEDIATE</c> would hold the database's from the start).
         /// </remarks>
         [Theory]
-        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Optimistic)]
-        [InlineData(Store.PostgreSql, true, SagaConcurrencyMode.Optimistic)]
-        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Pessimistic)]
-        [InlineData(Store.Sqlite, false, SagaConcurrencyMode.Optimistic)]
-        [InlineData(Store.Sqlite, true, SagaConcurrencyMode.Optimistic)]
+        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Optimistic, false)]
+        [InlineData(Store.PostgreSql, true, SagaConcurrencyMode.Optimistic, false)]
+        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Pessimistic, false)]
+        [InlineData(Store.Sqlite, false, SagaConcurrencyMode.Optimistic, false)]
+        [InlineData(Store.Sqlite, true, SagaConcurrencyMode.Optimistic, false)]
+        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Optimistic, true)]
+        [InlineData(Store.PostgreSql, true, SagaConcurrencyMode.Optimistic, true)]
+        [InlineData(Store.PostgreSql, false, SagaConcurrencyMode.Pessimistic, true)]
         public async Task Concurrent_first_messages_make_one_instance_apply_each_once_and_log_no_error(Store store, bool insertOnInitial,
-            SagaConcurrencyMode mode)
+            SagaConcurrencyMode mode, bool frozenDatabase)
         {
             using var races = new InsertRaces();
             await using var database = await ThrowawayDatabase<RaceDb>.CreateAsync(store == Store.PostgreSql, "race", o => new RaceDb(o));
-            var gate = new RaceGate(Messages, insertOnInitial);
+            // Declared after the database, so disposed before it: the proxy's connections are gone when it is dropped.
+            await using var proxy = frozenDatabase ? ProxyTo(database) : null;
+            var gate = new RaceGate(Messages, insertOnInitial, holdAfterMeeting: frozenDatabase);
             var services = new ServiceCollection();
             CapturedLogs.Use(services);
             services.AddSingleton(gate);
-            services.AddDbContext<RaceDb>(database.Configure);
+            services.AddDbContext<RaceDb>(proxy is null ? database.Configure : o => o.UseNpgsql(ThroughProxy(database, proxy)));
             services.AddMassTransitTestHarness(x => x.AddSagaStateMachine<RaceStateMachine, RaceState>(typeof(RaceSagaDefinition))
                 .PatternsEntityFrameworkRepository(r =>
                 {
@@ -210,6 +240,15 @@ namespace MassTransit.Patterns.EntityFrameworkCore.Tests.Sagas
             {
                 var id = NewId.NextGuid();
                 await Task.WhenAll(Enumerable.Range(1, Messages).Select(n => harness.Bus.Publish(new StartRace(id, n))));
+                if (proxy is not null)
+                {
+                    await gate.Meeting.WaitAsync(TimeSpan.FromSeconds(30));
+                    proxy.Freeze();
+                    gate.Release();
+                    await Task.Delay(Freeze); // the fault schedule: the database answers nothing for this long
+                    proxy.Thaw();
+                    Assert.True(proxy.HeldReads > 0, "the freeze held up the race's database traffic");
+                }
 
                 await using var db = database.Open();
                 await Eventually.True(async () => (await db.Set<RaceState>().AsNoTracking().SingleOrDefaultAsync(x => x.CorrelationId == id))?.Count >= Messages,

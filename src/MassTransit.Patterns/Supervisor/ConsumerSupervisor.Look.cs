@@ -1,6 +1,7 @@
 using MassTransit.Patterns.Configuration;
 using MassTransit.Patterns.Diagnostics;
 using MassTransit.Patterns.QueueDepth;
+using MassTransit.Patterns.Requests;
 using MassTransit.Patterns.Supervisor.Fleet;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -59,8 +60,10 @@ internal sealed partial class ConsumerSupervisor
         };
         try
         {
-            var response = await _fleetClient!().GetResponse<SupervisorShareAssigned>(report, cancellationToken, RequestTimeout.After(ms: (int)Options.Fleet.RequestTimeout.TotalMilliseconds))
-                .ConfigureAwait(false);
+            var timeout = Options.Fleet.RequestTimeout;
+            // Bounded as a whole: a heartbeat whose send waits for the broker must not stop the looks (BoundedRequest).
+            var response = await BoundedRequest.GetAsync(token => _fleetClient!().GetResponse<SupervisorShareAssigned>(report, token,
+                RequestTimeout.After(ms: (int)timeout.TotalMilliseconds)), timeout, cancellationToken).ConfigureAwait(false);
             if (Interlocked.Exchange(ref _fleetFailures, 0) > 0)
                 LogFleetRecovered(Queue);
             _lastFleetSize = Math.Max(1, response.Message.Instances);

@@ -9,7 +9,11 @@ public sealed class SupervisorFleetOptions
     /// <summary>This instance's id in the fleet. Default: a new unique id per supervised endpoint.</summary>
     public string? InstanceId { get; set; }
 
-    /// <summary>How long to wait for the saga to answer a heartbeat. Default 5 s.</summary>
+    /// <summary>
+    /// How long to wait for the saga to answer a heartbeat. Default 5 s. A heartbeat whose send has not even reached the
+    /// broker by then (MassTransit times a request from its send) is cancelled 1 s later and left behind 1 s after that:
+    /// a look never waits longer than this plus 2 s.
+    /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using MassTransit.Patterns.Configuration;
+using MassTransit.Patterns.Requests;
 using Microsoft.Extensions.Logging;
 
 namespace MassTransit.Patterns.Watch;
@@ -193,7 +194,9 @@ sealed partial class Watcher<TValue> : IWatcher<TValue>
     {
         var client = _hub.RegistrationClient(_options);
         var request = new RegisterWatch<TValue> { WatcherId = WatcherId, Address = Address!, Keys = [.. _options.Keys], Prefixes = [.. _options.Prefixes] };
-        var response = await client.GetResponse<WatchRegistered<TValue>, WatchRejected<TValue>>(request, cancellationToken).ConfigureAwait(false);
+        // Bounded as a whole: a registration whose send waits for the broker must not stop the renewals (BoundedRequest).
+        var response = await BoundedRequest.GetAsync(token => client.GetResponse<WatchRegistered<TValue>, WatchRejected<TValue>>(request, token),
+            _options.RegistrationTimeout, cancellationToken).ConfigureAwait(false);
         if (response.Is(out Response<WatchRejected<TValue>>? rejected))
             throw new WatchRejectedException($"The watch source refused watcher {WatcherId}: {rejected.Message.Reason}.");
         if (!response.Is(out Response<WatchRegistered<TValue>>? accepted))

@@ -21,7 +21,11 @@ public sealed class WatcherOptions : IPatternOptions
     /// </summary>
     public TimeSpan RenewInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long to wait for the source's reply to a registration. Default 10 s.</summary>
+    /// <summary>
+    /// How long to wait for the source's reply to a registration. Default 10 s. A registration whose send has not even
+    /// reached the broker by then (MassTransit times a request from its send) is cancelled 1 s later and left behind 1 s
+    /// after that: an attempt never waits longer than this plus 2 s, and fails with a <see cref="TimeoutException"/>.
+    /// </summary>
     public TimeSpan RegistrationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The pause before registering again after a failed registration. Default 1 s.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Supervisor.Fleet;
 using MassTransit.Patterns.Testing;
@@ -21,51 +20,29 @@ public sealed class SupervisorHungFleetRequestTests
     static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100), RequestTimeout = TimeSpan.FromMilliseconds(500);
     static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
-    sealed class Work : IConsumer<Messages.WorkItem>
-    {
-        public Task Consume(ConsumeContext<Messages.WorkItem> context) => Task.CompletedTask;
-    }
-
     [Fact]
     public async Task A_heartbeat_send_that_hangs_before_the_transport_costs_one_request_timeout_per_look_and_the_looks_go_on()
     {
         var sends = new HangSwitch();
         var probe = new HungQueueDepthProbe { Ready = 30 };
-        await using var provider = new ServiceCollection()
-            .AddSingleton<IQueueDepthProbe>(probe)
-            .AddConsumerSupervisorRegistry()
-            .AddMassTransitTestHarness(x =>
+        await using var provider = SupervisorFleetHarness.Build(Queue, probe, o =>
+        {
+            o.MinConsumers = 1;
+            o.MaxConsumers = 8;
+            o.MessagesPerConsumer = 10;
+            o.PollInterval = Poll;
+            o.UseFleet(f =>
             {
-                x.AddConsumerSupervisorSaga().InMemoryRepository();
-                x.AddConsumer<Work>().Endpoint(e => e.Name = Queue);
-                x.AddConfigureEndpointsCallback((context, name, cfg) =>
-                {
-                    if (name == Queue)
-                        cfg.UseSupervisor(context, o =>
-                        {
-                            o.MinConsumers = 1;
-                            o.MaxConsumers = 8;
-                            o.MessagesPerConsumer = 10;
-                            o.PollInterval = Poll;
-                            o.UseFleet(f =>
-                            {
-                                f.RequestTimeout = RequestTimeout;
-                                f.FallbackAfterFailures = 3;
-                            });
-                        });
-                });
-                x.UsingInMemory((context, cfg) =>
-                {
-                    // The heartbeats are published. Before the request's own pipe, which is where MassTransit starts its timeout.
-                    cfg.ConfigurePublish(p => p.UseExecuteAsync(async publish =>
-                    {
-                        if (publish is PublishContext<ReportSupervisorInstance>)
-                            await sends.WaitWhileHungAsync();
-                    }));
-                    cfg.ConfigureEndpoints(context);
-                });
-            })
-            .BuildServiceProvider(true);
+                f.RequestTimeout = RequestTimeout;
+                f.FallbackAfterFailures = 3;
+            });
+        }, cfg =>
+            // The heartbeats are published. Before the request's own pipe, which is where MassTransit starts its timeout.
+            cfg.ConfigurePublish(p => p.UseExecuteAsync(async publish =>
+            {
+                if (publish is PublishContext<ReportSupervisorInstance>)
+                    await sends.WaitWhileHungAsync();
+            })));
         var harness = provider.GetRequiredService<ITestHarness>();
         await harness.Start();
         try

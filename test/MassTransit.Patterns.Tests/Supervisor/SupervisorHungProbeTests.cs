@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using MassTransit.Patterns.Diagnostics;
-using MassTransit.Patterns.QueueDepth;
 using MassTransit.Patterns.Supervisor;
 using MassTransit.Patterns.Testing;
 using MassTransit.Testing;
@@ -126,36 +125,18 @@ public sealed class SupervisorHungProbeTests
         }
     }
 
-    public sealed class Work : IConsumer<Messages.WorkItem>
-    {
-        public Task Consume(ConsumeContext<Messages.WorkItem> context) => Task.CompletedTask;
-    }
-
     [Fact]
     public async Task In_fleet_mode_heartbeats_go_on_every_poll_while_the_probe_hangs_reporting_the_failure()
     {
         var probe = new HungQueueDepthProbe { Ready = 0 };
-        await using var provider = new ServiceCollection()
-            .AddSingleton<IQueueDepthProbe>(probe)
-            .AddConsumerSupervisorRegistry()
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddConsumerSupervisorSaga().InMemoryRepository();
-                x.AddConsumer<Work>().Endpoint(e => e.Name = Queue);
-                x.AddConfigureEndpointsCallback((context, name, cfg) =>
-                {
-                    if (name == Queue)
-                        cfg.UseSupervisor(context, o =>
-                        {
-                            o.MinConsumers = 1;
-                            o.MaxConsumers = 8;
-                            o.PollInterval = Poll;
-                            o.ProbeTimeout = ProbeTimeout;
-                            o.UseFleet(f => f.RequestTimeout = TimeSpan.FromSeconds(2));
-                        });
-                });
-            })
-            .BuildServiceProvider(true);
+        await using var provider = SupervisorFleetHarness.Build(Queue, probe, o =>
+        {
+            o.MinConsumers = 1;
+            o.MaxConsumers = 8;
+            o.PollInterval = Poll;
+            o.ProbeTimeout = ProbeTimeout;
+            o.UseFleet(f => f.RequestTimeout = TimeSpan.FromSeconds(2));
+        });
         var harness = provider.GetRequiredService<ITestHarness>();
         await harness.Start();
         try

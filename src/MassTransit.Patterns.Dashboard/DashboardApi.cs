@@ -178,7 +178,7 @@ static class DashboardApi
         {
             result = await commands.EditAsync(id, body, request.ContentType, expected, actor, request.Comment, ct).ConfigureAwait(false);
         }
-        catch (RequestTimeoutException)
+        catch (Exception exception) when (exception is RequestTimeoutException or TimeoutException)
         {
             return NoAnswer();
         }
@@ -208,7 +208,7 @@ static class DashboardApi
         {
             result = await send((DashboardCommands)services.GetService(typeof(DashboardCommands))!, actor, reason).ConfigureAwait(false);
         }
-        catch (RequestTimeoutException)
+        catch (Exception exception) when (exception is RequestTimeoutException or TimeoutException)
         {
             return NoAnswer();
         }

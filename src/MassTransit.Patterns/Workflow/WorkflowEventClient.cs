@@ -1,3 +1,5 @@
+using MassTransit.Patterns.Requests;
+
 namespace MassTransit.Patterns.Workflow;
 
 /// <summary>
@@ -9,12 +11,14 @@ public sealed class WorkflowEventClient
 {
     readonly IClientFactory _clients;
     readonly Uri _address;
-    readonly RequestTimeout _timeout;
+    readonly TimeSpan _timeout;
 
     /// <summary>
     /// Talks to the processor at <paramref name="processorAddress"/> (default <c>queue:workflow-repair</c>). In the
     /// process that registers the processor, resolve the client from the container instead: it follows
-    /// <see cref="WorkflowProcessorOptions.QueueName"/>; elsewhere pass the processor's address.
+    /// <see cref="WorkflowProcessorOptions.QueueName"/>; elsewhere pass the processor's address. Each call waits at most
+    /// <paramref name="timeout"/> (default 30 s) for the processor's answer (<see cref="RequestTimeoutException"/>); a call
+    /// whose send has not even reached the broker by then fails with a <see cref="TimeoutException"/> 2 s later.
     /// </summary>
     public WorkflowEventClient(IBus bus, Uri? processorAddress = null, TimeSpan? timeout = null)
     {
@@ -65,8 +69,9 @@ public sealed class WorkflowEventClient
         where TRequest : class
         where TResponse : class
     {
-        var client = _clients.CreateRequestClient<TRequest>(_address, _timeout);
-        var response = await client.GetResponse<TResponse>(request, cancellationToken).ConfigureAwait(false);
+        var client = _clients.CreateRequestClient<TRequest>(_address, RequestTimeout.After(ms: (int)_timeout.TotalMilliseconds));
+        // Bounded as a whole: a person's command whose send waits for the broker must not hang the page (BoundedRequest).
+        var response = await BoundedRequest.GetAsync(token => client.GetResponse<TResponse>(request, token), _timeout, cancellationToken).ConfigureAwait(false);
         return response.Message;
     }
 }

@@ -39,6 +39,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
             public readonly ConcurrentQueue<(int Number, bool Lane, TimeSpan Waited, long NormalDoneBefore)> Urgent = new();
             long _normalDone;
             long _normalStarted;
+            long _maxNormalInFlight;
             long _urgentDone;
 
             public long UrgentDone => Interlocked.Read(ref _urgentDone);
@@ -49,7 +50,16 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
 
             public long NormalStarted => Interlocked.Read(ref _normalStarted);
 
-            public void NormalStart() => Interlocked.Increment(ref _normalStarted);
+            /// <summary>The most normal messages ever in flight at once (a message's end is counted before its slot takes the next).</summary>
+            public long MaxNormalInFlight => Interlocked.Read(ref _maxNormalInFlight);
+
+            public void NormalStart()
+            {
+                var inFlight = Interlocked.Increment(ref _normalStarted) - Interlocked.Read(ref _normalDone);
+                for (var max = Interlocked.Read(ref _maxNormalInFlight); inFlight > max; max = Interlocked.Read(ref _maxNormalInFlight))
+                    if (Interlocked.CompareExchange(ref _maxNormalInFlight, inFlight, max) == max)
+                        break;
+            }
 
             public void NormalEnd() => Interlocked.Increment(ref _normalDone);
         }
@@ -190,6 +200,8 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
                 Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
                 Assert.All(urgent, u => Assert.True(u.Waited <= bound, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms"));
                 Assert.True(urgent.Max(u => u.NormalDoneBefore) < Backlog / 10, "the urgent messages were processed long before the backlog drained");
+                // The lane's idle slot was lent to normal work: what carpool mode's test reads to show it never is.
+                Assert.Equal(QueueConcurrency + 1, log.MaxNormalInFlight);
                 await harness.Stop();
                 await AssertAccountedAsync(queue, log, dropped, urgent.Count);
             }
@@ -216,10 +228,14 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Ambulance
 
                 var urgent = await SendUrgentOneByOneAsync(endpoint, log, 5);
 
-                // The lane's slot is never lent: an urgent message waits for no normal message, so less than one Work.
+                // The lane's slot is never lent: normal work never ran on more than the queue's own slots, so the lane's was
+                // free for each urgent message, which waited for no normal message. What it waited is delivery and
+                // scheduling: well under one Work on a quiet machine (4-9 ms), under 3 x Work on a loaded 2-core one
+                // (388 ms seen at load average 9, with the lane's slot free all along).
                 Assert.All(urgent, u => Assert.True(u.Lane, $"urgent {u.Number} consumed from the lane"));
-                Assert.All(urgent, u => Assert.True(u.Waited < Work, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, less than one message's work ({Work.TotalMilliseconds:0} ms) expected"));
-                Assert.True(log.NormalStarted - log.NormalDone <= QueueConcurrency, "normal work never ran on the lane's slot");
+                Assert.True(log.MaxNormalInFlight <= QueueConcurrency, $"normal work ran on the lane's slot: {log.MaxNormalInFlight} at once");
+                var bound = Work + 2 * Work;
+                Assert.All(urgent, u => Assert.True(u.Waited < bound, $"urgent {u.Number} waited {u.Waited.TotalMilliseconds:0} ms, bound {bound.TotalMilliseconds:0} ms"));
                 await harness.Stop();
                 await AssertAccountedAsync(queue, log, dropped, urgent.Count);
             }

@@ -123,7 +123,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                 await Task.WhenAll(Enumerable.Range(0, Messages).Select(i => endpoint.Send(new SupervisedJob(i))));
 
                 // Converged: every instance was told the same fleet of three and target, and the shares they run sum to it.
-                await Eventually.True(() => Converged(supervisors, Instances), Wait, $"shares converge ({Describe(supervisors)})", TimeSpan.FromMilliseconds(50));
+                await Eventually.True(() => Converged(supervisors, Instances), Wait, () => $"shares converge ({Describe(supervisors)})", TimeSpan.FromMilliseconds(50));
                 var target = supervisors[0].LastTick!.FleetTarget!.Value;
                 TestContext.Current.TestOutputHelper?.WriteLine($"three instances: {Describe(supervisors)}");
                 Assert.Equal(target, supervisors.Sum(s => s.Limit));
@@ -137,7 +137,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.Supervisor
                 // instance-c stops heartbeating (its supervisor dies, its endpoint keeps what it holds).
                 await ((ConsumerSupervisor)supervisors[2]).StopAsync(TestContext.Current.CancellationToken);
                 var live = supervisors[..2];
-                await Eventually.True(() => Converged(live, 2), Wait, $"the two live instances share the target ({Describe(live)})", TimeSpan.FromMilliseconds(50));
+                await Eventually.True(() => Converged(live, 2), Wait, () => $"the two live instances share the target ({Describe(live)})", TimeSpan.FromMilliseconds(50));
                 Assert.Equal(live[0].LastTick!.FleetTarget, live.Sum(s => s.Limit));
                 TestContext.Current.TestOutputHelper?.WriteLine($"two instances: {Describe(live)}");
                 stored = await ReadSagaAsync(providers[0], queue);

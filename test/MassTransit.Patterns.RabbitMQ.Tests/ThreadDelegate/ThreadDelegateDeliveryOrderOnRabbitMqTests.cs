@@ -253,12 +253,12 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                 await bus.StartAsync(TestContext.Current.CancellationToken);
                 foreach (var quarter in new[] { 1, 2, 3 })
                 {
-                    await Eventually.True(() => log.Count >= quarter * count / 4, Deadline, $"{quarter}/4 consumed ({log.Count} so far)", TimeSpan.FromMilliseconds(1));
+                    await Eventually.True(() => log.Count >= quarter * count / 4, Deadline, () => $"{quarter}/4 consumed ({log.Count} so far)", TimeSpan.FromMilliseconds(1));
                     await bus.StopAsync(TestContext.Current.CancellationToken);
                     Assert.True(log.Count < count, $"the stop at {quarter}/4 came mid-stream ({log.Count} of {count} consumed)");
                     await bus.StartAsync(TestContext.Current.CancellationToken);
                 }
-                await Eventually.True(() => log.Count >= count, Deadline, $"all {count} consumed ({log.Count} so far)");
+                await Eventually.True(() => log.Count >= count, Deadline, () => $"all {count} consumed ({log.Count} so far)");
 
                 // Every message consumed exactly once, each key in send order; nothing left in the queue or moved to _error.
                 Assert.Equal(count, log.TimesConsumed.Count);

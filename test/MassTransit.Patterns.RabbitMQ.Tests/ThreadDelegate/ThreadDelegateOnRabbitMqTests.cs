@@ -147,7 +147,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                     await endpoint.Send(new OrderedWork(key, seq, random.Next(4), random.NextDouble() < 0.1 ? 1 : 0));
                 }
 
-                await Eventually.True(() => log.Count == count, Deadline, $"all {count} consumed ({log.Count} so far)");
+                await Eventually.True(() => log.Count == count, Deadline, () => $"all {count} consumed ({log.Count} so far)");
                 foreach (var (key, last) in next)
                     Assert.True(log.Of(key).SequenceEqual(Enumerable.Range(0, last + 1)), $"key {key} completed [{string.Join(",", log.Of(key))}]");
                 Assert.True(log.MaxActive > 1, "keys ran in parallel");
@@ -209,7 +209,7 @@ namespace MassTransit.Patterns.RabbitMQ.Tests.ThreadDelegate
                     await firstBus.Publish(new StripedWork(key, seq));
                 }
 
-                await Eventually.True(() => log.Count == count, Deadline, $"all {count} consumed across the instances ({log.Count} so far)");
+                await Eventually.True(() => log.Count == count, Deadline, () => $"all {count} consumed across the instances ({log.Count} so far)");
                 foreach (var (key, last) in next)
                     Assert.True(log.Of(key).SequenceEqual(Enumerable.Range(0, last + 1)), $"key {key} completed [{string.Join(",", log.Of(key))}]");
                 Assert.Equal(stripes, log.ConsumersByQueue.Count);

@@ -109,7 +109,7 @@ namespace MassTransit.Patterns.Tests.Contextual
         }
 
         public Task ConsumedAll(int count) =>
-            Eventually.True(() => Recorder.Seen.Count >= count, Timeout, $"{count} orders consumed (saw {Recorder.Seen.Count})");
+            Eventually.True(() => Recorder.Seen.Count >= count, Timeout, () => $"{count} orders consumed (saw {Recorder.Seen.Count})");
 
         public ValueTask DisposeAsync() => Provider.DisposeAsync();
     }

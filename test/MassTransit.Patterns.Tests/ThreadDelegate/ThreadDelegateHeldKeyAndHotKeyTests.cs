@@ -80,7 +80,7 @@ public sealed class ThreadDelegateHeldKeyAndHotKeyTests
 
         try
         {
-            await Eventually.True(() => harness.Recorder.Completed == cold, Deadline, $"the {cold} cold messages complete while hot#0 is blocked ({harness.Recorder.Completed} so far)");
+            await Eventually.True(() => harness.Recorder.Completed == cold, Deadline, () => $"the {cold} cold messages complete while hot#0 is blocked ({harness.Recorder.Completed} so far)");
             Assert.Empty(harness.Recorder.CompletedOf("hot"));
         }
         finally
@@ -119,7 +119,7 @@ public sealed class ThreadDelegateHeldKeyAndHotKeyTests
 
         try
         {
-            await Eventually.True(() => harness.Recorder.Completed == cold, Deadline, $"the cold keys complete past the full hot lane ({harness.Recorder.Completed} so far)");
+            await Eventually.True(() => harness.Recorder.Completed == cold, Deadline, () => $"the cold keys complete past the full hot lane ({harness.Recorder.Completed} so far)");
             var snapshot = harness.Snapshot;
             Assert.All(snapshot.WaitingPerLane, waiting => Assert.True(waiting <= perLane, $"a lane holds {waiting} waiting"));
             Assert.True(snapshot.Buffered <= maxBuffered, $"buffered {snapshot.Buffered}");

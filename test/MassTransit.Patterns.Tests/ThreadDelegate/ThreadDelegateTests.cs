@@ -54,7 +54,7 @@ public sealed class ThreadDelegateTests
             }, retries: 3);
 
             await harness.SendAsync(messages);
-            await Eventually.True(() => harness.Recorder.Completed == count, Deadline, $"all messages complete in {description} ({harness.Recorder.Completed} so far)");
+            await Eventually.True(() => harness.Recorder.Completed == count, Deadline, () => $"all messages complete in {description} ({harness.Recorder.Completed} so far)");
 
             foreach (var (key, sent) in nextSeq)
             {

@@ -49,6 +49,28 @@ public sealed class HangSwitch
         gate?.TrySetResult();
     }
 
+    /// <summary>
+    /// While on, hangs every send of <typeparamref name="T"/> on <paramref name="bus"/>'s send pipe, which runs before a
+    /// request's own pipe, where MassTransit starts the request's timeout: a send waiting before the transport (for a
+    /// channel after a broker node's loss) does the same.
+    /// </summary>
+    public void HangSendsOf<T>(IBusFactoryConfigurator bus)
+        where T : class =>
+        bus.ConfigureSend(s => s.UseExecuteAsync(async send =>
+        {
+            if (send is SendContext<T>)
+                await WaitWhileHungAsync().ConfigureAwait(false);
+        }));
+
+    /// <summary>As <see cref="HangSendsOf{T}"/>, for the publishes of <typeparamref name="T"/>.</summary>
+    public void HangPublishesOf<T>(IBusFactoryConfigurator bus)
+        where T : class =>
+        bus.ConfigurePublish(p => p.UseExecuteAsync(async publish =>
+        {
+            if (publish is PublishContext<T>)
+                await WaitWhileHungAsync().ConfigureAwait(false);
+        }));
+
     /// <summary>Waits while the switch is on. The caller's token is not taken on purpose: a hung dependency does not honour it.</summary>
     /// <returns>True when this call hung (and was released), false when it passed at once.</returns>
     public async Task<bool> WaitWhileHungAsync()

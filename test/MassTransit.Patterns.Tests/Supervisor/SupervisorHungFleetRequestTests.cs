@@ -36,13 +36,7 @@ public sealed class SupervisorHungFleetRequestTests
                 f.RequestTimeout = RequestTimeout;
                 f.FallbackAfterFailures = 3;
             });
-        }, cfg =>
-            // The heartbeats are published. Before the request's own pipe, which is where MassTransit starts its timeout.
-            cfg.ConfigurePublish(p => p.UseExecuteAsync(async publish =>
-            {
-                if (publish is PublishContext<ReportSupervisorInstance>)
-                    await sends.WaitWhileHungAsync();
-            })));
+        }, sends.HangPublishesOf<ReportSupervisorInstance>); // the heartbeats are published
         var harness = provider.GetRequiredService<ITestHarness>();
         await harness.Start();
         try

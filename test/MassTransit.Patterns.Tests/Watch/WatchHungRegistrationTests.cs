@@ -27,12 +27,7 @@ public sealed class WatchHungRegistrationTests
             x.AddWatchSource<FeatureFlag>();
             x.UsingInMemory((context, cfg) =>
             {
-                // Before the request's own pipe, which is where MassTransit starts its timeout.
-                cfg.ConfigureSend(s => s.UseExecuteAsync(async send =>
-                {
-                    if (send is SendContext<RegisterWatch<FeatureFlag>>)
-                        await sends.WaitWhileHungAsync();
-                }));
+                sends.HangSendsOf<RegisterWatch<FeatureFlag>>(cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -26,12 +26,7 @@ public sealed class WorkflowClientHungSendTests
             x.AddWorkflowEventProcessor().InMemoryRepository();
             x.UsingInMemory((context, cfg) =>
             {
-                // Before the request's own pipe, which is where MassTransit starts its timeout.
-                cfg.ConfigureSend(s => s.UseExecuteAsync(async send =>
-                {
-                    if (send is SendContext<ListWorkflowMessages>)
-                        await sends.WaitWhileHungAsync();
-                }));
+                sends.HangSendsOf<ListWorkflowMessages>(cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });
